@@ -1,0 +1,253 @@
+//! Cross-checks of a data set: every reference resolves, every rule's metadata
+//! is consistent with the others. All problems are collected, not just the first.
+
+use crate::ids::{CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId};
+use crate::problem::{Origin, Problem};
+use crate::register::{PartyKind, Register};
+use crate::rule::Rule;
+use std::collections::HashMap;
+
+pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let party = |out: &mut Vec<Problem>, kind: &str, id: &str, field: &str, p: &PartyId| {
+        if !reg.parties.contains_key(p) {
+            out.push(
+                Problem::record(kind, id, Some(field), format!("`{field}` names unknown party `{p}`"))
+                    .with_help(Some("declare it in parties.toml".into())),
+            );
+        }
+    };
+    let source = |out: &mut Vec<Problem>, kind: &str, id: &str, s: &SourceId| {
+        if !reg.sources.contains_key(s) {
+            out.push(
+                Problem::record(kind, id, Some("source"), format!("unknown source `{s}`"))
+                    .with_help(Some("declare it in sources.toml".into())),
+            );
+        }
+    };
+    for p in reg.parties.values() {
+        if let Some(c) = &p.country {
+            party(&mut out, "party", p.id.as_str(), "country", c);
+        }
+        for a in &p.authorities {
+            if a.id.party() != p.id {
+                out.push(Problem::record(
+                    "party",
+                    &p.id,
+                    Some("authorities"),
+                    format!("authority `{}` must be written `{}:Name`", a.id, p.id),
+                ));
+            }
+        }
+    }
+    for pl in reg.places.values() {
+        if let Some(parent) = &pl.parent {
+            if !reg.places.contains_key(parent) {
+                out.push(Problem::record("place", &pl.code, Some("parent"), format!("unknown parent place `{parent}`")));
+            } else if reg.place_chain(&pl.code).len() > 32 || reg.place_chain(parent).contains(&pl.code) {
+                out.push(Problem::record("place", &pl.code, Some("parent"), "places form a cycle".into()));
+            }
+        }
+    }
+    for c in reg.categories.values() {
+        if let Some(parent) = &c.parent {
+            if !reg.categories.contains_key(parent) {
+                out.push(Problem::record("category", &c.id, Some("parent"), format!("unknown parent category `{parent}`")));
+            } else if reg.category_chain(parent).contains(&c.id) {
+                out.push(Problem::record("category", &c.id, Some("parent"), "categories form a cycle".into()));
+            }
+        }
+    }
+    for m in reg.models.values() {
+        let id = m.id.as_str();
+        if !reg.categories.contains_key(&m.category) {
+            out.push(
+                Problem::record("model", id, Some("category"), format!("unknown category `{}`", m.category))
+                    .with_help(Some("declare it in models.toml under [[category]]".into())),
+            );
+        }
+        party(&mut out, "model", id, "origin", &m.origin);
+        for d in &m.dependencies {
+            party(&mut out, "model", id, "dependencies", &d.provider);
+            if let Some(s) = &d.source {
+                source(&mut out, "model", id, s);
+            }
+        }
+        for s in &m.sources {
+            source(&mut out, "model", id, s);
+        }
+    }
+    for l in reg.lots.values() {
+        if !reg.models.contains_key(&l.model) {
+            out.push(Problem::record("lot", &l.id, Some("model"), format!("unknown model `{}`", l.model)));
+        }
+    }
+    for t in reg.transfers.values() {
+        let id = t.id.as_str();
+        if !reg.lots.contains_key(&t.lot) {
+            out.push(Problem::record("transfer", id, Some("lot"), format!("unknown lot `{}`", t.lot)));
+        }
+        party(&mut out, "transfer", id, "from", &t.from);
+        party(&mut out, "transfer", id, "to", &t.to);
+        if t.from == t.to {
+            out.push(Problem::record("transfer", id, Some("to"), "a transfer must go to another party".into()));
+        }
+        for f in &t.financed_by {
+            party(&mut out, "transfer", id, "financed_by", f);
+        }
+        if let Some(r) = &t.refurbished_by {
+            party(&mut out, "transfer", id, "refurbished_by", r);
+        }
+        if t.stages.is_empty() {
+            out.push(Problem::record("transfer", id, Some("stages"), "a transfer needs at least one dated stage".into()));
+        }
+        for s in t.stages.iter().filter_map(|s| s.source.as_ref()).chain(&t.sources) {
+            source(&mut out, "transfer", id, s);
+        }
+    }
+    for t in reg.treaties.values() {
+        let id = t.id.as_str();
+        match reg.parties.get(&t.id) {
+            Some(p) if p.kind == PartyKind::Treaty => {}
+            Some(_) => out.push(Problem::record("treaty", id, None, format!("party `{id}` must have kind = \"treaty\""))),
+            None => out.push(
+                Problem::record("treaty", id, None, format!("treaty `{id}` is not declared as a party"))
+                    .with_help(Some("treaties own rules, so add them to parties.toml with kind = \"treaty\"".into())),
+            ),
+        }
+        for c in &t.prohibits {
+            if !reg.categories.contains_key(c) {
+                out.push(Problem::record("treaty", id, Some("prohibits"), format!("unknown category `{c}`")));
+            }
+        }
+        for s in &t.steps {
+            party(&mut out, "treaty", id, "steps", &s.party);
+            source(&mut out, "treaty", id, &s.source);
+        }
+        for p in &t.non_members {
+            party(&mut out, "treaty", id, "non_members", p);
+        }
+        for s in &t.sources {
+            source(&mut out, "treaty", id, s);
+        }
+    }
+    for c in &reg.conflicts {
+        for p in &c.parties {
+            party(&mut out, "conflict", &c.id, "parties", p);
+        }
+        source(&mut out, "conflict", &c.id, &c.source);
+    }
+    out
+}
+
+pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let at = |r: &Rule| Origin::File {
+        file: r.file.clone(),
+        span: Some(r.span.clone()),
+    };
+    let mut seen: HashMap<&RuleId, &Rule> = HashMap::new();
+    for r in rules {
+        if let Some(first) = seen.get(&r.id) {
+            out.push(
+                Problem::new(at(r), format!("rule id `{}` is used twice", r.id))
+                    .with_help(Some(format!("the first use is in {}", first.file))),
+            );
+        } else {
+            seen.insert(&r.id, r);
+        }
+        if !reg.parties.contains_key(&r.owner) {
+            out.push(
+                Problem::new(at(r), format!("policy file for unknown party `{}`", r.owner))
+                    .with_help(Some("name policy files after a party id in parties.toml".into())),
+            );
+        }
+        if !reg.sources.contains_key(&r.source) {
+            out.push(
+                Problem::new(at(r), format!("rule `{}` cites unknown source `{}`", r.id, r.source))
+                    .with_help(Some("declare it in sources.toml".into())),
+            );
+        }
+        if let Some(a) = &r.approval {
+            let known = reg
+                .parties
+                .get(&a.party())
+                .is_some_and(|p| p.authorities.iter().any(|x| &x.id == a));
+            if !known {
+                out.push(
+                    Problem::new(at(r), format!("rule `{}` requires approval by unknown authority `{a}`", r.id))
+                        .with_help(Some("declare it under the party's authorities in parties.toml".into())),
+                );
+            }
+        }
+        for u in r.policy.entity_literals() {
+            let ty = u.type_name().to_string();
+            let id = u.id().unescaped().to_owned();
+            let exists = match ty.as_str() {
+                "Party" => reg.parties.contains_key(&PartyId::new(&id)),
+                "Model" => reg.models.contains_key(&ModelId::new(&id)),
+                "Lot" => reg.lots.contains_key(&LotId::new(&id)),
+                "Category" => reg.categories.contains_key(&CategoryId::new(&id)),
+                "Place" => reg.places.contains_key(&PlaceCode::new(&id)),
+                _ => true,
+            };
+            if !exists {
+                out.push(Problem::new(
+                    at(r),
+                    format!("rule `{}` names `{ty}::\"{id}\"`, which the register does not hold", r.id),
+                ));
+            }
+        }
+    }
+    for r in rules {
+        let Some(old_id) = &r.supersedes else { continue };
+        let Some(old) = seen.get(old_id) else {
+            out.push(Problem::new(at(r), format!("rule `{}` supersedes unknown rule `{old_id}`", r.id)));
+            continue;
+        };
+        if old.owner != r.owner {
+            out.push(Problem::new(
+                at(r),
+                format!("rule `{}` of {} cannot supersede `{old_id}` of {}", r.id, r.owner, old.owner),
+            ));
+        }
+        match old.valid_to {
+            None => out.push(
+                Problem::new(
+                    at(r),
+                    format!(
+                        "overlapping validity: `{}` supersedes `{old_id}` from {}, but `{old_id}` has no `@valid_to`",
+                        r.id, r.valid_from
+                    ),
+                )
+                .with_help(Some(format!("add `@valid_to(\"{}\")` to `{old_id}`", r.valid_from))),
+            ),
+            Some(end) if end != r.valid_from => out.push(
+                Problem::new(
+                    at(r),
+                    format!(
+                        "overlapping validity: `{}` supersedes `{old_id}` from {}, but `{old_id}` is in force until {end}",
+                        r.id, r.valid_from
+                    ),
+                )
+                .with_help(Some(format!("make `@valid_to` of `{old_id}` equal `{}`", r.valid_from))),
+            ),
+            Some(_) => {}
+        }
+    }
+    for t in reg.transfers.values() {
+        for c in &t.conditions {
+            match seen.get(c) {
+                None => out.push(Problem::record("transfer", &t.id, Some("conditions"), format!("unknown rule `{c}`"))),
+                Some(r) if r.owner != t.from => out.push(Problem::record(
+                    "transfer",
+                    &t.id,
+                    Some("conditions"),
+                    format!("rule `{c}` belongs to {}, not to the sender {}", r.owner, t.from),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    out
+}

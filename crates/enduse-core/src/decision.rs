@@ -1,0 +1,226 @@
+//! The answer to a query: an overall outcome, and per controlling party its
+//! outcome and the rules that decided it, with their sources.
+
+use crate::date::DateSpec;
+use crate::ids::{AuthorityId, PartyId, RuleId, SourceId, TransferId};
+use crate::register::DependencyKind;
+use crate::rule::RuleEffect;
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::fmt;
+
+/// The overall outcome (and a party's outcome).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every controlling party permits.
+    Permit,
+    /// Some party's rules are missing or a rule needs a fact the request lacks.
+    Indeterminate,
+    /// Some party requires approval by an authority; none forbids.
+    NeedsApproval,
+    /// Some controlling party forbids.
+    Forbid,
+}
+
+impl Outcome {
+    /// Process exit code of the CLI: 0 permit, 2 forbid, 3 needs approval, 4 indeterminate.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Permit => 0,
+            Outcome::Forbid => 2,
+            Outcome::NeedsApproval => 3,
+            Outcome::Indeterminate => 4,
+        }
+    }
+
+    /// Upper-case label for human output.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Permit => "PERMIT",
+            Outcome::Forbid => "FORBID",
+            Outcome::NeedsApproval => "NEEDS APPROVAL",
+            Outcome::Indeterminate => "INDETERMINATE",
+        }
+    }
+
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Permit => "permit",
+            Outcome::Forbid => "forbid",
+            Outcome::NeedsApproval => "needs_approval",
+            Outcome::Indeterminate => "indeterminate",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a party binds (or merely appears in) the chain of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "role")]
+pub enum Role {
+    /// Origin of the model's design: always binds.
+    Origin,
+    /// An earlier holder that transferred the lot; binds if it attached conditions.
+    Supplier {
+        /// The transfer.
+        transfer: TransferId,
+        /// Whether it attached conditions.
+        attached_conditions: bool,
+    },
+    /// Provides a component, data or service the model depends on: always binds.
+    Provider {
+        /// Kind of dependency.
+        kind: DependencyKind,
+        /// What it provides.
+        what: String,
+    },
+    /// A treaty that binds the actor on the date and prohibits the item's category.
+    Treaty,
+}
+
+impl Role {
+    /// Whether this role makes the party's conditions bind the request.
+    pub fn binds(&self) -> bool {
+        match self {
+            Role::Supplier {
+                attached_conditions, ..
+            } => *attached_conditions,
+            _ => true,
+        }
+    }
+
+    /// Short human label.
+    pub fn label(&self) -> String {
+        match self {
+            Role::Origin => "origin".into(),
+            Role::Supplier {
+                attached_conditions: true,
+                ..
+            } => "supplier, attached conditions".into(),
+            Role::Supplier { .. } => "supplier".into(),
+            Role::Provider { what, .. } => format!("provider of {what}"),
+            Role::Treaty => "treaty binding the actor".into(),
+        }
+    }
+}
+
+/// A party in the chain of an item, with its roles.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainLink {
+    /// The party.
+    pub party: PartyId,
+    /// Its name.
+    pub name: String,
+    /// Its roles.
+    pub roles: Vec<Role>,
+    /// Whether any role binds.
+    pub binds: bool,
+    /// Number of its rules on record that could apply to this item.
+    pub rules_on_record: usize,
+}
+
+/// A source, as shown with a rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRef {
+    /// Source id.
+    pub id: SourceId,
+    /// Outlet.
+    pub outlet: String,
+    /// Publication date.
+    pub date: DateSpec,
+    /// Headline.
+    pub title: String,
+    /// Address, where known.
+    pub url: Option<String>,
+}
+
+/// A rule as cited in a decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleRef {
+    /// Rule id.
+    pub id: RuleId,
+    /// Its party.
+    pub party: PartyId,
+    /// Permit, forbid or requires approval.
+    pub effect: RuleEffect,
+    /// Plain statement.
+    pub summary: String,
+    /// The authority that can lift it.
+    pub approval: Option<AuthorityId>,
+    /// In force from.
+    pub valid_from: DateSpec,
+    /// In force until (exclusive).
+    pub valid_to: Option<DateSpec>,
+    /// Public since.
+    pub recorded_at: NaiveDate,
+    /// Whether the rule's status on the as-of day depends on an imprecise date.
+    pub date_uncertain: bool,
+    /// The source.
+    pub source: SourceRef,
+    /// Short quote.
+    pub quote: String,
+    /// Assumed number or reading, where the source is vague.
+    pub assumption: Option<String>,
+    /// The rule it replaced.
+    pub supersedes: Option<RuleId>,
+}
+
+/// One controlling party's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyDecision {
+    /// The party.
+    pub party: PartyId,
+    /// Its name.
+    pub name: String,
+    /// Its roles, joined for display ("origin, supplier").
+    pub role: String,
+    /// Its roles.
+    pub roles: Vec<Role>,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// The rules that decided it.
+    pub rules: Vec<RuleRef>,
+    /// Facts the request lacked for this party's rules.
+    pub missing: Vec<String>,
+    /// One line of explanation.
+    pub reason: String,
+}
+
+/// An approval the request needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalNeed {
+    /// The party of the authority.
+    pub party: PartyId,
+    /// The authority.
+    pub authority: AuthorityId,
+    /// Its name.
+    pub authority_name: String,
+}
+
+/// The answer to a query.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// Overall outcome.
+    pub outcome: Outcome,
+    /// The day of the action.
+    pub as_of: NaiveDate,
+    /// The day whose public record was used.
+    pub known_at: NaiveDate,
+    /// The question, as understood.
+    pub request: crate::query::Query,
+    /// Approvals needed (empty unless `needs_approval`).
+    pub approvals: Vec<ApprovalNeed>,
+    /// Each controlling party's answer.
+    pub parties: Vec<PartyDecision>,
+    /// Facts the request lacked (union over parties).
+    pub missing: Vec<String>,
+    /// Remarks: imprecise dates, rules not yet public, parties not binding.
+    pub notes: Vec<String>,
+}

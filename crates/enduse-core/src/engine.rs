@@ -1,0 +1,1013 @@
+//! The engine: finds the parties whose conditions bind a request, selects
+//! each party's rules in force and known on the request's dates, evaluates
+//! them with Cedar party by party, and composes the answers.
+
+use crate::date::DateSpec;
+use crate::decision::{
+    ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
+};
+use crate::ids::{CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId};
+use crate::problem::{Origin, Problem};
+use crate::query::{suggest, Action, ItemRef, Query, RequestError};
+use crate::register::{ItemModel, Register};
+use crate::rule::{Rule, RuleEffect};
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicySet, Request, ResourceConstraint, RestrictedExpression, Schema, ValidationMode,
+    Validator,
+};
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::str::FromStr;
+
+/// Which resources a rule's scope names; used to pick candidate rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ResKey {
+    Any,
+    Model(u32),
+    Category(u32),
+    Lot(u32),
+}
+
+const ANY_ACTION: u8 = u8::MAX;
+
+/// Rules of one bucket, cut into epochs: `epochs[i]` holds the rules in force
+/// from `epochs[i].0` until the next epoch's start.
+#[derive(Debug, Default)]
+struct Bucket {
+    epochs: Vec<(NaiveDate, Vec<u32>)>,
+}
+
+impl Bucket {
+    fn build(rules: &[Rule], members: &[u32]) -> Self {
+        let mut cuts: BTreeSet<NaiveDate> = BTreeSet::new();
+        for &m in members {
+            let r = &rules[m as usize];
+            cuts.insert(r.effective_start());
+            if let Some(e) = r.effective_end() {
+                cuts.insert(e);
+            }
+        }
+        let epochs = cuts
+            .into_iter()
+            .map(|d| {
+                let live = members
+                    .iter()
+                    .copied()
+                    .filter(|&m| rules[m as usize].in_force(d))
+                    .collect();
+                (d, live)
+            })
+            .collect();
+        Self { epochs }
+    }
+
+    fn in_force(&self, d: NaiveDate) -> &[u32] {
+        let i = self.epochs.partition_point(|(start, _)| *start <= d);
+        if i == 0 {
+            &[]
+        } else {
+            &self.epochs[i - 1].1
+        }
+    }
+}
+
+/// A loaded, validated register with its rules, ready to decide.
+pub struct Engine {
+    register: Register,
+    rules: Vec<Rule>,
+    by_id: HashMap<RuleId, u32>,
+    /// Per owner: rules by (action, resource key).
+    index: HashMap<PartyId, HashMap<(u8, ResKey), Bucket>>,
+    /// Per owner: all its rules (for listings).
+    by_owner: HashMap<PartyId, Vec<u32>>,
+    model_ix: HashMap<ModelId, u32>,
+    category_ix: HashMap<CategoryId, u32>,
+    lot_ix: HashMap<LotId, u32>,
+    entities: Entities,
+    authorizer: Authorizer,
+}
+
+fn uid(ty: &str, id: &str) -> Result<EntityUid, String> {
+    let t = EntityTypeName::from_str(ty).map_err(|e| e.to_string())?;
+    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
+}
+
+impl Engine {
+    /// Checks the register and rules against each other and against the Cedar
+    /// schema, and builds the indexes. Every problem found is returned.
+    pub fn new(register: Register, rules: Vec<Rule>, schema_src: &str) -> Result<Self, Vec<Problem>> {
+        let mut problems = crate::check::check_register(&register);
+        problems.extend(crate::check::check_rules(&register, &rules));
+
+        let schema = match Schema::from_cedarschema_str(schema_src) {
+            Ok((s, _warnings)) => Some(s),
+            Err(e) => {
+                let span = miette::Diagnostic::labels(&e)
+                    .and_then(|mut l| l.next())
+                    .map(|l| l.offset()..l.offset() + l.len().max(1));
+                problems.push(Problem::new(
+                    Origin::File {
+                        file: "schema.cedarschema".into(),
+                        span,
+                    },
+                    format!("invalid cedar schema: {e}"),
+                ));
+                None
+            }
+        };
+
+        let mut by_id = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            by_id.insert(r.id.clone(), i as u32);
+        }
+
+        if let Some(schema) = &schema {
+            if let Ok(pset) = PolicySet::from_policies(rules.iter().map(|r| r.policy.clone())) {
+                let result = Validator::new(schema.clone()).validate(&pset, ValidationMode::Strict);
+                for e in result.validation_errors() {
+                    let id = RuleId::new(e.policy_id().to_string());
+                    let origin = by_id
+                        .get(&id)
+                        .map(|&i| Origin::File {
+                            file: rules[i as usize].file.clone(),
+                            span: Some(rules[i as usize].span.clone()),
+                        })
+                        .unwrap_or(Origin::File {
+                            file: "policies".into(),
+                            span: None,
+                        });
+                    let help = miette::Diagnostic::help(e).map(|h| h.to_string());
+                    problems.push(
+                        Problem::new(origin, format!("rule `{id}` fails schema validation: {e}"))
+                            .with_help(help),
+                    );
+                }
+            }
+        }
+
+        let entities = match &schema {
+            Some(schema) => match build_entities(&register, schema) {
+                Ok(e) => Some(e),
+                Err(msg) => {
+                    problems.push(Problem::new(
+                        Origin::File {
+                            file: "schema.cedarschema".into(),
+                            span: None,
+                        },
+                        format!("the register does not fit the cedar schema: {msg}"),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let Some(entities) = entities else {
+            return Err(problems);
+        };
+
+        let model_ix: HashMap<ModelId, u32> =
+            register.models.keys().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+        let category_ix: HashMap<CategoryId, u32> = register
+            .categories
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
+        let lot_ix: HashMap<LotId, u32> =
+            register.lots.keys().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+
+        let mut raw: HashMap<PartyId, HashMap<(u8, ResKey), Vec<u32>>> = HashMap::new();
+        let mut by_owner: HashMap<PartyId, Vec<u32>> = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            let i = i as u32;
+            by_owner.entry(r.owner.clone()).or_default().push(i);
+            let actions: Vec<u8> = match r.policy.action_constraint() {
+                cedar_policy::ActionConstraint::Any => vec![ANY_ACTION],
+                cedar_policy::ActionConstraint::Eq(a) => action_ix(&a).into_iter().collect(),
+                cedar_policy::ActionConstraint::In(v) => v.iter().filter_map(action_ix).collect(),
+            };
+            let res = match r.policy.resource_constraint() {
+                ResourceConstraint::In(u) | ResourceConstraint::Eq(u) | ResourceConstraint::IsIn(_, u) => {
+                    let id = u.id().unescaped().to_owned();
+                    match u.type_name().to_string().as_str() {
+                        "Model" => model_ix.get(&ModelId::new(id)).map(|&m| ResKey::Model(m)),
+                        "Category" => category_ix.get(&CategoryId::new(id)).map(|&c| ResKey::Category(c)),
+                        "Lot" => lot_ix.get(&LotId::new(id)).map(|&l| ResKey::Lot(l)),
+                        _ => Some(ResKey::Any),
+                    }
+                }
+                _ => Some(ResKey::Any),
+            };
+            // check_rules has refused unknown literals, so `None` cannot occur here.
+            let Some(res) = res else { continue };
+            let owner = raw.entry(r.owner.clone()).or_default();
+            for a in actions {
+                owner.entry((a, res)).or_default().push(i);
+            }
+        }
+        let index = raw
+            .into_iter()
+            .map(|(p, buckets)| {
+                let b = buckets
+                    .into_iter()
+                    .map(|(k, members)| (k, Bucket::build(&rules, &members)))
+                    .collect();
+                (p, b)
+            })
+            .collect();
+
+        Ok(Self {
+            register,
+            rules,
+            by_id,
+            index,
+            by_owner,
+            model_ix,
+            category_ix,
+            lot_ix,
+            entities,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// The register.
+    pub fn register(&self) -> &Register {
+        &self.register
+    }
+
+    /// All rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A rule by id.
+    pub fn rule(&self, id: &RuleId) -> Option<&Rule> {
+        self.by_id.get(id).map(|&i| &self.rules[i as usize])
+    }
+
+    /// Resolves a party code, or says which codes are close.
+    pub fn resolve_party(&self, s: &str) -> Result<PartyId, RequestError> {
+        let id = PartyId::new(s);
+        if self.register.parties.contains_key(&id) {
+            return Ok(id);
+        }
+        if let Some(p) = self
+            .register
+            .parties
+            .values()
+            .find(|p| p.id.as_str().eq_ignore_ascii_case(s) || p.name.eq_ignore_ascii_case(s))
+        {
+            return Ok(p.id.clone());
+        }
+        Err(RequestError::UnknownParty {
+            id: s.to_owned(),
+            help: suggest(s, self.register.parties.keys().map(PartyId::as_str)),
+        })
+    }
+
+    /// Resolves a model designation, name or alias.
+    pub fn resolve_model(&self, s: &str) -> Result<ModelId, RequestError> {
+        self.register
+            .find_model(s)
+            .map(|m| m.id.clone())
+            .ok_or_else(|| RequestError::UnknownModel {
+                id: s.to_owned(),
+                help: suggest(s, self.register.models.keys().map(ModelId::as_str)),
+            })
+    }
+
+    /// Resolves a lot id.
+    pub fn resolve_lot(&self, s: &str) -> Result<LotId, RequestError> {
+        let id = LotId::new(s);
+        if self.register.lots.contains_key(&id) {
+            Ok(id)
+        } else {
+            Err(RequestError::UnknownLot {
+                id: s.to_owned(),
+                help: suggest(s, self.register.lots.keys().map(LotId::as_str)),
+            })
+        }
+    }
+
+    /// Resolves a place code (case-insensitive).
+    pub fn resolve_place(&self, s: &str) -> Result<PlaceCode, RequestError> {
+        self.register
+            .places
+            .keys()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            .cloned()
+            .ok_or_else(|| RequestError::UnknownPlace {
+                id: s.to_owned(),
+                help: suggest(s, self.register.places.keys().map(PlaceCode::as_str)),
+            })
+    }
+
+    /// Resolves an authority (`US:SecDef`).
+    pub fn resolve_authority(&self, s: &str) -> Result<crate::ids::AuthorityId, RequestError> {
+        let all = || {
+            self.register
+                .parties
+                .values()
+                .flat_map(|p| p.authorities.iter().map(|a| a.id.as_str()))
+        };
+        all()
+            .find(|a| a.eq_ignore_ascii_case(s))
+            .and_then(crate::ids::AuthorityId::parse)
+            .ok_or_else(|| RequestError::UnknownAuthority {
+                id: s.to_owned(),
+                help: suggest(s, all()),
+            })
+    }
+
+    fn model_of(&self, item: &ItemRef) -> Result<&ItemModel, RequestError> {
+        let model = match item {
+            ItemRef::Model(m) => m.clone(),
+            ItemRef::Lot(l) => self
+                .register
+                .lots
+                .get(l)
+                .map(|lot| lot.model.clone())
+                .ok_or_else(|| RequestError::UnknownLot {
+                    id: l.to_string(),
+                    help: suggest(l.as_str(), self.register.lots.keys().map(LotId::as_str)),
+                })?,
+        };
+        self.register.models.get(&model).ok_or_else(|| RequestError::UnknownModel {
+            id: model.to_string(),
+            help: suggest(model.as_str(), self.register.models.keys().map(ModelId::as_str)),
+        })
+    }
+
+    /// Every party in the chain of `item` as held by `actor` on `as_of`, with
+    /// its roles and whether it binds. The actor itself never binds itself.
+    pub fn chain(&self, actor: &PartyId, item: &ItemRef, as_of: NaiveDate) -> Result<Vec<ChainLink>, RequestError> {
+        let model = self.model_of(item)?;
+        let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
+        let mut order: Vec<PartyId> = Vec::new();
+        let mut add = |p: &PartyId, r: Role| {
+            if p == actor {
+                return;
+            }
+            if !order.contains(p) {
+                order.push(p.clone());
+            }
+            let v = roles.entry(p.clone()).or_default();
+            if !v.contains(&r) {
+                v.push(r);
+            }
+        };
+        add(&model.origin, Role::Origin);
+
+        let lots: Vec<&LotId> = match item {
+            ItemRef::Lot(l) => vec![l],
+            ItemRef::Model(m) => self
+                .register
+                .lots
+                .values()
+                .filter(|l| &l.model == m)
+                .map(|l| &l.id)
+                .collect(),
+        };
+        for lot in lots {
+            let transfers = self.register.transfers_of_lot(lot);
+            let mut holder = actor.clone();
+            let mut seen: HashSet<&str> = HashSet::new();
+            // Walk back from the actor: who gave it to the holder, and so on.
+            while let Some(t) = transfers.iter().rev().find(|t| {
+                t.to == holder && t.first_date().is_some_and(|d| d <= as_of) && !seen.contains(t.id.as_str())
+            }) {
+                seen.insert(t.id.as_str());
+                add(
+                    &t.from,
+                    Role::Supplier {
+                        transfer: t.id.clone(),
+                        attached_conditions: !t.conditions.is_empty(),
+                    },
+                );
+                holder = t.from.clone();
+            }
+        }
+        for d in &model.dependencies {
+            add(
+                &d.provider,
+                Role::Provider {
+                    kind: d.kind,
+                    what: d.what.clone(),
+                },
+            );
+        }
+        let cats = self.register.category_chain(&model.category);
+        for t in self.register.treaties.values() {
+            if t.prohibits.iter().any(|c| cats.contains(c)) && t.binds(actor, as_of) {
+                add(&t.id, Role::Treaty);
+            }
+        }
+        let keys = self.res_keys(model, item);
+        Ok(order
+            .into_iter()
+            .map(|p| {
+                let r = roles.remove(&p).unwrap_or_default();
+                let binds = r.iter().any(Role::binds);
+                let rules_on_record = self.candidates_all_time(&p, &keys).len();
+                ChainLink {
+                    name: self.register.party_name(&p),
+                    party: p,
+                    roles: r,
+                    binds,
+                    rules_on_record,
+                }
+            })
+            .collect())
+    }
+
+    fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Vec<ResKey> {
+        let mut keys = vec![ResKey::Any];
+        if let Some(&m) = self.model_ix.get(&model.id) {
+            keys.push(ResKey::Model(m));
+        }
+        for c in self.register.category_chain(&model.category) {
+            if let Some(&c) = self.category_ix.get(&c) {
+                keys.push(ResKey::Category(c));
+            }
+        }
+        if let ItemRef::Lot(l) = item {
+            if let Some(&l) = self.lot_ix.get(l) {
+                keys.push(ResKey::Lot(l));
+            }
+        }
+        keys
+    }
+
+    /// Rules of `party` in force on `as_of` whose scope can match.
+    fn candidates(&self, party: &PartyId, action: Action, keys: &[ResKey], as_of: NaiveDate) -> Vec<u32> {
+        let Some(buckets) = self.index.get(party) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for a in [action.index(), ANY_ACTION] {
+            for k in keys {
+                if let Some(b) = buckets.get(&(a, *k)) {
+                    out.extend_from_slice(b.in_force(as_of));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Rules of `party` whose scope can match, at any time and for any action.
+    fn candidates_all_time(&self, party: &PartyId, keys: &[ResKey]) -> Vec<u32> {
+        let Some(buckets) = self.index.get(party) else {
+            return Vec::new();
+        };
+        let mut out: Vec<u32> = buckets
+            .iter()
+            .filter(|((_, k), _)| keys.contains(k))
+            .flat_map(|(_, b)| b.epochs.iter().flat_map(|(_, v)| v.iter().copied()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
+        let src = self.register.sources.get(&r.source);
+        RuleRef {
+            id: r.id.clone(),
+            party: r.owner.clone(),
+            effect: r.effect,
+            summary: r.summary.clone(),
+            approval: r.approval.clone(),
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+            recorded_at: r.recorded_at,
+            date_uncertain: r.uncertain_on(as_of),
+            source: SourceRef {
+                id: r.source.clone(),
+                outlet: src.map(|s| s.outlet.clone()).unwrap_or_default(),
+                date: src.map(|s| s.date).unwrap_or(DateSpec::day(r.recorded_at)),
+                title: src.map(|s| s.title.clone()).unwrap_or_default(),
+                url: src.and_then(|s| s.url.clone()),
+            },
+            quote: r.quote.clone(),
+            assumption: r.assumption.clone(),
+            supersedes: r.supersedes.clone(),
+        }
+    }
+
+    /// The Cedar context of a query. Approvals are left out on the first
+    /// evaluation so that the engine sees every approval a request needs, then
+    /// put in to evaluate the request as approved.
+    fn context_for(&self, q: &Query, with_approvals: bool) -> Result<(Context, Vec<&'static str>), RequestError> {
+        let bad = |e: String| RequestError::UnknownPlace {
+            id: e,
+            help: "internal: could not build the request context".into(),
+        };
+        let mut provided = vec!["approvals"];
+        let mut pairs: Vec<(String, RestrictedExpression)> = vec![(
+            "approvals".into(),
+            RestrictedExpression::new_set(
+                q.approvals
+                    .iter()
+                    .filter(|_| with_approvals)
+                    .map(|a| RestrictedExpression::new_string(a.to_string())),
+            ),
+        )];
+        if let Some(p) = &q.place {
+            pairs.push(("place".into(), RestrictedExpression::new_entity_uid(uid("Place", p.as_str()).map_err(bad)?)));
+            provided.push("place");
+        }
+        if let Some(r) = &q.recipient {
+            pairs.push(("recipient".into(), RestrictedExpression::new_entity_uid(uid("Party", r.as_str()).map_err(bad)?)));
+            pairs.push((
+                "recipient_in_conflict".into(),
+                RestrictedExpression::new_bool(self.register.in_conflict(r, q.as_of)),
+            ));
+            provided.extend(["recipient", "recipient_in_conflict"]);
+        }
+        if let Some(t) = &q.target_class {
+            pairs.push(("target_class".into(), RestrictedExpression::new_string(t.clone())));
+            provided.push("target_class");
+        }
+        if let Some(d) = q.border_distance_km {
+            pairs.push(("border_distance_km".into(), RestrictedExpression::new_long(d)));
+            provided.push("border_distance_km");
+        }
+        let ctx = Context::from_pairs(pairs).map_err(|e| bad(e.to_string()))?;
+        Ok((ctx, provided))
+    }
+
+    fn request_for(&self, q: &Query, with_approvals: bool) -> Result<(Request, Vec<&'static str>), RequestError> {
+        let (context, provided) = self.context_for(q, with_approvals)?;
+        let bad = |e: String| RequestError::UnknownModel {
+            id: e,
+            help: "internal: could not build the cedar request".into(),
+        };
+        let resource = match &q.item {
+            ItemRef::Lot(l) => uid("Lot", l.as_str()),
+            ItemRef::Model(m) => uid("Model", m.as_str()),
+        }
+        .map_err(bad)?;
+        let request = Request::new(
+            uid("Party", q.actor.as_str()).map_err(bad)?,
+            uid("Action", q.action.as_str()).map_err(bad)?,
+            resource,
+            context,
+            None,
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        Ok((request, provided))
+    }
+
+    /// Decides a query.
+    pub fn decide(&self, q: &Query) -> Result<Decision, RequestError> {
+        if !self.register.parties.contains_key(&q.actor) {
+            return Err(RequestError::UnknownParty {
+                id: q.actor.to_string(),
+                help: suggest(q.actor.as_str(), self.register.parties.keys().map(PartyId::as_str)),
+            });
+        }
+        if let Some(r) = &q.recipient {
+            if !self.register.parties.contains_key(r) {
+                return Err(RequestError::UnknownParty {
+                    id: r.to_string(),
+                    help: suggest(r.as_str(), self.register.parties.keys().map(PartyId::as_str)),
+                });
+            }
+        }
+        if let Some(p) = &q.place {
+            self.resolve_place(p.as_str())?;
+        }
+        for a in &q.approvals {
+            self.resolve_authority(a.as_str())?;
+        }
+        let model = self.model_of(&q.item)?;
+        let chain = self.chain(&q.actor, &q.item, q.as_of)?;
+        let keys = self.res_keys(model, &q.item);
+        let (request, provided) = self.request_for(q, false)?;
+
+        let mut notes = Vec::new();
+        let mut parties = Vec::new();
+        for link in chain.iter() {
+            if !link.binds {
+                notes.push(format!(
+                    "{} is in the chain ({}) but attached no conditions on record, so it does not bind",
+                    link.name,
+                    link.roles.iter().map(Role::label).collect::<Vec<_>>().join(", ")
+                ));
+                continue;
+            }
+            parties.push(self.decide_party(link, q, &keys, &request, &provided, &mut notes));
+        }
+
+        let outcome = if parties.is_empty() {
+            notes.push(format!(
+                "no party other than {} binds {} with this item",
+                self.register.party_name(&q.actor),
+                model.id
+            ));
+            Outcome::Permit
+        } else if parties.iter().any(|p| p.outcome == Outcome::Forbid) {
+            Outcome::Forbid
+        } else if parties.iter().any(|p| p.outcome == Outcome::NeedsApproval) {
+            Outcome::NeedsApproval
+        } else if parties.iter().any(|p| p.outcome == Outcome::Indeterminate) {
+            Outcome::Indeterminate
+        } else {
+            Outcome::Permit
+        };
+
+        let mut approvals: Vec<ApprovalNeed> = Vec::new();
+        if outcome == Outcome::NeedsApproval {
+            for p in parties.iter().filter(|p| p.outcome == Outcome::NeedsApproval) {
+                for r in &p.rules {
+                    if let Some(a) = &r.approval {
+                        let need = ApprovalNeed {
+                            party: a.party(),
+                            authority: a.clone(),
+                            authority_name: self.authority_name(a),
+                        };
+                        if !approvals.contains(&need) {
+                            approvals.push(need);
+                        }
+                    }
+                }
+            }
+        }
+        let mut missing: Vec<String> = parties.iter().flat_map(|p| p.missing.iter().cloned()).collect();
+        missing.sort();
+        missing.dedup();
+
+        Ok(Decision {
+            outcome,
+            as_of: q.as_of,
+            known_at: q.known_at,
+            request: q.clone(),
+            approvals,
+            parties,
+            missing,
+            notes,
+        })
+    }
+
+    fn authority_name(&self, a: &crate::ids::AuthorityId) -> String {
+        self.register
+            .parties
+            .get(&a.party())
+            .and_then(|p| p.authorities.iter().find(|x| &x.id == a))
+            .map(|x| format!("{} / {}", self.register.party_name(&a.party()), x.name))
+            .unwrap_or_else(|| a.to_string())
+    }
+
+    fn decide_party(
+        &self,
+        link: &ChainLink,
+        q: &Query,
+        keys: &[ResKey],
+        request: &Request,
+        provided: &[&str],
+        notes: &mut Vec<String>,
+    ) -> PartyDecision {
+        let role = link.roles.iter().map(Role::label).collect::<Vec<_>>().join(", ");
+        let mut pd = PartyDecision {
+            party: link.party.clone(),
+            name: link.name.clone(),
+            role,
+            roles: link.roles.clone(),
+            outcome: Outcome::Indeterminate,
+            rules: Vec::new(),
+            missing: Vec::new(),
+            reason: String::new(),
+        };
+        let in_force = self.candidates(&link.party, q.action, keys, q.as_of);
+        let (known, unknown): (Vec<u32>, Vec<u32>) = in_force
+            .iter()
+            .partition(|&&i| self.rules[i as usize].known_on(q.known_at));
+        for &i in &unknown {
+            let r = &self.rules[i as usize];
+            notes.push(format!(
+                "{} rule `{}` was in force on {} but became public only on {}, after the known-at day {}; it is not used",
+                link.name, r.id, q.as_of, r.recorded_at, q.known_at
+            ));
+        }
+        // Rules whose status on the day hinges on an imprecise date, and that
+        // the strict reading left out, deserve a word.
+        for i in self.candidates_all_time(&link.party, keys) {
+            let r = &self.rules[i as usize];
+            if r.uncertain_on(q.as_of) && !in_force.contains(&i) && r.known_on(q.known_at) {
+                notes.push(format!(
+                    "{} rule `{}` may have been in force on {} (in force from {}{}); as a permission it counts only from the latest possible day",
+                    link.name,
+                    r.id,
+                    q.as_of,
+                    r.valid_from,
+                    r.valid_to.map(|t| format!(" until {t}")).unwrap_or_default()
+                ));
+            }
+        }
+        if known.is_empty() {
+            pd.reason = if link.rules_on_record == 0 {
+                format!("{} has no conditions on record for {}", link.name, self.item_label(q))
+            } else {
+                format!(
+                    "{} has no conditions on record for {} in force on {} and public by {}",
+                    link.name,
+                    self.item_label(q),
+                    q.as_of,
+                    q.known_at
+                )
+            };
+            pd.missing.push(format!("conditions of {} ({})", link.name, link.party));
+            return pd;
+        }
+        let pset = match PolicySet::from_policies(known.iter().map(|&i| self.rules[i as usize].policy.clone())) {
+            Ok(p) => p,
+            Err(e) => {
+                pd.reason = format!("could not assemble the rules of {}: {e}", link.name);
+                return pd;
+            }
+        };
+        let resp = self.authorizer.is_authorized(request, &pset, &self.entities);
+        let fired: Vec<&Rule> = resp
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.rule(&RuleId::new(id.to_string())))
+            .collect();
+        let errored: Vec<(&Rule, String)> = resp
+            .diagnostics()
+            .errors()
+            .filter_map(|e| {
+                let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
+                self.rule(&RuleId::new(pe.policy_id().to_string()))
+                    .map(|r| (r, pe.inner().to_string()))
+            })
+            .collect();
+        let missing_of = |r: &Rule| -> Vec<String> {
+            r.reads
+                .iter()
+                .filter(|a| !provided.contains(&a.as_str()))
+                .cloned()
+                .collect()
+        };
+
+        let plain: Vec<&Rule> = fired.iter().copied().filter(|r| r.effect == RuleEffect::Forbid).collect();
+        let (approved, approval): (Vec<&Rule>, Vec<&Rule>) = fired
+            .iter()
+            .copied()
+            .filter(|r| r.effect == RuleEffect::RequiresApproval)
+            .partition(|r| r.approval.as_ref().is_some_and(|a| q.approvals.contains(a)));
+        let mut permits: Vec<&Rule> = if resp.decision() == CedarDecision::Allow {
+            fired.clone()
+        } else {
+            Vec::new()
+        };
+        if plain.is_empty() && approval.is_empty() && !approved.is_empty() {
+            // Every restriction that fired is lifted by an approval given:
+            // evaluate again with the approvals in the context, so that Cedar
+            // itself confirms the lift and names the permits that apply.
+            if let Ok((req2, _)) = self.request_for(q, true) {
+                let resp2 = self.authorizer.is_authorized(&req2, &pset, &self.entities);
+                if resp2.decision() == CedarDecision::Allow {
+                    permits = resp2
+                        .diagnostics()
+                        .reason()
+                        .filter_map(|id| self.rule(&RuleId::new(id.to_string())))
+                        .collect();
+                }
+                let still: Vec<&Rule> = resp2
+                    .diagnostics()
+                    .reason()
+                    .filter_map(|id| self.rule(&RuleId::new(id.to_string())))
+                    .filter(|r| r.effect.restricts())
+                    .collect();
+                if still.is_empty() {
+                    permits.extend(approved.iter().copied());
+                }
+            }
+        }
+        let errored_restrictions: Vec<&(&Rule, String)> =
+            errored.iter().filter(|(r, _)| r.effect.restricts()).collect();
+
+        let refs = |rs: &[&Rule]| rs.iter().map(|r| self.rule_ref(r, q.as_of)).collect::<Vec<_>>();
+        if !plain.is_empty() {
+            pd.outcome = Outcome::Forbid;
+            pd.rules = refs(&plain);
+            pd.reason = format!("{} forbids: {}", link.name, plain[0].summary);
+        } else if !errored_restrictions.is_empty() {
+            pd.outcome = Outcome::Indeterminate;
+            pd.rules = errored_restrictions.iter().map(|(r, _)| self.rule_ref(r, q.as_of)).collect();
+            for (r, err) in &errored_restrictions {
+                let m = missing_of(r);
+                if m.is_empty() {
+                    pd.missing.push(format!("rule `{}` could not be evaluated: {err}", r.id));
+                } else {
+                    pd.missing.extend(m);
+                }
+            }
+            pd.missing.sort();
+            pd.missing.dedup();
+            pd.reason = format!(
+                "a restriction of {} may apply, but the request lacks {}",
+                link.name,
+                pd.missing.join(", ")
+            );
+        } else if !approval.is_empty() {
+            pd.outcome = Outcome::NeedsApproval;
+            pd.rules = refs(&approval);
+            let who: Vec<String> = approval
+                .iter()
+                .filter_map(|r| r.approval.as_ref().map(|a| self.authority_name(a)))
+                .collect();
+            pd.reason = format!("{} requires approval by {}", link.name, who.join(" and "));
+        } else if !permits.is_empty() {
+            pd.outcome = Outcome::Permit;
+            pd.rules = refs(&permits);
+            pd.reason = match permits.iter().find(|r| r.effect == RuleEffect::Permit) {
+                Some(p) if approved.is_empty() => format!("{} permits: {}", link.name, p.summary),
+                Some(p) => format!("{} permits, with the approval given: {}", link.name, p.summary),
+                None => format!("{} permits with the approval given", link.name),
+            };
+        } else if !errored.is_empty() {
+            pd.outcome = Outcome::Indeterminate;
+            pd.rules = errored.iter().map(|(r, _)| self.rule_ref(r, q.as_of)).collect();
+            for (r, err) in &errored {
+                let m = missing_of(r);
+                if m.is_empty() {
+                    pd.missing.push(format!("rule `{}` could not be evaluated: {err}", r.id));
+                } else {
+                    pd.missing.extend(m);
+                }
+            }
+            pd.missing.sort();
+            pd.missing.dedup();
+            pd.reason = format!(
+                "a permission of {} may apply, but the request lacks {}",
+                link.name,
+                pd.missing.join(", ")
+            );
+        } else {
+            pd.outcome = Outcome::Indeterminate;
+            pd.reason = format!(
+                "{} has conditions on record for {}, but none covers this request",
+                link.name,
+                self.item_label(q)
+            );
+            pd.missing.push(format!("a rule of {} ({}) covering `{}`", link.name, link.party, q.action));
+        }
+        pd
+    }
+
+    fn item_label(&self, q: &Query) -> String {
+        match &q.item {
+            ItemRef::Model(m) => m.to_string(),
+            ItemRef::Lot(l) => format!("lot {l}"),
+        }
+    }
+
+    /// Rules of `party` in force on `as_of` and public by `known_at`, in id order.
+    pub fn rules_in_force(&self, party: &PartyId, as_of: NaiveDate, known_at: NaiveDate) -> Vec<RuleRef> {
+        let mut v: Vec<RuleRef> = self
+            .by_owner
+            .get(party)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.rules[i as usize])
+            .filter(|r| r.in_force(as_of) && r.known_on(known_at))
+            .map(|r| self.rule_ref(r, as_of))
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Every rule that can bind `model` (of its origin, dependency providers,
+    /// suppliers of its lots, and treaties prohibiting its category).
+    pub fn rules_for_model(&self, model: &ModelId) -> Result<Vec<&Rule>, RequestError> {
+        let m = self.model_of(&ItemRef::Model(model.clone()))?;
+        let mut parties: BTreeSet<PartyId> = BTreeSet::new();
+        parties.insert(m.origin.clone());
+        for d in &m.dependencies {
+            parties.insert(d.provider.clone());
+        }
+        for t in self.register.transfers.values() {
+            if self.register.lots.get(&t.lot).is_some_and(|l| &l.model == model) {
+                parties.insert(t.from.clone());
+            }
+        }
+        let cats = self.register.category_chain(&m.category);
+        for t in self.register.treaties.values() {
+            if t.prohibits.iter().any(|c| cats.contains(c)) {
+                parties.insert(t.id.clone());
+            }
+        }
+        let mut keys = self.res_keys(m, &ItemRef::Model(model.clone()));
+        for l in self.register.lots.values().filter(|l| &l.model == model) {
+            if let Some(&i) = self.lot_ix.get(&l.id) {
+                keys.push(ResKey::Lot(i));
+            }
+        }
+        let mut out: Vec<&Rule> = parties
+            .iter()
+            .flat_map(|p| self.candidates_all_time(p, &keys))
+            .map(|i| &self.rules[i as usize])
+            .filter(|r| self.mentions_other_model_only(r, model))
+            .collect();
+        out.sort_by(|a, b| a.valid_from.earliest().cmp(&b.valid_from.earliest()).then(a.id.cmp(&b.id)));
+        out.dedup_by(|a, b| a.id == b.id);
+        Ok(out)
+    }
+
+    /// An unscoped rule that names other models in its condition but not this
+    /// one is about those models; leave it out of this model's timeline.
+    fn mentions_other_model_only(&self, r: &Rule, model: &ModelId) -> bool {
+        let lits = r.policy.entity_literals();
+        let models: Vec<String> = lits
+            .iter()
+            .filter(|u| u.type_name().to_string() == "Model")
+            .map(|u| u.id().unescaped().to_owned())
+            .collect();
+        models.is_empty() || models.iter().any(|m| m == model.as_str())
+    }
+
+    /// Converts a rule to its citation form.
+    pub fn cite(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
+        self.rule_ref(r, as_of)
+    }
+}
+
+fn action_ix(a: &EntityUid) -> Option<u8> {
+    Action::parse(a.id().unescaped()).map(Action::index)
+}
+
+fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
+    let mut out: Vec<Entity> = Vec::new();
+    let e = |x: cedar_policy::EntityAttrEvaluationError| x.to_string();
+    for p in reg.parties.values() {
+        let mut attrs = HashMap::new();
+        attrs.insert(
+            "kind".to_string(),
+            RestrictedExpression::new_string(format!("{:?}", p.kind).to_lowercase()),
+        );
+        out.push(Entity::new(uid("Party", p.id.as_str())?, attrs, HashSet::new()).map_err(e)?);
+    }
+    for c in reg.categories.values() {
+        let parents = c
+            .parent
+            .iter()
+            .map(|p| uid("Category", p.as_str()))
+            .collect::<Result<HashSet<_>, _>>()?;
+        out.push(Entity::new_no_attrs(uid("Category", c.id.as_str())?, parents));
+    }
+    for p in reg.places.values() {
+        let parents = p
+            .parent
+            .iter()
+            .map(|x| uid("Place", x.as_str()))
+            .collect::<Result<HashSet<_>, _>>()?;
+        let mut attrs = HashMap::new();
+        attrs.insert(
+            "kind".to_string(),
+            RestrictedExpression::new_string(format!("{:?}", p.kind).to_lowercase()),
+        );
+        out.push(Entity::new(uid("Place", p.code.as_str())?, attrs, parents).map_err(e)?);
+    }
+    let item_attrs = |m: &ItemModel, persistent: bool| -> Result<HashMap<String, RestrictedExpression>, String> {
+        let providers = |k: crate::register::DependencyKind| -> Result<RestrictedExpression, String> {
+            let v = m
+                .dependencies
+                .iter()
+                .filter(|d| d.kind == k)
+                .map(|d| uid("Party", d.provider.as_str()).map(RestrictedExpression::new_entity_uid))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RestrictedExpression::new_set(v))
+        };
+        let mut a = HashMap::new();
+        a.insert("origin".into(), RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str())?));
+        a.insert("persistent".into(), RestrictedExpression::new_bool(persistent));
+        a.insert("data_providers".into(), providers(crate::register::DependencyKind::Data)?);
+        a.insert("component_providers".into(), providers(crate::register::DependencyKind::Component)?);
+        a.insert("service_providers".into(), providers(crate::register::DependencyKind::Service)?);
+        Ok(a)
+    };
+    for m in reg.models.values() {
+        let parents = HashSet::from([uid("Category", m.category.as_str())?]);
+        out.push(Entity::new(uid("Model", m.id.as_str())?, item_attrs(m, m.persistent)?, parents).map_err(e)?);
+    }
+    for l in reg.lots.values() {
+        let Some(m) = reg.models.get(&l.model) else { continue };
+        let mut attrs = item_attrs(m, l.persistent.unwrap_or(m.persistent))?;
+        attrs.insert("model".into(), RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())?));
+        attrs.insert(
+            "quantity".into(),
+            RestrictedExpression::new_long(l.quantity.and_then(|q| i64::try_from(q).ok()).unwrap_or(0)),
+        );
+        let parents = HashSet::from([uid("Model", m.id.as_str())?]);
+        out.push(Entity::new(uid("Lot", l.id.as_str())?, attrs, parents).map_err(e)?);
+    }
+    Entities::from_entities(out, Some(schema)).map_err(|x| x.to_string())
+}

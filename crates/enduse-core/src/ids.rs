@@ -1,0 +1,119 @@
+//! Newtype identifiers. They keep a party code from being passed where a model
+//! designation is expected, which plain strings would allow.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a raw identifier.
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+            /// The identifier as written in the data set.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A party: a state (ISO 3166-1 alpha-2 code such as `US`), an organisation,
+    /// a company, or a treaty regime that carries conditions (`OTTAWA`).
+    PartyId
+);
+id_type!(
+    /// An item model, named by its designation (`ATACMS`, `Leopard 2`).
+    ModelId
+);
+id_type!(
+    /// A lot: a quantity of one model.
+    LotId
+);
+id_type!(
+    /// A transfer of a lot from one party to another.
+    TransferId
+);
+id_type!(
+    /// A place: ISO 3166-1 (`UA`) or ISO 3166-2 (`RU-KRS`) code.
+    PlaceCode
+);
+id_type!(
+    /// A policy (rule), as given by its `@id` annotation.
+    RuleId
+);
+id_type!(
+    /// A public source (article, law, treaty record).
+    SourceId
+);
+id_type!(
+    /// An item category (`anti-personnel-mine`).
+    CategoryId
+);
+
+/// An authority of a party, written `PARTY:Name` (`US:SecDef`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AuthorityId(String);
+
+impl AuthorityId {
+    /// Builds `PARTY:name`.
+    pub fn new(party: &PartyId, name: &str) -> Self {
+        Self(format!("{}:{}", party.as_str(), name))
+    }
+    /// Parses `PARTY:name`; `None` when there is no colon or a side is empty.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (p, n) = s.split_once(':')?;
+        if p.is_empty() || n.is_empty() {
+            return None;
+        }
+        Some(Self(s.to_owned()))
+    }
+    /// The party part (`US` in `US:SecDef`).
+    pub fn party(&self) -> PartyId {
+        PartyId::new(self.0.split_once(':').map(|(p, _)| p).unwrap_or(&self.0))
+    }
+    /// The whole identifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AuthorityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_parse_splits_party() {
+        let a = AuthorityId::parse("US:SecDef").unwrap();
+        assert_eq!(a.party(), PartyId::new("US"));
+        assert!(AuthorityId::parse("US").is_none());
+        assert!(AuthorityId::parse(":SecDef").is_none());
+        assert!(AuthorityId::parse("US:").is_none());
+    }
+}

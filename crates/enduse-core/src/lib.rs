@@ -1,0 +1,31 @@
+//! enduse core: the register model, the composition of many parties' Cedar
+//! policies over time, and the decisions. No I/O: loaders and front ends feed
+//! it text and data, and it answers.
+//!
+//! The entry point is [`Engine`]: build it from a [`Register`], the [`Rule`]s
+//! parsed by [`parse_rules`], and the data set's Cedar schema; then ask it
+//! [`Engine::decide`] with a [`Query`].
+
+mod check;
+mod date;
+mod decision;
+mod engine;
+mod ids;
+mod problem;
+mod query;
+mod register;
+mod rule;
+mod timeline;
+
+pub use date::{parse_day, DateError, DateSpec};
+pub use decision::{ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef};
+pub use engine::Engine;
+pub use ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId};
+pub use problem::{Origin, Problem};
+pub use query::{check_dates, Action, ItemRef, Query, RequestError};
+pub use register::{
+    Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind, ItemModel, Lot, MembershipStep, Party,
+    PartyKind, Place, PlaceKind, Register, Source, Stage, StageDate, StepKind, Transfer, Treaty,
+};
+pub use rule::{parse_rules, Rule, RuleEffect, ANNOTATIONS};
+pub use timeline::{timeline, TimelineEvent, TimelineKind};

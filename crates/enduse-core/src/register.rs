@@ -1,0 +1,410 @@
+//! The register: parties, places, sources, item models, lots, transfers,
+//! treaties and conflicts. Plain data; the loader fills it, the engine reads it.
+
+use crate::date::DateSpec;
+use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId};
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What kind of actor a party is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    /// A sovereign state, named by its ISO 3166-1 alpha-2 code.
+    State,
+    /// An international organisation.
+    Organisation,
+    /// A company (manufacturer, refurbisher).
+    Company,
+    /// A treaty regime whose prohibitions bind its members.
+    Treaty,
+}
+
+/// A named authority inside a party that can grant approvals (`US:SecDef`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Authority {
+    /// `PARTY:Name`.
+    pub id: AuthorityId,
+    /// Human name ("Secretary of Defense").
+    pub name: String,
+}
+
+/// A party of the register.
+#[derive(Debug, Clone, Serialize)]
+pub struct Party {
+    /// Code (`US`, `Rheinmetall`, `OTTAWA`).
+    pub id: PartyId,
+    /// Human name.
+    pub name: String,
+    /// Kind of party.
+    pub kind: PartyKind,
+    /// For companies: the state whose law governs them.
+    pub country: Option<PartyId>,
+    /// Authorities that can approve requests.
+    pub authorities: Vec<Authority>,
+}
+
+/// Whether a place is a country or a subdivision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceKind {
+    /// ISO 3166-1.
+    Country,
+    /// ISO 3166-2.
+    Subdivision,
+    /// Any other named area (a sea, a region).
+    Area,
+}
+
+/// A place, in a de jure hierarchy (RU-KRS is in RU; UA-43 is in UA).
+#[derive(Debug, Clone, Serialize)]
+pub struct Place {
+    /// ISO code.
+    pub code: PlaceCode,
+    /// Human name.
+    pub name: String,
+    /// Kind of place.
+    pub kind: PlaceKind,
+    /// The enclosing place, if any.
+    pub parent: Option<PlaceCode>,
+}
+
+/// A public source: an article, a law, a treaty record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    /// Identifier used by rules and records.
+    pub id: SourceId,
+    /// Outlet ("Washington Post").
+    pub outlet: String,
+    /// Publication date; may be approximate.
+    pub date: DateSpec,
+    /// Headline or title.
+    pub title: String,
+    /// Address, where known.
+    pub url: Option<String>,
+    /// Caveats (how the date was inferred, who is cited).
+    pub note: Option<String>,
+}
+
+/// What a model depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyKind {
+    /// A physical component.
+    Component,
+    /// Data (targeting, navigation).
+    Data,
+    /// A service (maintenance, training).
+    Service,
+}
+
+/// A dependency of a model on a provider party.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependency {
+    /// Kind of dependency.
+    pub kind: DependencyKind,
+    /// What is provided ("targeting data").
+    pub what: String,
+    /// Who provides it.
+    pub provider: PartyId,
+    /// Where this is reported.
+    pub source: Option<SourceId>,
+}
+
+/// An item category, possibly within a broader one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Category {
+    /// Identifier (`anti-personnel-mine`).
+    pub id: CategoryId,
+    /// Human name.
+    pub name: String,
+    /// Broader category.
+    pub parent: Option<CategoryId>,
+}
+
+/// An item model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemModel {
+    /// Designation (`ATACMS`).
+    pub id: ModelId,
+    /// Full name.
+    pub name: String,
+    /// Other spellings accepted on input.
+    pub aliases: Vec<String>,
+    /// Category.
+    pub category: CategoryId,
+    /// Origin party (whose export law governs the design).
+    pub origin: PartyId,
+    /// Manufacturer, when known.
+    pub manufacturer: Option<String>,
+    /// Dependencies on components, data and services.
+    pub dependencies: Vec<Dependency>,
+    /// For mines: whether they stay active indefinitely.
+    pub persistent: bool,
+    /// Sources for the model's facts.
+    pub sources: Vec<SourceId>,
+    /// Caveats.
+    pub note: Option<String>,
+}
+
+/// A quantity of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lot {
+    /// Identifier.
+    pub id: LotId,
+    /// The model.
+    pub model: ModelId,
+    /// Number of items, where reported.
+    pub quantity: Option<u64>,
+    /// Overrides the model's `persistent` flag for this lot.
+    pub persistent: Option<bool>,
+    /// Caveats.
+    pub note: Option<String>,
+}
+
+/// The stage of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Announced or promised.
+    Pledged,
+    /// Contract signed.
+    Contracted,
+    /// Handed over.
+    Delivered,
+}
+
+/// A dated stage of a transfer.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageDate {
+    /// Which stage.
+    pub stage: Stage,
+    /// When (possibly approximate).
+    pub date: DateSpec,
+    /// True when the date is a plan ("due by end of January"), not a fact.
+    pub planned: bool,
+    /// Where this is reported.
+    pub source: Option<SourceId>,
+}
+
+/// A transfer of a lot between two parties.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transfer {
+    /// Identifier.
+    pub id: TransferId,
+    /// The lot.
+    pub lot: LotId,
+    /// Sender.
+    pub from: PartyId,
+    /// Recipient.
+    pub to: PartyId,
+    /// Dated stages, in order.
+    pub stages: Vec<StageDate>,
+    /// Parties that paid.
+    pub financed_by: Vec<PartyId>,
+    /// Party that refurbished the items.
+    pub refurbished_by: Option<PartyId>,
+    /// Rules of the sender attached to this transfer.
+    pub conditions: Vec<RuleId>,
+    /// Sources.
+    pub sources: Vec<SourceId>,
+    /// Caveats.
+    pub note: Option<String>,
+}
+
+impl Transfer {
+    /// The first day on which any stage may have happened.
+    pub fn first_date(&self) -> Option<NaiveDate> {
+        self.stages.iter().map(|s| s.date.earliest()).min()
+    }
+}
+
+/// A step in a party's membership of a treaty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Signature (does not bind by itself here).
+    Signed,
+    /// Ratification or accession deposited.
+    Ratified,
+    /// Entry into force for this party: binding from this day.
+    InForce,
+    /// Withdrawal takes effect: no longer binding from this day.
+    Withdrawal,
+    /// Suspension: no longer binding from this day.
+    Suspension,
+}
+
+/// A dated membership step.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembershipStep {
+    /// The member.
+    pub party: PartyId,
+    /// What happened.
+    pub kind: StepKind,
+    /// When.
+    pub date: DateSpec,
+    /// Where it is recorded.
+    pub source: SourceId,
+}
+
+/// A treaty. Its prohibitions are rules owned by the treaty's party id.
+#[derive(Debug, Clone, Serialize)]
+pub struct Treaty {
+    /// The party id under which the treaty's rules are filed (`OTTAWA`).
+    pub id: PartyId,
+    /// Full name.
+    pub name: String,
+    /// Categories of items it prohibits.
+    pub prohibits: Vec<CategoryId>,
+    /// Membership steps.
+    pub steps: Vec<MembershipStep>,
+    /// Parties known not to be members (for explanations).
+    pub non_members: Vec<PartyId>,
+    /// Sources for the non-membership facts.
+    pub sources: Vec<SourceId>,
+}
+
+impl Treaty {
+    /// Whether `party` is bound on `date`: an in-force step on or before it,
+    /// with no later withdrawal or suspension that has taken effect. An
+    /// imprecise step date binds from its earliest day (the stricter reading).
+    pub fn binds(&self, party: &PartyId, date: NaiveDate) -> bool {
+        let mut bound = false;
+        let mut steps: Vec<&MembershipStep> = self
+            .steps
+            .iter()
+            .filter(|s| &s.party == party && s.date.earliest() <= date)
+            .collect();
+        steps.sort_by_key(|s| s.date.earliest());
+        for s in steps {
+            match s.kind {
+                StepKind::InForce => bound = true,
+                StepKind::Withdrawal | StepKind::Suspension if s.date.latest() <= date => bound = false,
+                _ => {}
+            }
+        }
+        bound
+    }
+}
+
+/// An armed conflict: its parties are "parties to a conflict" in re-export rules.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    /// Identifier.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Belligerents.
+    pub parties: Vec<PartyId>,
+    /// Start.
+    pub from: DateSpec,
+    /// End, if it ended.
+    pub to: Option<DateSpec>,
+    /// Source.
+    pub source: SourceId,
+}
+
+/// Descriptive facts of a data set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataSetInfo {
+    /// Short name (`ukraine-2022-2025`).
+    pub name: String,
+    /// One-line description.
+    pub title: String,
+}
+
+/// Everything the register holds except the rules.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Register {
+    /// Data-set description.
+    pub info: DataSetInfo,
+    /// Parties by id.
+    pub parties: BTreeMap<PartyId, Party>,
+    /// Places by code.
+    pub places: BTreeMap<PlaceCode, Place>,
+    /// Sources by id.
+    pub sources: BTreeMap<SourceId, Source>,
+    /// Categories by id.
+    pub categories: BTreeMap<CategoryId, Category>,
+    /// Models by designation.
+    pub models: BTreeMap<ModelId, ItemModel>,
+    /// Lots by id.
+    pub lots: BTreeMap<LotId, Lot>,
+    /// Transfers by id.
+    pub transfers: BTreeMap<TransferId, Transfer>,
+    /// Treaties by their party id.
+    pub treaties: BTreeMap<PartyId, Treaty>,
+    /// Conflicts.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Register {
+    /// Whether `party` is a party to an armed conflict on `date`. An imprecise
+    /// start counts from its earliest day (the stricter reading for re-export bans).
+    pub fn in_conflict(&self, party: &PartyId, date: NaiveDate) -> bool {
+        self.conflicts.iter().any(|c| {
+            c.parties.contains(party)
+                && c.from.earliest() <= date
+                && c.to.is_none_or(|t| date < t.latest())
+        })
+    }
+
+    /// The human name of a party, or its code if unknown.
+    pub fn party_name(&self, id: &PartyId) -> String {
+        self.parties
+            .get(id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// The category and all its broader categories, narrowest first.
+    pub fn category_chain(&self, id: &CategoryId) -> Vec<CategoryId> {
+        let mut out = vec![id.clone()];
+        let mut cur = self.categories.get(id).and_then(|c| c.parent.clone());
+        while let Some(c) = cur {
+            if out.contains(&c) {
+                break;
+            }
+            cur = self.categories.get(&c).and_then(|x| x.parent.clone());
+            out.push(c);
+        }
+        out
+    }
+
+    /// The place and all enclosing places, narrowest first.
+    pub fn place_chain(&self, code: &PlaceCode) -> Vec<PlaceCode> {
+        let mut out = vec![code.clone()];
+        let mut cur = self.places.get(code).and_then(|p| p.parent.clone());
+        while let Some(c) = cur {
+            if out.contains(&c) {
+                break;
+            }
+            cur = self.places.get(&c).and_then(|x| x.parent.clone());
+            out.push(c);
+        }
+        out
+    }
+
+    /// Finds a model by designation, name or alias, ignoring case, spaces and hyphens.
+    pub fn find_model(&self, query: &str) -> Option<&ItemModel> {
+        let norm = |s: &str| {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        };
+        let q = norm(query);
+        self.models.values().find(|m| {
+            norm(m.id.as_str()) == q || norm(&m.name) == q || m.aliases.iter().any(|a| norm(a) == q)
+        })
+    }
+
+    /// Transfers of `lot`, ordered by their first date.
+    pub fn transfers_of_lot(&self, lot: &LotId) -> Vec<&Transfer> {
+        let mut v: Vec<&Transfer> = self.transfers.values().filter(|t| &t.lot == lot).collect();
+        v.sort_by_key(|t| t.first_date());
+        v
+    }
+}

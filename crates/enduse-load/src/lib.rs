@@ -1,0 +1,66 @@
+//! enduse loader: reads a data set (TOML register files, Cedar policy files
+//! and a Cedar schema) from a directory or from the copy bundled into the
+//! binary, and builds an [`enduse_core::Engine`].
+//!
+//! Every problem is reported with its file, line and span; a data set with
+//! any problem yields no engine at all.
+
+mod error;
+mod files;
+mod toml_model;
+
+pub use error::{DataSetError, FileProblem};
+pub use files::{bundled_files, DataFiles};
+
+use enduse_core::{Engine, PartyId, Problem};
+use std::path::Path;
+
+/// Name of the data set bundled into the binary.
+pub const BUNDLED_NAME: &str = "ukraine-2022-2025";
+
+/// Loads and validates a data set directory.
+pub fn load_dir(dir: &Path) -> Result<Engine, DataSetError> {
+    let files = DataFiles::read_dir(dir)?;
+    load_files(&files)
+}
+
+/// Loads the data set bundled into the binary.
+pub fn load_bundled() -> Result<Engine, DataSetError> {
+    load_files(&bundled_files())
+}
+
+/// Loads a data set from files already in memory.
+pub fn load_files(files: &DataFiles) -> Result<Engine, DataSetError> {
+    let mut problems: Vec<Problem> = Vec::new();
+    let register = toml_model::read_register(files, &mut problems);
+    let mut rules = Vec::new();
+    for (name, text) in files.policy_files() {
+        let owner = PartyId::new(
+            name.trim_start_matches("policies/")
+                .trim_end_matches(".cedar"),
+        );
+        match enduse_core::parse_rules(&owner, name, text) {
+            Ok(mut r) => rules.append(&mut r),
+            Err(mut e) => problems.append(&mut e),
+        }
+    }
+    let schema = files.get("schema.cedarschema");
+    if schema.is_none() {
+        problems.push(Problem::new(
+            enduse_core::Origin::File {
+                file: "schema.cedarschema".into(),
+                span: None,
+            },
+            "the data set has no `schema.cedarschema`".into(),
+        ));
+    }
+    // Register problems found while reading TOML make later cross-checks
+    // noisy (every reference to a broken record fails too), so stop here.
+    if !problems.is_empty() {
+        return Err(DataSetError::from_problems(files, problems));
+    }
+    let Some(schema) = schema else {
+        return Err(DataSetError::from_problems(files, problems));
+    };
+    Engine::new(register, rules, schema).map_err(|p| DataSetError::from_problems(files, p))
+}

@@ -1,0 +1,516 @@
+//! The TOML shapes of the register files, and their conversion into the
+//! core's register. Unknown keys are refused so that a typo is an error.
+
+use crate::files::DataFiles;
+use enduse_core::{
+    Authority, AuthorityId, Category, CategoryId, Conflict, DataSetInfo, DateSpec, Dependency, DependencyKind,
+    ItemModel, Lot, LotId, MembershipStep, ModelId, Origin, Party, PartyId, PartyKind, Place, PlaceCode, PlaceKind,
+    Problem, Register, RuleId, Source, SourceId, Stage, StageDate, StepKind, Transfer, TransferId, Treaty,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DataSetToml {
+    name: String,
+    title: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SourcesToml {
+    #[serde(default)]
+    source: Vec<SourceToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceToml {
+    id: String,
+    outlet: String,
+    date: String,
+    title: String,
+    url: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PartiesToml {
+    #[serde(default)]
+    party: Vec<PartyToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartyToml {
+    id: String,
+    name: String,
+    kind: PartyKindToml,
+    country: Option<String>,
+    #[serde(default)]
+    authorities: Vec<AuthorityToml>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum PartyKindToml {
+    State,
+    Organisation,
+    Company,
+    Treaty,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorityToml {
+    name: String,
+    title: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PlacesToml {
+    #[serde(default)]
+    place: Vec<PlaceToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceToml {
+    code: String,
+    name: String,
+    kind: PlaceKindToml,
+    parent: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum PlaceKindToml {
+    Country,
+    Subdivision,
+    Area,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ModelsToml {
+    #[serde(default)]
+    category: Vec<CategoryToml>,
+    #[serde(default)]
+    model: Vec<ModelToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryToml {
+    id: String,
+    name: String,
+    parent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelToml {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    category: String,
+    origin: String,
+    manufacturer: Option<String>,
+    #[serde(default)]
+    dependencies: Vec<DependencyToml>,
+    #[serde(default)]
+    persistent: bool,
+    #[serde(default)]
+    sources: Vec<String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DependencyToml {
+    kind: DependencyKindToml,
+    what: String,
+    provider: String,
+    source: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum DependencyKindToml {
+    Component,
+    Data,
+    Service,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TransfersToml {
+    #[serde(default)]
+    lot: Vec<LotToml>,
+    #[serde(default)]
+    transfer: Vec<TransferToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LotToml {
+    id: String,
+    model: String,
+    quantity: Option<u64>,
+    persistent: Option<bool>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferToml {
+    id: String,
+    lot: String,
+    from: String,
+    to: String,
+    stages: Vec<StageToml>,
+    #[serde(default)]
+    financed_by: Vec<String>,
+    refurbished_by: Option<String>,
+    #[serde(default)]
+    conditions: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageToml {
+    stage: StageKindToml,
+    date: String,
+    #[serde(default)]
+    planned: bool,
+    source: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum StageKindToml {
+    Pledged,
+    Contracted,
+    Delivered,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TreatiesToml {
+    #[serde(default)]
+    treaty: Vec<TreatyToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreatyToml {
+    id: String,
+    name: String,
+    prohibits: Vec<String>,
+    #[serde(default)]
+    non_members: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    steps: Vec<StepToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepToml {
+    party: String,
+    kind: StepKindToml,
+    date: String,
+    source: String,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum StepKindToml {
+    Signed,
+    Ratified,
+    InForce,
+    Withdrawal,
+    Suspension,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConflictsToml {
+    #[serde(default)]
+    conflict: Vec<ConflictToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConflictToml {
+    id: String,
+    name: String,
+    parties: Vec<String>,
+    from: String,
+    to: Option<String>,
+    source: String,
+}
+
+fn parse<T: DeserializeOwned + Default>(files: &DataFiles, name: &str, required: bool, problems: &mut Vec<Problem>) -> T {
+    let Some(text) = files.get(name) else {
+        if required {
+            problems.push(Problem::new(
+                Origin::File {
+                    file: name.into(),
+                    span: None,
+                },
+                format!("the data set has no `{name}`"),
+            ));
+        }
+        return T::default();
+    };
+    match toml::from_str::<T>(text) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(Problem::new(
+                Origin::File {
+                    file: name.into(),
+                    span: e.span(),
+                },
+                format!("invalid toml: {}", e.message().trim_end().to_lowercase()),
+            ));
+            T::default()
+        }
+    }
+}
+
+struct Dates<'a> {
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Dates<'_> {
+    fn parse(&mut self, kind: &str, id: &str, field: &str, s: &str) -> Option<DateSpec> {
+        match DateSpec::parse(s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problems.push(Problem::record(kind, id, Some(field), format!("`{field}`: {e}")));
+                None
+            }
+        }
+    }
+}
+
+fn dup<K: Ord + Clone + std::fmt::Display, V>(
+    map: &mut BTreeMap<K, V>,
+    k: K,
+    v: V,
+    kind: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if map.contains_key(&k) {
+        problems.push(Problem::record(kind, &k, None, format!("{kind} `{k}` is declared twice")));
+    } else {
+        map.insert(k, v);
+    }
+}
+
+pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> Register {
+    let info: DataSetToml = parse(files, "dataset.toml", true, problems);
+    let sources: SourcesToml = parse(files, "sources.toml", true, problems);
+    let parties: PartiesToml = parse(files, "parties.toml", true, problems);
+    let places: PlacesToml = parse(files, "places.toml", true, problems);
+    let models: ModelsToml = parse(files, "models.toml", true, problems);
+    let transfers: TransfersToml = parse(files, "transfers.toml", false, problems);
+    let treaties: TreatiesToml = parse(files, "treaties.toml", false, problems);
+    let conflicts: ConflictsToml = parse(files, "conflicts.toml", false, problems);
+
+    let mut reg = Register {
+        info: DataSetInfo {
+            name: info.name,
+            title: info.title,
+        },
+        ..Register::default()
+    };
+    let mut pending: Vec<Problem> = Vec::new();
+    let mut dates = Dates { problems: &mut pending };
+
+    for s in sources.source {
+        let Some(date) = dates.parse("source", &s.id, "date", &s.date) else { continue };
+        let id = SourceId::new(&s.id);
+        let v = Source {
+            id: id.clone(),
+            outlet: s.outlet,
+            date,
+            title: s.title,
+            url: s.url,
+            note: s.note,
+        };
+        dup(&mut reg.sources, id, v, "source", problems);
+    }
+    for p in parties.party {
+        let id = PartyId::new(&p.id);
+        let v = Party {
+            id: id.clone(),
+            name: p.name,
+            kind: match p.kind {
+                PartyKindToml::State => PartyKind::State,
+                PartyKindToml::Organisation => PartyKind::Organisation,
+                PartyKindToml::Company => PartyKind::Company,
+                PartyKindToml::Treaty => PartyKind::Treaty,
+            },
+            country: p.country.map(PartyId::new),
+            authorities: p
+                .authorities
+                .into_iter()
+                .map(|a| Authority {
+                    id: AuthorityId::new(&id, &a.name),
+                    name: a.title,
+                })
+                .collect(),
+        };
+        dup(&mut reg.parties, id, v, "party", problems);
+    }
+    for p in places.place {
+        let code = PlaceCode::new(&p.code);
+        let v = Place {
+            code: code.clone(),
+            name: p.name,
+            kind: match p.kind {
+                PlaceKindToml::Country => PlaceKind::Country,
+                PlaceKindToml::Subdivision => PlaceKind::Subdivision,
+                PlaceKindToml::Area => PlaceKind::Area,
+            },
+            parent: p.parent.map(PlaceCode::new),
+        };
+        dup(&mut reg.places, code, v, "place", problems);
+    }
+    for c in models.category {
+        let id = CategoryId::new(&c.id);
+        let v = Category {
+            id: id.clone(),
+            name: c.name,
+            parent: c.parent.map(CategoryId::new),
+        };
+        dup(&mut reg.categories, id, v, "category", problems);
+    }
+    for m in models.model {
+        let id = ModelId::new(&m.id);
+        let v = ItemModel {
+            id: id.clone(),
+            name: m.name,
+            aliases: m.aliases,
+            category: CategoryId::new(m.category),
+            origin: PartyId::new(m.origin),
+            manufacturer: m.manufacturer,
+            dependencies: m
+                .dependencies
+                .into_iter()
+                .map(|d| Dependency {
+                    kind: match d.kind {
+                        DependencyKindToml::Component => DependencyKind::Component,
+                        DependencyKindToml::Data => DependencyKind::Data,
+                        DependencyKindToml::Service => DependencyKind::Service,
+                    },
+                    what: d.what,
+                    provider: PartyId::new(d.provider),
+                    source: d.source.map(SourceId::new),
+                })
+                .collect(),
+            persistent: m.persistent,
+            sources: m.sources.into_iter().map(SourceId::new).collect(),
+            note: m.note,
+        };
+        dup(&mut reg.models, id, v, "model", problems);
+    }
+    for l in transfers.lot {
+        let id = LotId::new(&l.id);
+        let v = Lot {
+            id: id.clone(),
+            model: ModelId::new(l.model),
+            quantity: l.quantity,
+            persistent: l.persistent,
+            note: l.note,
+        };
+        dup(&mut reg.lots, id, v, "lot", problems);
+    }
+    for t in transfers.transfer {
+        let mut stages = Vec::new();
+        for s in t.stages {
+            if let Some(date) = dates.parse("transfer", &t.id, "stages", &s.date) {
+                stages.push(StageDate {
+                    stage: match s.stage {
+                        StageKindToml::Pledged => Stage::Pledged,
+                        StageKindToml::Contracted => Stage::Contracted,
+                        StageKindToml::Delivered => Stage::Delivered,
+                    },
+                    date,
+                    planned: s.planned,
+                    source: s.source.map(SourceId::new),
+                });
+            }
+        }
+        let id = TransferId::new(&t.id);
+        let v = Transfer {
+            id: id.clone(),
+            lot: LotId::new(t.lot),
+            from: PartyId::new(t.from),
+            to: PartyId::new(t.to),
+            stages,
+            financed_by: t.financed_by.into_iter().map(PartyId::new).collect(),
+            refurbished_by: t.refurbished_by.map(PartyId::new),
+            conditions: t.conditions.into_iter().map(RuleId::new).collect(),
+            sources: t.sources.into_iter().map(SourceId::new).collect(),
+            note: t.note,
+        };
+        dup(&mut reg.transfers, id, v, "transfer", problems);
+    }
+    for t in treaties.treaty {
+        let mut steps = Vec::new();
+        for s in t.steps {
+            if let Some(date) = dates.parse("treaty", &t.id, "steps", &s.date) {
+                steps.push(MembershipStep {
+                    party: PartyId::new(s.party),
+                    kind: match s.kind {
+                        StepKindToml::Signed => StepKind::Signed,
+                        StepKindToml::Ratified => StepKind::Ratified,
+                        StepKindToml::InForce => StepKind::InForce,
+                        StepKindToml::Withdrawal => StepKind::Withdrawal,
+                        StepKindToml::Suspension => StepKind::Suspension,
+                    },
+                    date,
+                    source: SourceId::new(s.source),
+                });
+            }
+        }
+        let id = PartyId::new(&t.id);
+        let v = Treaty {
+            id: id.clone(),
+            name: t.name,
+            prohibits: t.prohibits.into_iter().map(CategoryId::new).collect(),
+            steps,
+            non_members: t.non_members.into_iter().map(PartyId::new).collect(),
+            sources: t.sources.into_iter().map(SourceId::new).collect(),
+        };
+        dup(&mut reg.treaties, id, v, "treaty", problems);
+    }
+    for c in conflicts.conflict {
+        let from = dates.parse("conflict", &c.id, "from", &c.from);
+        let to = c.to.as_deref().and_then(|t| dates.parse("conflict", &c.id, "to", t));
+        if let Some(from) = from {
+            reg.conflicts.push(Conflict {
+                id: c.id,
+                name: c.name,
+                parties: c.parties.into_iter().map(PartyId::new).collect(),
+                from,
+                to,
+                source: SourceId::new(c.source),
+            });
+        }
+    }
+    problems.append(&mut pending);
+    reg
+}
