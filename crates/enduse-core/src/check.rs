@@ -12,8 +12,13 @@ pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
     let party = |out: &mut Vec<Problem>, kind: &str, id: &str, field: &str, p: &PartyId| {
         if !reg.parties.contains_key(p) {
             out.push(
-                Problem::record(kind, id, Some(field), format!("`{field}` names unknown party `{p}`"))
-                    .with_help(Some("declare it in parties.toml".into())),
+                Problem::record(
+                    kind,
+                    id,
+                    Some(field),
+                    format!("`{field}` names unknown party `{p}`"),
+                )
+                .with_help(Some("declare it in parties.toml".into())),
             );
         }
     };
@@ -43,18 +48,40 @@ pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
     for pl in reg.places.values() {
         if let Some(parent) = &pl.parent {
             if !reg.places.contains_key(parent) {
-                out.push(Problem::record("place", &pl.code, Some("parent"), format!("unknown parent place `{parent}`")));
-            } else if reg.place_chain(&pl.code).len() > 32 || reg.place_chain(parent).contains(&pl.code) {
-                out.push(Problem::record("place", &pl.code, Some("parent"), "places form a cycle".into()));
+                out.push(Problem::record(
+                    "place",
+                    &pl.code,
+                    Some("parent"),
+                    format!("unknown parent place `{parent}`"),
+                ));
+            } else if reg.place_chain(&pl.code).len() > 32
+                || reg.place_chain(parent).contains(&pl.code)
+            {
+                out.push(Problem::record(
+                    "place",
+                    &pl.code,
+                    Some("parent"),
+                    "places form a cycle".into(),
+                ));
             }
         }
     }
     for c in reg.categories.values() {
         if let Some(parent) = &c.parent {
             if !reg.categories.contains_key(parent) {
-                out.push(Problem::record("category", &c.id, Some("parent"), format!("unknown parent category `{parent}`")));
+                out.push(Problem::record(
+                    "category",
+                    &c.id,
+                    Some("parent"),
+                    format!("unknown parent category `{parent}`"),
+                ));
             } else if reg.category_chain(parent).contains(&c.id) {
-                out.push(Problem::record("category", &c.id, Some("parent"), "categories form a cycle".into()));
+                out.push(Problem::record(
+                    "category",
+                    &c.id,
+                    Some("parent"),
+                    "categories form a cycle".into(),
+                ));
             }
         }
     }
@@ -62,8 +89,13 @@ pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
         let id = m.id.as_str();
         if !reg.categories.contains_key(&m.category) {
             out.push(
-                Problem::record("model", id, Some("category"), format!("unknown category `{}`", m.category))
-                    .with_help(Some("declare it in models.toml under [[category]]".into())),
+                Problem::record(
+                    "model",
+                    id,
+                    Some("category"),
+                    format!("unknown category `{}`", m.category),
+                )
+                .with_help(Some("declare it in models.toml under [[category]]".into())),
             );
         }
         party(&mut out, "model", id, "origin", &m.origin);
@@ -79,18 +111,33 @@ pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
     }
     for l in reg.lots.values() {
         if !reg.models.contains_key(&l.model) {
-            out.push(Problem::record("lot", &l.id, Some("model"), format!("unknown model `{}`", l.model)));
+            out.push(Problem::record(
+                "lot",
+                &l.id,
+                Some("model"),
+                format!("unknown model `{}`", l.model),
+            ));
         }
     }
     for t in reg.transfers.values() {
         let id = t.id.as_str();
         if !reg.lots.contains_key(&t.lot) {
-            out.push(Problem::record("transfer", id, Some("lot"), format!("unknown lot `{}`", t.lot)));
+            out.push(Problem::record(
+                "transfer",
+                id,
+                Some("lot"),
+                format!("unknown lot `{}`", t.lot),
+            ));
         }
         party(&mut out, "transfer", id, "from", &t.from);
         party(&mut out, "transfer", id, "to", &t.to);
         if t.from == t.to {
-            out.push(Problem::record("transfer", id, Some("to"), "a transfer must go to another party".into()));
+            out.push(Problem::record(
+                "transfer",
+                id,
+                Some("to"),
+                "a transfer must go to another party".into(),
+            ));
         }
         for f in &t.financed_by {
             party(&mut out, "transfer", id, "financed_by", f);
@@ -99,9 +146,19 @@ pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
             party(&mut out, "transfer", id, "refurbished_by", r);
         }
         if t.stages.is_empty() {
-            out.push(Problem::record("transfer", id, Some("stages"), "a transfer needs at least one dated stage".into()));
+            out.push(Problem::record(
+                "transfer",
+                id,
+                Some("stages"),
+                "a transfer needs at least one dated stage".into(),
+            ));
         }
-        for s in t.stages.iter().filter_map(|s| s.source.as_ref()).chain(&t.sources) {
+        for s in t
+            .stages
+            .iter()
+            .filter_map(|s| s.source.as_ref())
+            .chain(&t.sources)
+        {
             source(&mut out, "transfer", id, s);
         }
     }
@@ -109,15 +166,32 @@ pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
         let id = t.id.as_str();
         match reg.parties.get(&t.id) {
             Some(p) if p.kind == PartyKind::Treaty => {}
-            Some(_) => out.push(Problem::record("treaty", id, None, format!("party `{id}` must have kind = \"treaty\""))),
+            Some(_) => out.push(Problem::record(
+                "treaty",
+                id,
+                None,
+                format!("party `{id}` must have kind = \"treaty\""),
+            )),
             None => out.push(
-                Problem::record("treaty", id, None, format!("treaty `{id}` is not declared as a party"))
-                    .with_help(Some("treaties own rules, so add them to parties.toml with kind = \"treaty\"".into())),
+                Problem::record(
+                    "treaty",
+                    id,
+                    None,
+                    format!("treaty `{id}` is not declared as a party"),
+                )
+                .with_help(Some(
+                    "treaties own rules, so add them to parties.toml with kind = \"treaty\"".into(),
+                )),
             ),
         }
         for c in &t.prohibits {
             if !reg.categories.contains_key(c) {
-                out.push(Problem::record("treaty", id, Some("prohibits"), format!("unknown category `{c}`")));
+                out.push(Problem::record(
+                    "treaty",
+                    id,
+                    Some("prohibits"),
+                    format!("unknown category `{c}`"),
+                ));
             }
         }
         for s in &t.steps {
@@ -158,14 +232,22 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
         }
         if !reg.parties.contains_key(&r.owner) {
             out.push(
-                Problem::new(at(r), format!("policy file for unknown party `{}`", r.owner))
-                    .with_help(Some("name policy files after a party id in parties.toml".into())),
+                Problem::new(
+                    at(r),
+                    format!("policy file for unknown party `{}`", r.owner),
+                )
+                .with_help(Some(
+                    "name policy files after a party id in parties.toml".into(),
+                )),
             );
         }
         if !reg.sources.contains_key(&r.source) {
             out.push(
-                Problem::new(at(r), format!("rule `{}` cites unknown source `{}`", r.id, r.source))
-                    .with_help(Some("declare it in sources.toml".into())),
+                Problem::new(
+                    at(r),
+                    format!("rule `{}` cites unknown source `{}`", r.id, r.source),
+                )
+                .with_help(Some("declare it in sources.toml".into())),
             );
         }
         if let Some(a) = &r.approval {
@@ -175,8 +257,16 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
                 .is_some_and(|p| p.authorities.iter().any(|x| &x.id == a));
             if !known {
                 out.push(
-                    Problem::new(at(r), format!("rule `{}` requires approval by unknown authority `{a}`", r.id))
-                        .with_help(Some("declare it under the party's authorities in parties.toml".into())),
+                    Problem::new(
+                        at(r),
+                        format!(
+                            "rule `{}` requires approval by unknown authority `{a}`",
+                            r.id
+                        ),
+                    )
+                    .with_help(Some(
+                        "declare it under the party's authorities in parties.toml".into(),
+                    )),
                 );
             }
         }
@@ -194,21 +284,32 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
             if !exists {
                 out.push(Problem::new(
                     at(r),
-                    format!("rule `{}` names `{ty}::\"{id}\"`, which the register does not hold", r.id),
+                    format!(
+                        "rule `{}` names `{ty}::\"{id}\"`, which the register does not hold",
+                        r.id
+                    ),
                 ));
             }
         }
     }
     for r in rules {
-        let Some(old_id) = &r.supersedes else { continue };
+        let Some(old_id) = &r.supersedes else {
+            continue;
+        };
         let Some(old) = seen.get(old_id) else {
-            out.push(Problem::new(at(r), format!("rule `{}` supersedes unknown rule `{old_id}`", r.id)));
+            out.push(Problem::new(
+                at(r),
+                format!("rule `{}` supersedes unknown rule `{old_id}`", r.id),
+            ));
             continue;
         };
         if old.owner != r.owner {
             out.push(Problem::new(
                 at(r),
-                format!("rule `{}` of {} cannot supersede `{old_id}` of {}", r.id, r.owner, old.owner),
+                format!(
+                    "rule `{}` of {} cannot supersede `{old_id}` of {}",
+                    r.id, r.owner, old.owner
+                ),
             ));
         }
         match old.valid_to {
@@ -238,12 +339,20 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
     for t in reg.transfers.values() {
         for c in &t.conditions {
             match seen.get(c) {
-                None => out.push(Problem::record("transfer", &t.id, Some("conditions"), format!("unknown rule `{c}`"))),
+                None => out.push(Problem::record(
+                    "transfer",
+                    &t.id,
+                    Some("conditions"),
+                    format!("unknown rule `{c}`"),
+                )),
                 Some(r) if r.owner != t.from => out.push(Problem::record(
                     "transfer",
                     &t.id,
                     Some("conditions"),
-                    format!("rule `{c}` belongs to {}, not to the sender {}", r.owner, t.from),
+                    format!(
+                        "rule `{c}` belongs to {}, not to the sender {}",
+                        r.owner, t.from
+                    ),
                 )),
                 Some(_) => {}
             }

@@ -132,7 +132,8 @@ impl fmt::Display for DateSpec {
             && e.year() == l.year()
             && e.month() == l.month()
             && l.succ_opt().is_some_and(|n| n.day() == 1);
-        let whole_year = e.ordinal() == 1 && e.year() == l.year() && l.month() == 12 && l.day() == 31;
+        let whole_year =
+            e.ordinal() == 1 && e.year() == l.year() && l.month() == 12 && l.day() == 31;
         if whole_year {
             write!(f, "{}", e.year())
         } else if whole_month {
@@ -187,10 +188,22 @@ mod tests {
             DateSpec::parse("2024-02-30"),
             Err(DateError::NoSuchDay("2024-02-30".into()))
         );
-        assert!(matches!(DateSpec::parse("2024-13"), Err(DateError::NoSuchDay(_))));
-        assert!(matches!(DateSpec::parse("24-01-01"), Err(DateError::Shape(_))));
-        assert!(matches!(DateSpec::parse("yesterday"), Err(DateError::Shape(_))));
-        assert!(matches!(DateSpec::parse("2025-06..2025-03"), Err(DateError::Reversed(_))));
+        assert!(matches!(
+            DateSpec::parse("2024-13"),
+            Err(DateError::NoSuchDay(_))
+        ));
+        assert!(matches!(
+            DateSpec::parse("24-01-01"),
+            Err(DateError::Shape(_))
+        ));
+        assert!(matches!(
+            DateSpec::parse("yesterday"),
+            Err(DateError::Shape(_))
+        ));
+        assert!(matches!(
+            DateSpec::parse("2025-06..2025-03"),
+            Err(DateError::Reversed(_))
+        ));
         assert!(parse_day("2024-05").is_err());
         assert_eq!(parse_day("2024-05-30").unwrap(), d(2024, 5, 30));
     }

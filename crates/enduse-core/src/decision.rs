@@ -90,7 +90,8 @@ impl Role {
     pub fn binds(&self) -> bool {
         match self {
             Role::Supplier {
-                attached_conditions, ..
+                attached_conditions,
+                ..
             } => *attached_conditions,
             _ => true,
         }

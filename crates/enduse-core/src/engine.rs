@@ -13,8 +13,8 @@ use crate::register::{ItemModel, Register};
 use crate::rule::{Rule, RuleEffect};
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicySet, Request, ResourceConstraint, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    EntityUid, PolicySet, Request, ResourceConstraint, RestrictedExpression, Schema,
+    ValidationMode, Validator,
 };
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -96,7 +96,11 @@ fn uid(ty: &str, id: &str) -> Result<EntityUid, String> {
 impl Engine {
     /// Checks the register and rules against each other and against the Cedar
     /// schema, and builds the indexes. Every problem found is returned.
-    pub fn new(register: Register, rules: Vec<Rule>, schema_src: &str) -> Result<Self, Vec<Problem>> {
+    pub fn new(
+        register: Register,
+        rules: Vec<Rule>,
+        schema_src: &str,
+    ) -> Result<Self, Vec<Problem>> {
         let mut problems = crate::check::check_register(&register);
         problems.extend(crate::check::check_rules(&register, &rules));
 
@@ -170,16 +174,24 @@ impl Engine {
             return Err(problems);
         };
 
-        let model_ix: HashMap<ModelId, u32> =
-            register.models.keys().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+        let model_ix: HashMap<ModelId, u32> = register
+            .models
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
         let category_ix: HashMap<CategoryId, u32> = register
             .categories
             .keys()
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u32))
             .collect();
-        let lot_ix: HashMap<LotId, u32> =
-            register.lots.keys().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+        let lot_ix: HashMap<LotId, u32> = register
+            .lots
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
 
         let mut raw: HashMap<PartyId, HashMap<(u8, ResKey), Vec<u32>>> = HashMap::new();
         let mut by_owner: HashMap<PartyId, Vec<u32>> = HashMap::new();
@@ -192,11 +204,15 @@ impl Engine {
                 cedar_policy::ActionConstraint::In(v) => v.iter().filter_map(action_ix).collect(),
             };
             let res = match r.policy.resource_constraint() {
-                ResourceConstraint::In(u) | ResourceConstraint::Eq(u) | ResourceConstraint::IsIn(_, u) => {
+                ResourceConstraint::In(u)
+                | ResourceConstraint::Eq(u)
+                | ResourceConstraint::IsIn(_, u) => {
                     let id = u.id().unescaped().to_owned();
                     match u.type_name().to_string().as_str() {
                         "Model" => model_ix.get(&ModelId::new(id)).map(|&m| ResKey::Model(m)),
-                        "Category" => category_ix.get(&CategoryId::new(id)).map(|&c| ResKey::Category(c)),
+                        "Category" => category_ix
+                            .get(&CategoryId::new(id))
+                            .map(|&c| ResKey::Category(c)),
                         "Lot" => lot_ix.get(&LotId::new(id)).map(|&l| ResKey::Lot(l)),
                         _ => Some(ResKey::Any),
                     }
@@ -337,15 +353,26 @@ impl Engine {
                     help: suggest(l.as_str(), self.register.lots.keys().map(LotId::as_str)),
                 })?,
         };
-        self.register.models.get(&model).ok_or_else(|| RequestError::UnknownModel {
-            id: model.to_string(),
-            help: suggest(model.as_str(), self.register.models.keys().map(ModelId::as_str)),
-        })
+        self.register
+            .models
+            .get(&model)
+            .ok_or_else(|| RequestError::UnknownModel {
+                id: model.to_string(),
+                help: suggest(
+                    model.as_str(),
+                    self.register.models.keys().map(ModelId::as_str),
+                ),
+            })
     }
 
     /// Every party in the chain of `item` as held by `actor` on `as_of`, with
     /// its roles and whether it binds. The actor itself never binds itself.
-    pub fn chain(&self, actor: &PartyId, item: &ItemRef, as_of: NaiveDate) -> Result<Vec<ChainLink>, RequestError> {
+    pub fn chain(
+        &self,
+        actor: &PartyId,
+        item: &ItemRef,
+        as_of: NaiveDate,
+    ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
         let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
         let mut order: Vec<PartyId> = Vec::new();
@@ -379,7 +406,9 @@ impl Engine {
             let mut seen: HashSet<&str> = HashSet::new();
             // Walk back from the actor: who gave it to the holder, and so on.
             while let Some(t) = transfers.iter().rev().find(|t| {
-                t.to == holder && t.first_date().is_some_and(|d| d <= as_of) && !seen.contains(t.id.as_str())
+                t.to == holder
+                    && t.first_date().is_some_and(|d| d <= as_of)
+                    && !seen.contains(t.id.as_str())
             }) {
                 seen.insert(t.id.as_str());
                 add(
@@ -444,7 +473,13 @@ impl Engine {
     }
 
     /// Rules of `party` in force on `as_of` whose scope can match.
-    fn candidates(&self, party: &PartyId, action: Action, keys: &[ResKey], as_of: NaiveDate) -> Vec<u32> {
+    fn candidates(
+        &self,
+        party: &PartyId,
+        action: Action,
+        keys: &[ResKey],
+        as_of: NaiveDate,
+    ) -> Vec<u32> {
         let Some(buckets) = self.index.get(party) else {
             return Vec::new();
         };
@@ -504,7 +539,11 @@ impl Engine {
     /// The Cedar context of a query. Approvals are left out on the first
     /// evaluation so that the engine sees every approval a request needs, then
     /// put in to evaluate the request as approved.
-    fn context_for(&self, q: &Query, with_approvals: bool) -> Result<(Context, Vec<&'static str>), RequestError> {
+    fn context_for(
+        &self,
+        q: &Query,
+        with_approvals: bool,
+    ) -> Result<(Context, Vec<&'static str>), RequestError> {
         let bad = |e: String| RequestError::UnknownPlace {
             id: e,
             help: "internal: could not build the request context".into(),
@@ -520,11 +559,17 @@ impl Engine {
             ),
         )];
         if let Some(p) = &q.place {
-            pairs.push(("place".into(), RestrictedExpression::new_entity_uid(uid("Place", p.as_str()).map_err(bad)?)));
+            pairs.push((
+                "place".into(),
+                RestrictedExpression::new_entity_uid(uid("Place", p.as_str()).map_err(bad)?),
+            ));
             provided.push("place");
         }
         if let Some(r) = &q.recipient {
-            pairs.push(("recipient".into(), RestrictedExpression::new_entity_uid(uid("Party", r.as_str()).map_err(bad)?)));
+            pairs.push((
+                "recipient".into(),
+                RestrictedExpression::new_entity_uid(uid("Party", r.as_str()).map_err(bad)?),
+            ));
             pairs.push((
                 "recipient_in_conflict".into(),
                 RestrictedExpression::new_bool(self.register.in_conflict(r, q.as_of)),
@@ -532,18 +577,28 @@ impl Engine {
             provided.extend(["recipient", "recipient_in_conflict"]);
         }
         if let Some(t) = &q.target_class {
-            pairs.push(("target_class".into(), RestrictedExpression::new_string(t.clone())));
+            pairs.push((
+                "target_class".into(),
+                RestrictedExpression::new_string(t.clone()),
+            ));
             provided.push("target_class");
         }
         if let Some(d) = q.border_distance_km {
-            pairs.push(("border_distance_km".into(), RestrictedExpression::new_long(d)));
+            pairs.push((
+                "border_distance_km".into(),
+                RestrictedExpression::new_long(d),
+            ));
             provided.push("border_distance_km");
         }
         let ctx = Context::from_pairs(pairs).map_err(|e| bad(e.to_string()))?;
         Ok((ctx, provided))
     }
 
-    fn request_for(&self, q: &Query, with_approvals: bool) -> Result<(Request, Vec<&'static str>), RequestError> {
+    fn request_for(
+        &self,
+        q: &Query,
+        with_approvals: bool,
+    ) -> Result<(Request, Vec<&'static str>), RequestError> {
         let (context, provided) = self.context_for(q, with_approvals)?;
         let bad = |e: String| RequestError::UnknownModel {
             id: e,
@@ -570,14 +625,20 @@ impl Engine {
         if !self.register.parties.contains_key(&q.actor) {
             return Err(RequestError::UnknownParty {
                 id: q.actor.to_string(),
-                help: suggest(q.actor.as_str(), self.register.parties.keys().map(PartyId::as_str)),
+                help: suggest(
+                    q.actor.as_str(),
+                    self.register.parties.keys().map(PartyId::as_str),
+                ),
             });
         }
         if let Some(r) = &q.recipient {
             if !self.register.parties.contains_key(r) {
                 return Err(RequestError::UnknownParty {
                     id: r.to_string(),
-                    help: suggest(r.as_str(), self.register.parties.keys().map(PartyId::as_str)),
+                    help: suggest(
+                        r.as_str(),
+                        self.register.parties.keys().map(PartyId::as_str),
+                    ),
                 });
             }
         }
@@ -625,7 +686,10 @@ impl Engine {
 
         let mut approvals: Vec<ApprovalNeed> = Vec::new();
         if outcome == Outcome::NeedsApproval {
-            for p in parties.iter().filter(|p| p.outcome == Outcome::NeedsApproval) {
+            for p in parties
+                .iter()
+                .filter(|p| p.outcome == Outcome::NeedsApproval)
+            {
                 for r in &p.rules {
                     if let Some(a) = &r.approval {
                         let need = ApprovalNeed {
@@ -640,7 +704,10 @@ impl Engine {
                 }
             }
         }
-        let mut missing: Vec<String> = parties.iter().flat_map(|p| p.missing.iter().cloned()).collect();
+        let mut missing: Vec<String> = parties
+            .iter()
+            .flat_map(|p| p.missing.iter().cloned())
+            .collect();
         missing.sort();
         missing.dedup();
 
@@ -674,7 +741,12 @@ impl Engine {
         provided: &[&str],
         notes: &mut Vec<String>,
     ) -> PartyDecision {
-        let role = link.roles.iter().map(Role::label).collect::<Vec<_>>().join(", ");
+        let role = link
+            .roles
+            .iter()
+            .map(Role::label)
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut pd = PartyDecision {
             party: link.party.clone(),
             name: link.name.clone(),
@@ -713,7 +785,11 @@ impl Engine {
         }
         if known.is_empty() {
             pd.reason = if link.rules_on_record == 0 {
-                format!("{} has no conditions on record for {}", link.name, self.item_label(q))
+                format!(
+                    "{} has no conditions on record for {}",
+                    link.name,
+                    self.item_label(q)
+                )
             } else {
                 format!(
                     "{} has no conditions on record for {} in force on {} and public by {}",
@@ -723,17 +799,22 @@ impl Engine {
                     q.known_at
                 )
             };
-            pd.missing.push(format!("conditions of {} ({})", link.name, link.party));
+            pd.missing
+                .push(format!("conditions of {} ({})", link.name, link.party));
             return pd;
         }
-        let pset = match PolicySet::from_policies(known.iter().map(|&i| self.rules[i as usize].policy.clone())) {
+        let pset = match PolicySet::from_policies(
+            known.iter().map(|&i| self.rules[i as usize].policy.clone()),
+        ) {
             Ok(p) => p,
             Err(e) => {
                 pd.reason = format!("could not assemble the rules of {}: {e}", link.name);
                 return pd;
             }
         };
-        let resp = self.authorizer.is_authorized(request, &pset, &self.entities);
+        let resp = self
+            .authorizer
+            .is_authorized(request, &pset, &self.entities);
         let fired: Vec<&Rule> = resp
             .diagnostics()
             .reason()
@@ -756,7 +837,11 @@ impl Engine {
                 .collect()
         };
 
-        let plain: Vec<&Rule> = fired.iter().copied().filter(|r| r.effect == RuleEffect::Forbid).collect();
+        let plain: Vec<&Rule> = fired
+            .iter()
+            .copied()
+            .filter(|r| r.effect == RuleEffect::Forbid)
+            .collect();
         let (approved, approval): (Vec<&Rule>, Vec<&Rule>) = fired
             .iter()
             .copied()
@@ -791,21 +876,31 @@ impl Engine {
                 }
             }
         }
-        let errored_restrictions: Vec<&(&Rule, String)> =
-            errored.iter().filter(|(r, _)| r.effect.restricts()).collect();
+        let errored_restrictions: Vec<&(&Rule, String)> = errored
+            .iter()
+            .filter(|(r, _)| r.effect.restricts())
+            .collect();
 
-        let refs = |rs: &[&Rule]| rs.iter().map(|r| self.rule_ref(r, q.as_of)).collect::<Vec<_>>();
+        let refs = |rs: &[&Rule]| {
+            rs.iter()
+                .map(|r| self.rule_ref(r, q.as_of))
+                .collect::<Vec<_>>()
+        };
         if !plain.is_empty() {
             pd.outcome = Outcome::Forbid;
             pd.rules = refs(&plain);
             pd.reason = format!("{} forbids: {}", link.name, plain[0].summary);
         } else if !errored_restrictions.is_empty() {
             pd.outcome = Outcome::Indeterminate;
-            pd.rules = errored_restrictions.iter().map(|(r, _)| self.rule_ref(r, q.as_of)).collect();
+            pd.rules = errored_restrictions
+                .iter()
+                .map(|(r, _)| self.rule_ref(r, q.as_of))
+                .collect();
             for (r, err) in &errored_restrictions {
                 let m = missing_of(r);
                 if m.is_empty() {
-                    pd.missing.push(format!("rule `{}` could not be evaluated: {err}", r.id));
+                    pd.missing
+                        .push(format!("rule `{}` could not be evaluated: {err}", r.id));
                 } else {
                     pd.missing.extend(m);
                 }
@@ -830,16 +925,23 @@ impl Engine {
             pd.rules = refs(&permits);
             pd.reason = match permits.iter().find(|r| r.effect == RuleEffect::Permit) {
                 Some(p) if approved.is_empty() => format!("{} permits: {}", link.name, p.summary),
-                Some(p) => format!("{} permits, with the approval given: {}", link.name, p.summary),
+                Some(p) => format!(
+                    "{} permits, with the approval given: {}",
+                    link.name, p.summary
+                ),
                 None => format!("{} permits with the approval given", link.name),
             };
         } else if !errored.is_empty() {
             pd.outcome = Outcome::Indeterminate;
-            pd.rules = errored.iter().map(|(r, _)| self.rule_ref(r, q.as_of)).collect();
+            pd.rules = errored
+                .iter()
+                .map(|(r, _)| self.rule_ref(r, q.as_of))
+                .collect();
             for (r, err) in &errored {
                 let m = missing_of(r);
                 if m.is_empty() {
-                    pd.missing.push(format!("rule `{}` could not be evaluated: {err}", r.id));
+                    pd.missing
+                        .push(format!("rule `{}` could not be evaluated: {err}", r.id));
                 } else {
                     pd.missing.extend(m);
                 }
@@ -858,7 +960,10 @@ impl Engine {
                 link.name,
                 self.item_label(q)
             );
-            pd.missing.push(format!("a rule of {} ({}) covering `{}`", link.name, link.party, q.action));
+            pd.missing.push(format!(
+                "a rule of {} ({}) covering `{}`",
+                link.name, link.party, q.action
+            ));
         }
         pd
     }
@@ -871,7 +976,12 @@ impl Engine {
     }
 
     /// Rules of `party` in force on `as_of` and public by `known_at`, in id order.
-    pub fn rules_in_force(&self, party: &PartyId, as_of: NaiveDate, known_at: NaiveDate) -> Vec<RuleRef> {
+    pub fn rules_in_force(
+        &self,
+        party: &PartyId,
+        as_of: NaiveDate,
+        known_at: NaiveDate,
+    ) -> Vec<RuleRef> {
         let mut v: Vec<RuleRef> = self
             .by_owner
             .get(party)
@@ -895,7 +1005,12 @@ impl Engine {
             parties.insert(d.provider.clone());
         }
         for t in self.register.transfers.values() {
-            if self.register.lots.get(&t.lot).is_some_and(|l| &l.model == model) {
+            if self
+                .register
+                .lots
+                .get(&t.lot)
+                .is_some_and(|l| &l.model == model)
+            {
                 parties.insert(t.from.clone());
             }
         }
@@ -917,7 +1032,12 @@ impl Engine {
             .map(|i| &self.rules[i as usize])
             .filter(|r| self.mentions_other_model_only(r, model))
             .collect();
-        out.sort_by(|a, b| a.valid_from.earliest().cmp(&b.valid_from.earliest()).then(a.id.cmp(&b.id)));
+        out.sort_by(|a, b| {
+            a.valid_from
+                .earliest()
+                .cmp(&b.valid_from.earliest())
+                .then(a.id.cmp(&b.id))
+        });
         out.dedup_by(|a, b| a.id == b.id);
         Ok(out)
     }
@@ -961,7 +1081,10 @@ fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
             .iter()
             .map(|p| uid("Category", p.as_str()))
             .collect::<Result<HashSet<_>, _>>()?;
-        out.push(Entity::new_no_attrs(uid("Category", c.id.as_str())?, parents));
+        out.push(Entity::new_no_attrs(
+            uid("Category", c.id.as_str())?,
+            parents,
+        ));
     }
     for p in reg.places.values() {
         let parents = p
@@ -976,35 +1099,69 @@ fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
         );
         out.push(Entity::new(uid("Place", p.code.as_str())?, attrs, parents).map_err(e)?);
     }
-    let item_attrs = |m: &ItemModel, persistent: bool| -> Result<HashMap<String, RestrictedExpression>, String> {
-        let providers = |k: crate::register::DependencyKind| -> Result<RestrictedExpression, String> {
-            let v = m
-                .dependencies
-                .iter()
-                .filter(|d| d.kind == k)
-                .map(|d| uid("Party", d.provider.as_str()).map(RestrictedExpression::new_entity_uid))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(RestrictedExpression::new_set(v))
-        };
+    let item_attrs = |m: &ItemModel,
+                      persistent: bool|
+     -> Result<HashMap<String, RestrictedExpression>, String> {
+        let providers =
+            |k: crate::register::DependencyKind| -> Result<RestrictedExpression, String> {
+                let v = m
+                    .dependencies
+                    .iter()
+                    .filter(|d| d.kind == k)
+                    .map(|d| {
+                        uid("Party", d.provider.as_str()).map(RestrictedExpression::new_entity_uid)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(RestrictedExpression::new_set(v))
+            };
         let mut a = HashMap::new();
-        a.insert("origin".into(), RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str())?));
-        a.insert("persistent".into(), RestrictedExpression::new_bool(persistent));
-        a.insert("data_providers".into(), providers(crate::register::DependencyKind::Data)?);
-        a.insert("component_providers".into(), providers(crate::register::DependencyKind::Component)?);
-        a.insert("service_providers".into(), providers(crate::register::DependencyKind::Service)?);
+        a.insert(
+            "origin".into(),
+            RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str())?),
+        );
+        a.insert(
+            "persistent".into(),
+            RestrictedExpression::new_bool(persistent),
+        );
+        a.insert(
+            "data_providers".into(),
+            providers(crate::register::DependencyKind::Data)?,
+        );
+        a.insert(
+            "component_providers".into(),
+            providers(crate::register::DependencyKind::Component)?,
+        );
+        a.insert(
+            "service_providers".into(),
+            providers(crate::register::DependencyKind::Service)?,
+        );
         Ok(a)
     };
     for m in reg.models.values() {
         let parents = HashSet::from([uid("Category", m.category.as_str())?]);
-        out.push(Entity::new(uid("Model", m.id.as_str())?, item_attrs(m, m.persistent)?, parents).map_err(e)?);
+        out.push(
+            Entity::new(
+                uid("Model", m.id.as_str())?,
+                item_attrs(m, m.persistent)?,
+                parents,
+            )
+            .map_err(e)?,
+        );
     }
     for l in reg.lots.values() {
-        let Some(m) = reg.models.get(&l.model) else { continue };
+        let Some(m) = reg.models.get(&l.model) else {
+            continue;
+        };
         let mut attrs = item_attrs(m, l.persistent.unwrap_or(m.persistent))?;
-        attrs.insert("model".into(), RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())?));
+        attrs.insert(
+            "model".into(),
+            RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())?),
+        );
         attrs.insert(
             "quantity".into(),
-            RestrictedExpression::new_long(l.quantity.and_then(|q| i64::try_from(q).ok()).unwrap_or(0)),
+            RestrictedExpression::new_long(
+                l.quantity.and_then(|q| i64::try_from(q).ok()).unwrap_or(0),
+            ),
         );
         let parents = HashSet::from([uid("Model", m.id.as_str())?]);
         out.push(Entity::new(uid("Lot", l.id.as_str())?, attrs, parents).map_err(e)?);

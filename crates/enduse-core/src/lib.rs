@@ -18,14 +18,19 @@ mod rule;
 mod timeline;
 
 pub use date::{parse_day, DateError, DateSpec};
-pub use decision::{ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef};
+pub use decision::{
+    ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
+};
 pub use engine::Engine;
-pub use ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId};
+pub use ids::{
+    AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
+};
 pub use problem::{Origin, Problem};
 pub use query::{check_dates, Action, ItemRef, Query, RequestError};
 pub use register::{
-    Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind, ItemModel, Lot, MembershipStep, Party,
-    PartyKind, Place, PlaceKind, Register, Source, Stage, StageDate, StepKind, Transfer, Treaty,
+    Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind, ItemModel, Lot,
+    MembershipStep, Party, PartyKind, Place, PlaceKind, Register, Source, Stage, StageDate,
+    StepKind, Transfer, Treaty,
 };
 pub use rule::{parse_rules, Rule, RuleEffect, ANNOTATIONS};
 pub use timeline::{timeline, TimelineEvent, TimelineKind};

@@ -21,7 +21,12 @@ pub enum Action {
 
 impl Action {
     /// All actions, in index order.
-    pub const ALL: [Action; 4] = [Action::Use, Action::Deploy, Action::Transfer, Action::Reexport];
+    pub const ALL: [Action; 4] = [
+        Action::Use,
+        Action::Deploy,
+        Action::Transfer,
+        Action::Reexport,
+    ];
 
     /// The Cedar action id.
     pub fn as_str(self) -> &'static str {
@@ -135,7 +140,10 @@ pub enum RequestError {
     },
     /// A lot given together with a different model.
     #[error("lot `{lot}` is of model `{lot_model}`, not `{model}`")]
-    #[diagnostic(code(enduse::lot_model_mismatch), help("give either the lot or the model, or make them agree"))]
+    #[diagnostic(
+        code(enduse::lot_model_mismatch),
+        help("give either the lot or the model, or make them agree")
+    )]
     LotModelMismatch {
         /// The lot.
         lot: String,
@@ -165,13 +173,19 @@ pub enum RequestError {
 /// public. A `known_at` before `as_of` is allowed: it asks what the record of
 /// that day said about a later day (announced changes count, later ones do not).
 /// An `as_of` in the future is allowed for the same reason.
-pub fn check_dates(as_of: NaiveDate, known_at: NaiveDate, today: NaiveDate) -> Result<(), RequestError> {
+pub fn check_dates(
+    as_of: NaiveDate,
+    known_at: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), RequestError> {
     let _ = as_of;
     if known_at > today {
         return Err(RequestError::BadDate {
             field: "known-at",
             value: known_at.to_string(),
-            reason: format!("is after today ({today}); the public record of a future day is not known"),
+            reason: format!(
+                "is after today ({today}); the public record of a future day is not known"
+            ),
             help: "omit --known-at to use today's record, or give a past day".into(),
         });
     }
@@ -184,7 +198,11 @@ pub(crate) fn suggest<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> 
     let mut scored: Vec<(usize, &str)> = known
         .map(|k| {
             let kl = k.to_lowercase();
-            let d = if kl.contains(&g) || g.contains(&kl) { 0 } else { levenshtein(&g, &kl) };
+            let d = if kl.contains(&g) || g.contains(&kl) {
+                0
+            } else {
+                levenshtein(&g, &kl)
+            };
             (d, k)
         })
         .collect();
@@ -199,7 +217,14 @@ pub(crate) fn suggest<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> 
         let all: Vec<&str> = scored.iter().map(|(_, k)| *k).take(12).collect();
         format!("known: {}", all.join(", "))
     } else {
-        format!("did you mean {}?", close.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" or "))
+        format!(
+            "did you mean {}?",
+            close
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
     }
 }
 
@@ -224,7 +249,10 @@ mod tests {
     #[test]
     fn suggestions_find_near_misses() {
         let known = ["ATACMS", "HIMARS", "Storm Shadow"];
-        assert_eq!(suggest("ATACM", known.iter().copied()), "did you mean `ATACMS`?");
+        assert_eq!(
+            suggest("ATACM", known.iter().copied()),
+            "did you mean `ATACMS`?"
+        );
         assert!(suggest("zzzzzzzzzzzz", known.iter().copied()).starts_with("known:"));
     }
 

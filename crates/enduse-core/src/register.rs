@@ -2,7 +2,9 @@
 //! treaties and conflicts. Plain data; the loader fills it, the engine reads it.
 
 use crate::date::DateSpec;
-use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId};
+use crate::ids::{
+    AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
+};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -281,7 +283,9 @@ impl Treaty {
         for s in steps {
             match s.kind {
                 StepKind::InForce => bound = true,
-                StepKind::Withdrawal | StepKind::Suspension if s.date.latest() <= date => bound = false,
+                StepKind::Withdrawal | StepKind::Suspension if s.date.latest() <= date => {
+                    bound = false
+                }
                 _ => {}
             }
         }

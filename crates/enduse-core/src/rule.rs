@@ -233,7 +233,10 @@ fn rule_from_policy(
         if !ANNOTATIONS.contains(&k) {
             problems.push(
                 Problem::new(origin(k), format!("unknown annotation `@{k}` on `{label}`"))
-                    .with_help(Some(format!("allowed annotations: {}", ANNOTATIONS.join(", ")))),
+                    .with_help(Some(format!(
+                        "allowed annotations: {}",
+                        ANNOTATIONS.join(", ")
+                    ))),
             );
         }
     }
@@ -263,9 +266,8 @@ fn rule_from_policy(
     let source = required("source");
     let quote = required("quote");
 
-    let date_problem = |key: &str, e: DateError| {
-        Problem::new(origin(key), format!("`@{key}` of `{label}`: {e}"))
-    };
+    let date_problem =
+        |key: &str, e: DateError| Problem::new(origin(key), format!("`@{key}` of `{label}`: {e}"));
     let valid_from = valid_from_s.and_then(|s| match DateSpec::parse(&s) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -284,10 +286,9 @@ fn rule_from_policy(
     let recorded_at = recorded_s.and_then(|s| match crate::date::parse_day(&s) {
         Ok(d) => Some(d),
         Err(e) => {
-            problems.push(
-                date_problem("recorded_at", e)
-                    .with_help(Some("`@recorded_at` must be one day: the first public report".into())),
-            );
+            problems.push(date_problem("recorded_at", e).with_help(Some(
+                "`@recorded_at` must be one day: the first public report".into(),
+            )));
             None
         }
     });
@@ -295,7 +296,9 @@ fn rule_from_policy(
         if t.latest() <= f.earliest() {
             problems.push(Problem::new(
                 origin("valid_to"),
-                format!("`{label}` is contradictory: `@valid_to` {t} is not after `@valid_from` {f}"),
+                format!(
+                    "`{label}` is contradictory: `@valid_to` {t} is not after `@valid_from` {f}"
+                ),
             ));
         }
     }
@@ -306,8 +309,13 @@ fn rule_from_policy(
             Some(a) => Some(a),
             None => {
                 problems.push(
-                    Problem::new(origin("approval"), format!("`@approval(\"{a}\")` of `{label}` is not an authority"))
-                        .with_help(Some("write it as PARTY:Name, for example `US:SecDef`".into())),
+                    Problem::new(
+                        origin("approval"),
+                        format!("`@approval(\"{a}\")` of `{label}` is not an authority"),
+                    )
+                    .with_help(Some(
+                        "write it as PARTY:Name, for example `US:SecDef`".into(),
+                    )),
                 );
                 None
             }
@@ -333,8 +341,15 @@ fn rule_from_policy(
             let body = p.to_string();
             if !body.contains("context.approvals") || !body.contains(&format!("\"{a}\"")) {
                 problems.push(
-                    Problem::new(origin("approval"), format!("`{label}` requires approval by `{a}` but its condition never tests it"))
-                        .with_help(Some(format!("add `unless {{ context.approvals.contains(\"{a}\") }}`"))),
+                    Problem::new(
+                        origin("approval"),
+                        format!(
+                            "`{label}` requires approval by `{a}` but its condition never tests it"
+                        ),
+                    )
+                    .with_help(Some(format!(
+                        "add `unless {{ context.approvals.contains(\"{a}\") }}`"
+                    ))),
                 );
             }
             RuleEffect::RequiresApproval
@@ -427,7 +442,10 @@ unless { context.approvals.contains("US:SecDef") };
         assert_eq!(rules[1].approval.as_ref().unwrap().as_str(), "US:SecDef");
         assert!(OK[rules[1].span.clone()].contains("us-b"));
         assert_eq!(rules[0].reads, vec!["place".to_string()]);
-        assert_eq!(rules[1].reads, vec!["place".to_string(), "approvals".to_string()]);
+        assert_eq!(
+            rules[1].reads,
+            vec!["place".to_string(), "approvals".to_string()]
+        );
     }
 
     #[test]
@@ -446,7 +464,10 @@ unless { context.approvals.contains("US:SecDef") };
     fn invalid_cedar_has_a_span() {
         let src = "@id(\"x\")\nforbid (principal, action, resource) when { context.place in };";
         let errs = parse_rules(&"US".into(), "us.cedar", src).unwrap_err();
-        let Origin::File { span: Some(span), .. } = &errs[0].origin else {
+        let Origin::File {
+            span: Some(span), ..
+        } = &errs[0].origin
+        else {
             panic!("no span: {errs:?}")
         };
         assert!(span.start > 10, "span should point into the body: {span:?}");
@@ -466,10 +487,24 @@ permit (principal, action, resource);
 "#;
         let errs = parse_rules(&"US".into(), "us.cedar", src).unwrap_err();
         let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
-        assert!(msgs.iter().any(|m| m.contains("unknown annotation `@valid_form`")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("lacks the required annotation `@summary`")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("not a day of the calendar")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("`@recorded_at`")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("unknown annotation `@valid_form`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("lacks the required annotation `@summary`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("not a day of the calendar")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("`@recorded_at`")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
@@ -488,6 +523,9 @@ forbid (principal, action, resource);
         let errs = parse_rules(&"US".into(), "us.cedar", src).unwrap_err();
         let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
         assert!(msgs.iter().any(|m| m.contains("contradictory")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("never tests it")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("never tests it")),
+            "{msgs:?}"
+        );
     }
 }

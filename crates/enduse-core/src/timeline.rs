@@ -61,7 +61,11 @@ pub fn timeline(engine: &Engine, model: &ModelId) -> Result<Vec<TimelineEvent>, 
         if let Some(t) = r.valid_to {
             ev.push(base(t, TimelineKind::Ended, r.summary.clone()));
         }
-        ev.push(base(DateSpec::day(r.recorded_at), TimelineKind::MadePublic, r.summary.clone()));
+        ev.push(base(
+            DateSpec::day(r.recorded_at),
+            TimelineKind::MadePublic,
+            r.summary.clone(),
+        ));
     }
     for t in reg.transfers.values() {
         if !reg.lots.get(&t.lot).is_some_and(|l| &l.model == model) {
@@ -95,7 +99,11 @@ pub fn timeline(engine: &Engine, model: &ModelId) -> Result<Vec<TimelineEvent>, 
     }
     if let Some(m) = reg.models.get(model) {
         let cats = reg.category_chain(&m.category);
-        for tr in reg.treaties.values().filter(|t| t.prohibits.iter().any(|c| cats.contains(c))) {
+        for tr in reg
+            .treaties
+            .values()
+            .filter(|t| t.prohibits.iter().any(|c| cats.contains(c)))
+        {
             for s in &tr.steps {
                 ev.push(TimelineEvent {
                     date: s.date,
@@ -103,7 +111,8 @@ pub fn timeline(engine: &Engine, model: &ModelId) -> Result<Vec<TimelineEvent>, 
                     party: tr.id.clone(),
                     rule: None,
                     effect: None,
-                    text: format!("{}: {} {:?}", tr.name, reg.party_name(&s.party), s.kind).to_lowercase_first(),
+                    text: format!("{}: {} {:?}", tr.name, reg.party_name(&s.party), s.kind)
+                        .to_lowercase_first(),
                     source: Some(s.source.clone()),
                 });
             }

@@ -18,7 +18,10 @@ pub enum DataSetError {
     },
     /// The data set was read but is invalid.
     #[error("data set `{origin}` is invalid: {} problem(s)", problems.len())]
-    #[diagnostic(code(enduse::invalid_data_set), help("fix every problem listed; nothing was loaded"))]
+    #[diagnostic(
+        code(enduse::invalid_data_set),
+        help("fix every problem listed; nothing was loaded")
+    )]
     Invalid {
         /// Where the data set came from.
         origin: String,

@@ -46,7 +46,10 @@ impl DataFiles {
             if meta.len() > MAX_FILE_BYTES {
                 return Err(DataSetError::Io {
                     path: path.display().to_string(),
-                    message: format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()),
+                    message: format!(
+                        "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                        meta.len()
+                    ),
                 });
             }
             let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;

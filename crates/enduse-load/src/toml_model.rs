@@ -3,9 +3,10 @@
 
 use crate::files::DataFiles;
 use enduse_core::{
-    Authority, AuthorityId, Category, CategoryId, Conflict, DataSetInfo, DateSpec, Dependency, DependencyKind,
-    ItemModel, Lot, LotId, MembershipStep, ModelId, Origin, Party, PartyId, PartyKind, Place, PlaceCode, PlaceKind,
-    Problem, Register, RuleId, Source, SourceId, Stage, StageDate, StepKind, Transfer, TransferId, Treaty,
+    Authority, AuthorityId, Category, CategoryId, Conflict, DataSetInfo, DateSpec, Dependency,
+    DependencyKind, ItemModel, Lot, LotId, MembershipStep, ModelId, Origin, Party, PartyId,
+    PartyKind, Place, PlaceCode, PlaceKind, Problem, Register, RuleId, Source, SourceId, Stage,
+    StageDate, StepKind, Transfer, TransferId, Treaty,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -260,7 +261,12 @@ struct ConflictToml {
     source: String,
 }
 
-fn parse<T: DeserializeOwned + Default>(files: &DataFiles, name: &str, required: bool, problems: &mut Vec<Problem>) -> T {
+fn parse<T: DeserializeOwned + Default>(
+    files: &DataFiles,
+    name: &str,
+    required: bool,
+    problems: &mut Vec<Problem>,
+) -> T {
     let Some(text) = files.get(name) else {
         if required {
             problems.push(Problem::new(
@@ -297,7 +303,12 @@ impl Dates<'_> {
         match DateSpec::parse(s) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.problems.push(Problem::record(kind, id, Some(field), format!("`{field}`: {e}")));
+                self.problems.push(Problem::record(
+                    kind,
+                    id,
+                    Some(field),
+                    format!("`{field}`: {e}"),
+                ));
                 None
             }
         }
@@ -312,7 +323,12 @@ fn dup<K: Ord + Clone + std::fmt::Display, V>(
     problems: &mut Vec<Problem>,
 ) {
     if map.contains_key(&k) {
-        problems.push(Problem::record(kind, &k, None, format!("{kind} `{k}` is declared twice")));
+        problems.push(Problem::record(
+            kind,
+            &k,
+            None,
+            format!("{kind} `{k}` is declared twice"),
+        ));
     } else {
         map.insert(k, v);
     }
@@ -336,10 +352,14 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         ..Register::default()
     };
     let mut pending: Vec<Problem> = Vec::new();
-    let mut dates = Dates { problems: &mut pending };
+    let mut dates = Dates {
+        problems: &mut pending,
+    };
 
     for s in sources.source {
-        let Some(date) = dates.parse("source", &s.id, "date", &s.date) else { continue };
+        let Some(date) = dates.parse("source", &s.id, "date", &s.date) else {
+            continue;
+        };
         let id = SourceId::new(&s.id);
         let v = Source {
             id: id.clone(),
@@ -499,7 +519,9 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
     }
     for c in conflicts.conflict {
         let from = dates.parse("conflict", &c.id, "from", &c.from);
-        let to = c.to.as_deref().and_then(|t| dates.parse("conflict", &c.id, "to", t));
+        let to =
+            c.to.as_deref()
+                .and_then(|t| dates.parse("conflict", &c.id, "to", t));
         if let Some(from) = from {
             reg.conflicts.push(Conflict {
                 id: c.id,

@@ -24,6 +24,11 @@ fn directory_and_bundle_agree() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ukraine-2022-2025");
     let a = load_dir(&dir).unwrap();
     let b = load_bundled().unwrap();
-    let ids = |e: &enduse_core::Engine| e.rules().iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
+    let ids = |e: &enduse_core::Engine| {
+        e.rules()
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&a), ids(&b));
 }

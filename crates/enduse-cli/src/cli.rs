@@ -1,0 +1,334 @@
+//! Argument parsing and command dispatch.
+
+use crate::render;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use enduse_core::{check_dates, parse_day, Action, Engine, ItemRef, Query, RequestError};
+use enduse_load::DataSetError;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 permit or success, 1 error (bad input included), 2 forbid, 3 needs approval, 4 indeterminate.
+
+Examples:
+  enduse check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2024-09-11
+  enduse check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2025-06-15 --known-at 2025-07-01
+  enduse check --actor PL --action reexport --model \"Leopard 2\" --recipient UA --as-of 2023-01-18
+  enduse consent-chain --actor UA --model \"Storm Shadow\"
+  enduse timeline --model ATACMS";
+
+/// Decide whether a party may use, deploy, transfer or re-export supplied
+/// weapons, under the conditions of every party that binds them, as those
+/// conditions stood on a date and as they were publicly known on another.
+#[derive(Parser, Debug)]
+#[command(name = "enduse", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Data-set directory (default: the bundled ukraine-2022-2025 data set).
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decide a request: permit, forbid, needs approval, or indeterminate.
+    Check(CheckArgs),
+    /// List the parties whose conditions bind an item held by an actor, and why.
+    ConsentChain(ChainArgs),
+    /// List a party's rules in force on a date, as known on another.
+    Policies(PoliciesArgs),
+    /// Every change of every condition that binds a model, in date order.
+    Timeline(TimelineArgs),
+    /// Validate a data-set directory and report every problem with file and line.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args, Debug)]
+struct ItemArgs {
+    /// Item model, by designation, name or alias (e.g. ATACMS, "Leopard 2").
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// A single lot, by id (see `enduse timeline`).
+    #[arg(long, value_name = "LOT")]
+    lot: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The acting party (ISO 3166-1 code such as UA, or a party id).
+    #[arg(long)]
+    actor: String,
+    /// What the actor wants to do.
+    #[arg(long, value_parser = ["use", "deploy", "transfer", "reexport"])]
+    action: String,
+    #[command(flatten)]
+    item: ItemArgs,
+    /// Where: an ISO 3166-1 or 3166-2 code (UA, UA-43, RU-KRS).
+    #[arg(long, value_name = "CODE")]
+    place: Option<String>,
+    /// To whom, for transfer and reexport.
+    #[arg(long, value_name = "PARTY")]
+    recipient: Option<String>,
+    /// Class of target (military, airfield, infrastructure, ...).
+    #[arg(long, value_name = "CLASS")]
+    target_class: Option<String>,
+    /// Distance of the place from the Ukraine-Russia land border, in km.
+    #[arg(long, value_name = "KM")]
+    border_distance_km: Option<i64>,
+    /// The day of the action (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Use the public record as it stood on this day (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    known_at: Option<String>,
+    /// Evaluate as if this authority had approved (repeatable), e.g. US:SecDef.
+    #[arg(long, value_name = "AUTHORITY")]
+    approval: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct ChainArgs {
+    /// The party holding or using the item.
+    #[arg(long)]
+    actor: String,
+    #[command(flatten)]
+    item: ItemArgs,
+    /// The day (default: today).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct PoliciesArgs {
+    /// The party whose rules to list.
+    #[arg(long)]
+    party: String,
+    /// The day (default: today).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Use the public record as it stood on this day (default: today).
+    #[arg(long, value_name = "DATE")]
+    known_at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct TimelineArgs {
+    /// The model.
+    #[arg(long)]
+    model: String,
+}
+
+#[derive(Args, Debug)]
+struct ValidateArgs {
+    /// The data-set directory.
+    dir: PathBuf,
+}
+
+/// Everything that makes the CLI exit with code 1.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CliError {
+    /// Bad command line.
+    #[error("{0}")]
+    #[diagnostic(code(enduse::usage))]
+    Usage(String),
+    /// Bad request.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Request(#[from] RequestError),
+    /// Bad data set.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    DataSet(#[from] DataSetError),
+}
+
+fn today() -> NaiveDate {
+    // Tests pin the clock so that snapshots do not change from day to day.
+    std::env::var("ENDUSE_TODAY")
+        .ok()
+        .and_then(|s| parse_day(&s).ok())
+        .unwrap_or_else(|| chrono::Utc::now().date_naive())
+}
+
+fn day(field: &'static str, s: Option<&str>, default: NaiveDate) -> Result<NaiveDate, CliError> {
+    match s {
+        None => Ok(default),
+        Some(s) => parse_day(s).map_err(|e| {
+            CliError::Request(RequestError::BadDate {
+                field,
+                value: s.to_owned(),
+                reason: e.to_string().replace(&format!("`{s}` "), ""),
+                help: "write a single day as YYYY-MM-DD, for example 2024-09-11".into(),
+            })
+        }),
+    }
+}
+
+fn load(data: &Option<PathBuf>) -> Result<Engine, CliError> {
+    Ok(match data {
+        Some(d) => enduse_load::load_dir(d)?,
+        None => enduse_load::load_bundled()?,
+    })
+}
+
+fn item(engine: &Engine, a: &ItemArgs) -> Result<ItemRef, CliError> {
+    match (&a.model, &a.lot) {
+        (None, None) => Err(CliError::Usage("give --model or --lot".into())),
+        (Some(m), None) => Ok(ItemRef::Model(engine.resolve_model(m)?)),
+        (None, Some(l)) => Ok(ItemRef::Lot(engine.resolve_lot(l)?)),
+        (Some(m), Some(l)) => {
+            let model = engine.resolve_model(m)?;
+            let lot = engine.resolve_lot(l)?;
+            let lot_model = engine
+                .register()
+                .lots
+                .get(&lot)
+                .map(|x| x.model.clone())
+                .ok_or_else(|| CliError::Usage(format!("lot `{lot}` has no model")))?;
+            if lot_model != model {
+                return Err(RequestError::LotModelMismatch {
+                    lot: lot.to_string(),
+                    lot_model: lot_model.to_string(),
+                    model: model.to_string(),
+                }
+                .into());
+            }
+            Ok(ItemRef::Lot(lot))
+        }
+    }
+}
+
+/// Runs the CLI with `args`, writing to `out` and `err`; returns the exit code.
+pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let text = if code == 0 {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
+            if code == 0 {
+                let _ = write!(out, "{text}");
+            } else {
+                let _ = write!(err, "{text}");
+            }
+            return code;
+        }
+    };
+    let json = cli.json;
+    match dispatch(cli, out) {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                let _ = writeln!(out, "{}", render::error_json(&e));
+            } else {
+                let report = miette::Report::new(e);
+                let _ = writeln!(err, "{report:?}");
+            }
+            1
+        }
+    }
+}
+
+fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
+    let now = today();
+    let w = |out: &mut dyn Write, s: String| {
+        let _ = out.write_all(s.as_bytes());
+    };
+    match cli.command {
+        Command::Validate(v) => {
+            let engine = enduse_load::load_dir(&v.dir)?;
+            w(
+                out,
+                render::validated(&engine, &v.dir.display().to_string(), cli.json),
+            );
+            Ok(0)
+        }
+        Command::Check(c) => {
+            let engine = load(&cli.data)?;
+            let action = Action::parse(&c.action)
+                .ok_or_else(|| CliError::Usage(format!("unknown action `{}`", c.action)))?;
+            let item = item(&engine, &c.item)?;
+            let as_of = day("as-of", c.as_of.as_deref(), now)?;
+            let known_at = day("known-at", c.known_at.as_deref(), now)?;
+            check_dates(as_of, known_at, now)?;
+            let q = Query {
+                actor: engine.resolve_party(&c.actor)?,
+                action,
+                item,
+                place: c
+                    .place
+                    .as_deref()
+                    .map(|p| engine.resolve_place(p))
+                    .transpose()?,
+                recipient: c
+                    .recipient
+                    .as_deref()
+                    .map(|p| engine.resolve_party(p))
+                    .transpose()?,
+                target_class: c.target_class,
+                border_distance_km: c.border_distance_km,
+                as_of,
+                known_at,
+                approvals: c
+                    .approval
+                    .iter()
+                    .map(|a| engine.resolve_authority(a))
+                    .collect::<Result<_, _>>()?,
+            };
+            let d = engine.decide(&q)?;
+            w(
+                out,
+                if cli.json {
+                    render::json(&d)
+                } else {
+                    render::decision(&engine, &d)
+                },
+            );
+            Ok(d.outcome.exit_code())
+        }
+        Command::ConsentChain(c) => {
+            let engine = load(&cli.data)?;
+            let actor = engine.resolve_party(&c.actor)?;
+            let item = item(&engine, &c.item)?;
+            let as_of = day("as-of", c.as_of.as_deref(), now)?;
+            let chain = engine.chain(&actor, &item, as_of)?;
+            w(
+                out,
+                render::chain(&engine, &actor, &item, as_of, &chain, cli.json),
+            );
+            Ok(0)
+        }
+        Command::Policies(p) => {
+            let engine = load(&cli.data)?;
+            let party = engine.resolve_party(&p.party)?;
+            let as_of = day("as-of", p.as_of.as_deref(), now)?;
+            let known_at = day("known-at", p.known_at.as_deref(), now)?;
+            check_dates(as_of, known_at, now)?;
+            let rules = engine.rules_in_force(&party, as_of, known_at);
+            w(
+                out,
+                render::policies(&engine, &party, as_of, known_at, &rules, cli.json),
+            );
+            Ok(0)
+        }
+        Command::Timeline(t) => {
+            let engine = load(&cli.data)?;
+            let model = engine.resolve_model(&t.model)?;
+            let events = enduse_core::timeline(&engine, &model)?;
+            w(out, render::timeline(&engine, &model, &events, cli.json));
+            Ok(0)
+        }
+    }
+}
