@@ -83,6 +83,9 @@ pub enum Role {
     },
     /// A treaty that binds the actor on the date and prohibits the item's category.
     Treaty,
+    /// The actor itself, when its own rules speak to the action (an export
+    /// embargo binds the state that imposed it).
+    Own,
 }
 
 impl Role {
@@ -108,6 +111,7 @@ impl Role {
             Role::Supplier { .. } => "supplier".into(),
             Role::Provider { what, .. } => format!("provider of {what}"),
             Role::Treaty => "treaty binding the actor".into(),
+            Role::Own => "the actor's own rules".into(),
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct Engine {
     index: HashMap<PartyId, HashMap<(u8, ResKey), Bucket>>,
     /// Per owner: all its rules (for listings).
     by_owner: HashMap<PartyId, Vec<u32>>,
+    /// Per owner: (superseded rule, successor) pairs.
+    superseded: HashMap<PartyId, Vec<(u32, u32)>>,
     model_ix: HashMap<ModelId, u32>,
     category_ix: HashMap<CategoryId, u32>,
     lot_ix: HashMap<LotId, u32>,
@@ -226,6 +228,15 @@ impl Engine {
                 owner.entry((a, res)).or_default().push(i);
             }
         }
+        let mut superseded: HashMap<PartyId, Vec<(u32, u32)>> = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            if let Some(old) = r.supersedes.as_ref().and_then(|o| by_id.get(o)) {
+                superseded
+                    .entry(r.owner.clone())
+                    .or_default()
+                    .push((*old, i as u32));
+            }
+        }
         let index = raw
             .into_iter()
             .map(|(p, buckets)| {
@@ -243,6 +254,7 @@ impl Engine {
             by_id,
             index,
             by_owner,
+            superseded,
             model_ix,
             category_ix,
             lot_ix,
@@ -496,6 +508,41 @@ impl Engine {
         out
     }
 
+    /// Rules of `party` that had ended by `as_of` only because a successor
+    /// superseded them, where that successor was not yet public on
+    /// `known_at`: as the record then stood, they were still in force.
+    fn revived(&self, party: &PartyId, as_of: NaiveDate, known_at: NaiveDate) -> Vec<u32> {
+        let Some(pairs) = self.superseded.get(party) else {
+            return Vec::new();
+        };
+        pairs
+            .iter()
+            .filter(|&&(old, new)| {
+                let (o, n) = (&self.rules[old as usize], &self.rules[new as usize]);
+                !n.known_on(known_at)
+                    && o.known_on(known_at)
+                    && o.effective_start() <= as_of
+                    && !o.in_force(as_of)
+            })
+            .map(|&(old, _)| old)
+            .collect()
+    }
+
+    /// Rules of `party` whose scope can match `action` and `keys`, at any time.
+    fn candidates_for_action(&self, party: &PartyId, action: Action, keys: &[ResKey]) -> Vec<u32> {
+        let Some(buckets) = self.index.get(party) else {
+            return Vec::new();
+        };
+        let mut out: Vec<u32> = buckets
+            .iter()
+            .filter(|((a, k), _)| (*a == action.index() || *a == ANY_ACTION) && keys.contains(k))
+            .flat_map(|(_, b)| b.epochs.iter().flat_map(|(_, v)| v.iter().copied()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Rules of `party` whose scope can match, at any time and for any action.
     fn candidates_all_time(&self, party: &PartyId, keys: &[ResKey]) -> Vec<u32> {
         let Some(buckets) = self.index.get(party) else {
@@ -655,6 +702,22 @@ impl Engine {
 
         let mut notes = Vec::new();
         let mut parties = Vec::new();
+        let mut chain = chain;
+        if !self
+            .candidates(&q.actor, q.action, &keys, q.as_of)
+            .is_empty()
+        {
+            chain.insert(
+                0,
+                ChainLink {
+                    party: q.actor.clone(),
+                    name: self.register.party_name(&q.actor),
+                    roles: vec![Role::Own],
+                    binds: true,
+                    rules_on_record: self.candidates_all_time(&q.actor, &keys).len(),
+                },
+            );
+        }
         for link in chain.iter() {
             if !link.binds {
                 notes.push(format!(
@@ -664,7 +727,13 @@ impl Engine {
                 ));
                 continue;
             }
-            parties.push(self.decide_party(link, q, &keys, &request, &provided, &mut notes));
+            let pd = self.decide_party(link, q, &keys, &request, &provided, &mut notes);
+            // The actor's own rules count only where one of them applies; a
+            // state is not "indeterminate" about its own silence.
+            if link.roles == [Role::Own] && pd.rules.is_empty() {
+                continue;
+            }
+            parties.push(pd);
         }
 
         let outcome = if parties.is_empty() {
@@ -757,7 +826,23 @@ impl Engine {
             missing: Vec::new(),
             reason: String::new(),
         };
-        let in_force = self.candidates(&link.party, q.action, keys, q.as_of);
+        let mut in_force = self.candidates(&link.party, q.action, keys, q.as_of);
+        let revived = self.revived(&link.party, q.as_of, q.known_at);
+        if !revived.is_empty() {
+            let scoped = self.candidates_for_action(&link.party, q.action, keys);
+            for i in revived.into_iter().filter(|i| scoped.contains(i)) {
+                let r = &self.rules[i as usize];
+                notes.push(format!(
+                    "{} rule `{}` ended on {} when a successor took over, but that successor was not public by {}; as the record then stood, `{}` was still in force",
+                    link.name,
+                    r.id,
+                    r.valid_to.map(|t| t.to_string()).unwrap_or_default(),
+                    q.known_at,
+                    r.id
+                ));
+                in_force.push(i);
+            }
+        }
         let (known, unknown): (Vec<u32>, Vec<u32>) = in_force
             .iter()
             .partition(|&&i| self.rules[i as usize].known_on(q.known_at));
@@ -989,6 +1074,11 @@ impl Engine {
             .flatten()
             .map(|&i| &self.rules[i as usize])
             .filter(|r| r.in_force(as_of) && r.known_on(known_at))
+            .chain(
+                self.revived(party, as_of, known_at)
+                    .into_iter()
+                    .map(|i| &self.rules[i as usize]),
+            )
             .map(|r| self.rule_ref(r, as_of))
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
