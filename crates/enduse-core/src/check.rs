@@ -7,7 +7,8 @@ use crate::register::{PartyKind, Register};
 use crate::rule::Rule;
 use std::collections::HashMap;
 
-pub(crate) fn check_register(reg: &Register) -> Vec<Problem> {
+/// Checks that every reference in the register resolves; returns every problem.
+pub fn check_register(reg: &Register) -> Vec<Problem> {
     let mut out = Vec::new();
     let party = |out: &mut Vec<Problem>, kind: &str, id: &str, field: &str, p: &PartyId| {
         if !reg.parties.contains_key(p) {

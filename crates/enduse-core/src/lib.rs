@@ -17,6 +17,7 @@ mod register;
 mod rule;
 mod timeline;
 
+pub use check::check_register;
 pub use date::{parse_day, DateError, DateSpec};
 pub use decision::{
     ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,

@@ -54,9 +54,11 @@ pub fn load_files(files: &DataFiles) -> Result<Engine, DataSetError> {
             "the data set has no `schema.cedarschema`".into(),
         ));
     }
-    // Register problems found while reading TOML make later cross-checks
-    // noisy (every reference to a broken record fails too), so stop here.
+    // With parse problems, rule and schema checks would only add noise
+    // (every reference to a broken rule fails too), so stop before them.
     if !problems.is_empty() {
+        // Still report broken references, so one run lists every problem.
+        problems.extend(enduse_core::check_register(&register));
         return Err(DataSetError::from_problems(files, problems));
     }
     let Some(schema) = schema else {

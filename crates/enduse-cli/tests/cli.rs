@@ -1,0 +1,490 @@
+//! The `enduse` binary: human output (insta snapshots), JSON, exit codes and
+//! bad input.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+
+const TODAY: &str = "2026-11-01";
+
+fn enduse(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("enduse")
+        .unwrap()
+        .env("ENDUSE_TODAY", TODAY)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/ukraine-2022-2025")
+}
+
+#[test]
+fn snapshot_atacms_kursk_forbid() {
+    let (code, out, _) = enduse(&[
+        "check",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "ATACMS",
+        "--place",
+        "RU-KRS",
+        "--as-of",
+        "2024-09-11",
+    ]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_atacms_review_needs_approval() {
+    let (code, out, _) = enduse(&[
+        "check",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "ATACMS",
+        "--place",
+        "RU-KRS",
+        "--as-of",
+        "2025-06-15",
+    ]);
+    assert_eq!(code, 3);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_atacms_known_at_permit() {
+    let (code, out, _) = enduse(&[
+        "check",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "ATACMS",
+        "--place",
+        "RU-KRS",
+        "--as-of",
+        "2025-06-15",
+        "--known-at",
+        "2025-07-01",
+    ]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_leopard_reexport() {
+    let (code, out, _) = enduse(&[
+        "check",
+        "--actor",
+        "PL",
+        "--action",
+        "reexport",
+        "--model",
+        "Leopard 2",
+        "--recipient",
+        "UA",
+        "--as-of",
+        "2023-01-18",
+    ]);
+    assert_eq!(code, 3);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_himars_missing_distance() {
+    let (code, out, _) = enduse(&[
+        "check",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "HIMARS",
+        "--place",
+        "RU-BEL",
+        "--as-of",
+        "2024-06-15",
+    ]);
+    assert_eq!(code, 4);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_storm_shadow_consent_chain() {
+    let (code, out, _) = enduse(&["consent-chain", "--actor", "UA", "--model", "Storm Shadow"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("United Kingdom (origin, supplier): binds every use"),
+        "{out}"
+    );
+    assert!(
+        out.contains("United States (provider of US targeting data): binds every use"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_atacms_timeline() {
+    let (code, out, _) = enduse(&["timeline", "--model", "ATACMS"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn every_command_speaks_json() {
+    for args in [
+        vec![
+            "--json",
+            "consent-chain",
+            "--actor",
+            "UA",
+            "--model",
+            "Storm Shadow",
+            "--as-of",
+            "2025-06-15",
+        ],
+        vec![
+            "--json",
+            "policies",
+            "--party",
+            "US",
+            "--as-of",
+            "2025-06-15",
+        ],
+        vec!["--json", "timeline", "--model", "Leopard 2"],
+        vec![
+            "--json",
+            "check",
+            "--actor",
+            "UA",
+            "--action",
+            "use",
+            "--model",
+            "ATACMS",
+            "--place",
+            "UA-43",
+            "--as-of",
+            "2024-09-11",
+        ],
+    ] {
+        let (code, out, err) = enduse(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let v: Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"));
+        assert!(v.is_object());
+    }
+    let dir = data_dir();
+    let (code, out, _) = enduse(&["--json", "validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], true);
+    assert!(v["rules"].as_u64().unwrap() >= 18);
+}
+
+#[test]
+fn check_json_has_the_documented_fields() {
+    let (_, out, _) = enduse(&[
+        "--json",
+        "check",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "Storm Shadow",
+        "--place",
+        "RU-KRS",
+        "--as-of",
+        "2025-06-15",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "needs_approval");
+    assert_eq!(v["as_of"], "2025-06-15");
+    assert_eq!(v["known_at"], TODAY);
+    assert_eq!(v["approvals"][0]["party"], "US");
+    assert_eq!(v["approvals"][0]["authority"], "US:SecDef");
+    let us = v["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["party"] == "US")
+        .unwrap();
+    assert_eq!(us["role"], "provider of US targeting data");
+    assert_eq!(us["rules"][0]["id"], "us-storm-shadow-secdef-review");
+    assert_eq!(
+        us["rules"][0]["source"]["outlet"],
+        "NZ Herald (citing the Wall Street Journal)"
+    );
+    assert!(v["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m.as_str().unwrap().contains("United Kingdom")));
+}
+
+#[test]
+fn policies_respect_known_at() {
+    let (_, out, _) = enduse(&[
+        "--json",
+        "policies",
+        "--party",
+        "US",
+        "--as-of",
+        "2025-06-15",
+        "--known-at",
+        "2025-07-01",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"us-atacms-inside-russia"));
+    assert!(!ids.contains(&"us-atacms-secdef-review"), "{ids:?}");
+    let (_, out, _) = enduse(&[
+        "--json",
+        "policies",
+        "--party",
+        "US",
+        "--as-of",
+        "2025-06-15",
+    ]);
+    assert!(out.contains("us-atacms-secdef-review"));
+}
+
+#[test]
+fn bad_input_is_named_and_exits_1() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "check", "--actor", "XX", "--action", "use", "--model", "ATACMS", "--place", "UA",
+            ],
+            "unknown party `XX`",
+        ),
+        (
+            vec![
+                "check", "--actor", "UA", "--action", "use", "--model", "ATACM", "--place", "UA",
+            ],
+            "did you mean `ATACMS`?",
+        ),
+        (
+            vec![
+                "check", "--actor", "UA", "--action", "use", "--model", "ATACMS", "--place",
+                "RU-XYZ",
+            ],
+            "unknown place `RU-XYZ`",
+        ),
+        (
+            vec![
+                "check", "--actor", "UA", "--action", "use", "--lot", "nope", "--place", "UA",
+            ],
+            "unknown lot `nope`",
+        ),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "ATACMS",
+                "--as-of",
+                "2024-02-30",
+            ],
+            "as-of `2024-02-30`: is not a day of the calendar",
+        ),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "ATACMS",
+                "--as-of",
+                "11/09/2024",
+            ],
+            "as-of `11/09/2024`",
+        ),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "ATACMS",
+                "--known-at",
+                "2030-01-01",
+            ],
+            "known-at `2030-01-01`: is after today",
+        ),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "ATACMS",
+                "--approval",
+                "US:Nobody",
+            ],
+            "unknown authority `US:Nobody`",
+        ),
+        (
+            vec!["check", "--actor", "UA", "--action", "use", "--place", "UA"],
+            "give --model or --lot",
+        ),
+        (
+            vec![
+                "check", "--actor", "UA", "--action", "fire", "--model", "ATACMS",
+            ],
+            "invalid value 'fire'",
+        ),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "HIMARS",
+                "--lot",
+                "us-ua-atacms",
+            ],
+            "lot `us-ua-atacms` is of model `ATACMS`, not `HIMARS`",
+        ),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "ATACMS",
+                "--data",
+                "/nonexistent",
+            ],
+            "cannot read `/nonexistent`",
+        ),
+    ];
+    for (args, needle) in cases {
+        let (code, out, err) = enduse(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn errors_in_json_mode_are_json() {
+    let (code, out, _) = enduse(&[
+        "--json", "check", "--actor", "UA", "--action", "use", "--model", "ATACM",
+    ]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["error"]["message"], "unknown item model `ATACM`");
+    assert_eq!(v["error"]["code"], "enduse::unknown_model");
+    assert!(v["error"]["help"].as_str().unwrap().contains("ATACMS"));
+}
+
+#[test]
+fn validate_reports_file_and_line_of_every_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = data_dir();
+    std::fs::create_dir(tmp.path().join("policies")).unwrap();
+    for entry in walk(&src) {
+        let rel = entry.strip_prefix(&src).unwrap();
+        std::fs::copy(&entry, tmp.path().join(rel)).unwrap();
+    }
+    let us = tmp.path().join("policies/US.cedar");
+    let us_text = std::fs::read_to_string(&us).unwrap();
+    std::fs::write(
+        &us,
+        us_text.replacen("@valid_from(\"2023-09\")", "@valid_from(\"2023-09-31\")", 1),
+    )
+    .unwrap();
+    let models = tmp.path().join("models.toml");
+    let text = std::fs::read_to_string(&models).unwrap();
+    std::fs::write(
+        &models,
+        text.replacen("origin = \"DE\"", "origin = \"XX\"", 1),
+    )
+    .unwrap();
+
+    let line = us_text
+        .lines()
+        .position(|l| l == "@valid_from(\"2023-09\")")
+        .unwrap() as u64
+        + 1;
+    let (code, out, err) = enduse(&["--json", "validate", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let problems = v["error"]["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["file"] == "policies/US.cedar" && p["line"].as_u64() == Some(line)),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["file"] == "models.toml" && p["message"].as_str().unwrap().contains("`XX`")),
+        "{problems:?}"
+    );
+
+    let (code, _, err) = enduse(&["validate", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("policies/US.cedar"), "{err}");
+    assert!(err.contains("is not a day of the calendar"), "{err}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn help_explains_exit_codes_and_exits_0() {
+    let (code, out, _) = enduse(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit codes: 0 permit"));
+    let (code, out, _) = enduse(&["check", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--known-at"));
+}
