@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The `enduse` binary: human output (insta snapshots), JSON, exit codes and
 //! bad input.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The decision corpus (`corpus/decisions.json`), run through the library and
 //! through the `enduse` binary. Both must give the expected outcome, the
 //! expected parties with their outcomes and deciding rules, and the expected

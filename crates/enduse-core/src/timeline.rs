@@ -68,7 +68,7 @@ pub fn timeline(engine: &Engine, model: &ModelId) -> Result<Vec<TimelineEvent>, 
         ));
     }
     for t in reg.transfers.values() {
-        if !reg.lots.get(&t.lot).is_some_and(|l| &l.model == model) {
+        if reg.lots.get(&t.lot).is_none_or(|l| &l.model != model) {
             continue;
         }
         let qty = reg

@@ -322,15 +322,19 @@ fn dup<K: Ord + Clone + std::fmt::Display, V>(
     kind: &str,
     problems: &mut Vec<Problem>,
 ) {
-    if map.contains_key(&k) {
-        problems.push(Problem::record(
-            kind,
-            &k,
-            None,
-            format!("{kind} `{k}` is declared twice"),
-        ));
-    } else {
-        map.insert(k, v);
+    match map.entry(k) {
+        std::collections::btree_map::Entry::Occupied(e) => {
+            let k = e.key();
+            problems.push(Problem::record(
+                kind,
+                k,
+                None,
+                format!("{kind} `{k}` is declared twice"),
+            ));
+        }
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(v);
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The bundled data set loads, and the directory on disk is the same data.
 
 use enduse_load::{load_bundled, load_dir};

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Bad data sets: each problem is reported with its file, line and a helpful
 //! message, and no engine is built.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Invariants of the composition, checked with random requests over the
 //! bundled data set.
 
