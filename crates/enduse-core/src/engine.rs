@@ -12,9 +12,8 @@ use crate::query::{suggest, Action, ItemRef, Query, RequestError};
 use crate::register::{ItemModel, Register};
 use crate::rule::{Rule, RuleEffect};
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicySet, Request, ResourceConstraint, RestrictedExpression, Schema,
-    ValidationMode, Validator,
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
+    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -36,6 +35,10 @@ const ANY_ACTION: u8 = u8::MAX;
 #[derive(Debug, Default)]
 struct Bucket {
     epochs: Vec<(NaiveDate, Vec<u32>)>,
+    /// Every member, at any time.
+    all: Vec<u32>,
+    /// Members with an imprecise start or end.
+    fuzzy: Vec<u32>,
 }
 
 impl Bucket {
@@ -59,7 +62,19 @@ impl Bucket {
                 (d, live)
             })
             .collect();
-        Self { epochs }
+        let fuzzy = members
+            .iter()
+            .copied()
+            .filter(|&m| {
+                let r = &rules[m as usize];
+                !r.valid_from.is_precise() || r.valid_to.is_some_and(|t| !t.is_precise())
+            })
+            .collect();
+        Self {
+            epochs,
+            all: members.to_vec(),
+            fuzzy,
+        }
     }
 
     fn in_force(&self, d: NaiveDate) -> &[u32] {
@@ -88,6 +103,41 @@ pub struct Engine {
     lot_ix: HashMap<LotId, u32>,
     entities: Entities,
     authorizer: Authorizer,
+    /// Per rule, a permit with the same scope and condition. Evaluating the
+    /// probes of every binding party in one Cedar call tells which rules are
+    /// satisfied and which fail to evaluate; each party's outcome is then
+    /// composed from its own rules' effects.
+    probes: Vec<cedar_policy::Policy>,
+    types: Types,
+}
+
+/// Entity type names, parsed once.
+struct Types {
+    party: EntityTypeName,
+    place: EntityTypeName,
+    model: EntityTypeName,
+    lot: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl Types {
+    fn new() -> Result<Self, String> {
+        let t = |s: &str| EntityTypeName::from_str(s).map_err(|e| e.to_string());
+        Ok(Self {
+            party: t("Party")?,
+            place: t("Place")?,
+            model: t("Model")?,
+            lot: t("Lot")?,
+            action: t("Action")?,
+        })
+    }
+}
+
+/// What one Cedar call over probes found.
+#[derive(Default)]
+struct Probe {
+    fired: HashSet<u32>,
+    errored: HashMap<u32, String>,
 }
 
 fn uid(ty: &str, id: &str) -> Result<EntityUid, String> {
@@ -237,6 +287,9 @@ impl Engine {
                     .push((*old, i as u32));
             }
         }
+        for pairs in superseded.values_mut() {
+            pairs.sort_by_key(|&(_, new)| rules[new as usize].recorded_at);
+        }
         let index = raw
             .into_iter()
             .map(|(p, buckets)| {
@@ -248,6 +301,32 @@ impl Engine {
             })
             .collect();
 
+        let mut probes = Vec::with_capacity(rules.len());
+        let mut probe_problems = Vec::new();
+        for r in &rules {
+            match probe_of(&r.policy) {
+                Ok(p) => probes.push(p),
+                Err(e) => probe_problems.push(Problem::new(
+                    Origin::File {
+                        file: r.file.clone(),
+                        span: Some(r.span.clone()),
+                    },
+                    format!("rule `{}` cannot be prepared for evaluation: {e}", r.id),
+                )),
+            }
+        }
+        let types = Types::new().map_err(|e| {
+            vec![Problem::new(
+                Origin::File {
+                    file: "schema.cedarschema".into(),
+                    span: None,
+                },
+                e,
+            )]
+        })?;
+        if !probe_problems.is_empty() {
+            return Err(probe_problems);
+        }
         Ok(Self {
             register,
             rules,
@@ -260,6 +339,8 @@ impl Engine {
             lot_ix,
             entities,
             authorizer: Authorizer::new(),
+            probes,
+            types,
         })
     }
 
@@ -515,7 +596,10 @@ impl Engine {
         let Some(pairs) = self.superseded.get(party) else {
             return Vec::new();
         };
-        pairs
+        // Pairs are sorted by the successor's public date: only the tail whose
+        // successor was not yet public can matter.
+        let from = pairs.partition_point(|&(_, new)| self.rules[new as usize].known_on(known_at));
+        pairs[from..]
             .iter()
             .filter(|&&(old, new)| {
                 let (o, n) = (&self.rules[old as usize], &self.rules[new as usize]);
@@ -528,34 +612,43 @@ impl Engine {
             .collect()
     }
 
-    /// Rules of `party` whose scope can match `action` and `keys`, at any time.
-    fn candidates_for_action(&self, party: &PartyId, action: Action, keys: &[ResKey]) -> Vec<u32> {
+    /// Members of the buckets of `party` for `actions` × `keys`, picked by `f`.
+    fn gather(
+        &self,
+        party: &PartyId,
+        actions: &[u8],
+        keys: &[ResKey],
+        f: fn(&Bucket) -> &[u32],
+    ) -> Vec<u32> {
         let Some(buckets) = self.index.get(party) else {
             return Vec::new();
         };
-        let mut out: Vec<u32> = buckets
-            .iter()
-            .filter(|((a, k), _)| (*a == action.index() || *a == ANY_ACTION) && keys.contains(k))
-            .flat_map(|(_, b)| b.epochs.iter().flat_map(|(_, v)| v.iter().copied()))
-            .collect();
+        let mut out = Vec::new();
+        for a in actions {
+            for k in keys {
+                if let Some(b) = buckets.get(&(*a, *k)) {
+                    out.extend_from_slice(f(b));
+                }
+            }
+        }
         out.sort_unstable();
         out.dedup();
         out
     }
 
+    /// Rules of `party` whose scope can match `action` and `keys`, at any time.
+    fn candidates_for_action(&self, party: &PartyId, action: Action, keys: &[ResKey]) -> Vec<u32> {
+        self.gather(party, &[action.index(), ANY_ACTION], keys, |b| &b.all)
+    }
+
     /// Rules of `party` whose scope can match, at any time and for any action.
     fn candidates_all_time(&self, party: &PartyId, keys: &[ResKey]) -> Vec<u32> {
-        let Some(buckets) = self.index.get(party) else {
-            return Vec::new();
-        };
-        let mut out: Vec<u32> = buckets
+        let actions: Vec<u8> = Action::ALL
             .iter()
-            .filter(|((_, k), _)| keys.contains(k))
-            .flat_map(|(_, b)| b.epochs.iter().flat_map(|(_, v)| v.iter().copied()))
+            .map(|a| a.index())
+            .chain([ANY_ACTION])
             .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+        self.gather(party, &actions, keys, |b| &b.all)
     }
 
     fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
@@ -608,14 +701,20 @@ impl Engine {
         if let Some(p) = &q.place {
             pairs.push((
                 "place".into(),
-                RestrictedExpression::new_entity_uid(uid("Place", p.as_str()).map_err(bad)?),
+                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
+                    self.types.place.clone(),
+                    EntityId::new(p.as_str()),
+                )),
             ));
             provided.push("place");
         }
         if let Some(r) = &q.recipient {
             pairs.push((
                 "recipient".into(),
-                RestrictedExpression::new_entity_uid(uid("Party", r.as_str()).map_err(bad)?),
+                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
+                    self.types.party.clone(),
+                    EntityId::new(r.as_str()),
+                )),
             ));
             pairs.push((
                 "recipient_in_conflict".into(),
@@ -651,14 +750,18 @@ impl Engine {
             id: e,
             help: "internal: could not build the cedar request".into(),
         };
+        let t = &self.types;
         let resource = match &q.item {
-            ItemRef::Lot(l) => uid("Lot", l.as_str()),
-            ItemRef::Model(m) => uid("Model", m.as_str()),
-        }
-        .map_err(bad)?;
+            ItemRef::Lot(l) => {
+                EntityUid::from_type_name_and_id(t.lot.clone(), EntityId::new(l.as_str()))
+            }
+            ItemRef::Model(m) => {
+                EntityUid::from_type_name_and_id(t.model.clone(), EntityId::new(m.as_str()))
+            }
+        };
         let request = Request::new(
-            uid("Party", q.actor.as_str()).map_err(bad)?,
-            uid("Action", q.action.as_str()).map_err(bad)?,
+            EntityUid::from_type_name_and_id(t.party.clone(), EntityId::new(q.actor.as_str())),
+            EntityUid::from_type_name_and_id(t.action.clone(), EntityId::new(q.action.as_str())),
             resource,
             context,
             None,
@@ -718,6 +821,7 @@ impl Engine {
                 },
             );
         }
+        let mut selected: Vec<(&ChainLink, Vec<u32>)> = Vec::new();
         for link in chain.iter() {
             if !link.binds {
                 notes.push(format!(
@@ -727,7 +831,29 @@ impl Engine {
                 ));
                 continue;
             }
-            let pd = self.decide_party(link, q, &keys, &request, &provided, &mut notes);
+            let known = self.select(link, q, &keys, &mut notes);
+            selected.push((link, known));
+        }
+        // One Cedar call for every binding party's rules; a second, with the
+        // approvals in the context, only when an approval given lifts one.
+        let all: Vec<u32> = selected
+            .iter()
+            .flat_map(|(_, k)| k.iter().copied())
+            .collect();
+        let first = self.probe(&request, &all);
+        let lifted = first.fired.iter().any(|&i| {
+            let r = &self.rules[i as usize];
+            r.effect == RuleEffect::RequiresApproval
+                && r.approval.as_ref().is_some_and(|a| q.approvals.contains(a))
+        });
+        let second = if lifted {
+            let (req2, _) = self.request_for(q, true)?;
+            Some(self.probe(&req2, &all))
+        } else {
+            None
+        };
+        for (link, known) in &selected {
+            let pd = self.decide_party(link, q, known, &first, second.as_ref(), &provided);
             // The actor's own rules count only where one of them applies; a
             // state is not "indeterminate" about its own silence.
             if link.roles == [Role::Own] && pd.rules.is_empty() {
@@ -801,31 +927,16 @@ impl Engine {
             .unwrap_or_else(|| a.to_string())
     }
 
-    fn decide_party(
+    /// The rules of `link`'s party that apply on the query's dates: in force
+    /// (strictly read), public by known-at, plus those revived because their
+    /// successor was not yet public. Explains what it leaves out in `notes`.
+    fn select(
         &self,
         link: &ChainLink,
         q: &Query,
         keys: &[ResKey],
-        request: &Request,
-        provided: &[&str],
         notes: &mut Vec<String>,
-    ) -> PartyDecision {
-        let role = link
-            .roles
-            .iter()
-            .map(Role::label)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut pd = PartyDecision {
-            party: link.party.clone(),
-            name: link.name.clone(),
-            role,
-            roles: link.roles.clone(),
-            outcome: Outcome::Indeterminate,
-            rules: Vec::new(),
-            missing: Vec::new(),
-            reason: String::new(),
-        };
+    ) -> Vec<u32> {
         let mut in_force = self.candidates(&link.party, q.action, keys, q.as_of);
         let revived = self.revived(&link.party, q.as_of, q.known_at);
         if !revived.is_empty() {
@@ -853,21 +964,90 @@ impl Engine {
                 link.name, r.id, q.as_of, r.recorded_at, q.known_at
             ));
         }
-        // Rules whose status on the day hinges on an imprecise date, and that
-        // the strict reading left out, deserve a word.
-        for i in self.candidates_all_time(&link.party, keys) {
+        // A permission whose status on the day hinges on an imprecise date,
+        // and that the strict reading left out, deserves a word.
+        let fuzzy = self.gather(&link.party, &[q.action.index(), ANY_ACTION], keys, |b| {
+            &b.fuzzy
+        });
+        for i in fuzzy {
             let r = &self.rules[i as usize];
-            if r.uncertain_on(q.as_of) && !in_force.contains(&i) && r.known_on(q.known_at) {
-                notes.push(format!(
-                    "{} rule `{}` may have been in force on {} (in force from {}{}); as a permission it counts only from the latest possible day",
-                    link.name,
-                    r.id,
-                    q.as_of,
-                    r.valid_from,
-                    r.valid_to.map(|t| format!(" until {t}")).unwrap_or_default()
-                ));
+            if in_force.contains(&i) || !r.known_on(q.known_at) || !r.uncertain_on(q.as_of) {
+                continue;
+            }
+            let why = if r.valid_from.straddles(q.as_of) {
+                format!("it may already have been in force (from {}), but a permission counts only from the latest possible day", r.valid_from)
+            } else {
+                format!(
+                    "it may still have been in force (until {}), but a permission counts only until the earliest possible end",
+                    r.valid_to.map(|t| t.to_string()).unwrap_or_default()
+                )
+            };
+            notes.push(format!(
+                "{} rule `{}` on {}: {why}",
+                link.name, r.id, q.as_of
+            ));
+        }
+        known
+    }
+
+    /// Evaluates the probes of `rules` in one Cedar call.
+    fn probe(&self, request: &Request, rules: &[u32]) -> Probe {
+        let mut out = Probe::default();
+        if rules.is_empty() {
+            return out;
+        }
+        let Ok(pset) =
+            PolicySet::from_policies(rules.iter().map(|&i| self.probes[i as usize].clone()))
+        else {
+            // Rule ids are unique (checked at load), so this cannot happen;
+            // report every rule as unevaluated rather than guess.
+            for &i in rules {
+                out.errored
+                    .insert(i, "could not assemble the policy set".into());
+            }
+            return out;
+        };
+        let resp = self
+            .authorizer
+            .is_authorized(request, &pset, &self.entities);
+        let ix =
+            |id: &cedar_policy::PolicyId| self.by_id.get(&RuleId::new(id.to_string())).copied();
+        out.fired = resp.diagnostics().reason().filter_map(ix).collect();
+        for e in resp.diagnostics().errors() {
+            let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
+            if let Some(i) = ix(pe.policy_id()) {
+                out.errored.insert(i, pe.inner().to_string());
             }
         }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_party(
+        &self,
+        link: &ChainLink,
+        q: &Query,
+        known: &[u32],
+        first: &Probe,
+        approved_probe: Option<&Probe>,
+        provided: &[&str],
+    ) -> PartyDecision {
+        let role = link
+            .roles
+            .iter()
+            .map(Role::label)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut pd = PartyDecision {
+            party: link.party.clone(),
+            name: link.name.clone(),
+            role,
+            roles: link.roles.clone(),
+            outcome: Outcome::Indeterminate,
+            rules: Vec::new(),
+            missing: Vec::new(),
+            reason: String::new(),
+        };
         if known.is_empty() {
             pd.reason = if link.rules_on_record == 0 {
                 format!(
@@ -888,31 +1068,15 @@ impl Engine {
                 .push(format!("conditions of {} ({})", link.name, link.party));
             return pd;
         }
-        let pset = match PolicySet::from_policies(
-            known.iter().map(|&i| self.rules[i as usize].policy.clone()),
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                pd.reason = format!("could not assemble the rules of {}: {e}", link.name);
-                return pd;
-            }
-        };
-        let resp = self
-            .authorizer
-            .is_authorized(request, &pset, &self.entities);
-        let fired: Vec<&Rule> = resp
-            .diagnostics()
-            .reason()
-            .filter_map(|id| self.rule(&RuleId::new(id.to_string())))
+        let rule = |i: &u32| &self.rules[*i as usize];
+        let fired: Vec<&Rule> = known
+            .iter()
+            .filter(|i| first.fired.contains(i))
+            .map(rule)
             .collect();
-        let errored: Vec<(&Rule, String)> = resp
-            .diagnostics()
-            .errors()
-            .filter_map(|e| {
-                let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
-                self.rule(&RuleId::new(pe.policy_id().to_string()))
-                    .map(|r| (r, pe.inner().to_string()))
-            })
+        let errored: Vec<(&Rule, &String)> = known
+            .iter()
+            .filter_map(|i| first.errored.get(i).map(|e| (rule(i), e)))
             .collect();
         let missing_of = |r: &Rule| -> Vec<String> {
             r.reads
@@ -921,7 +1085,6 @@ impl Engine {
                 .cloned()
                 .collect()
         };
-
         let plain: Vec<&Rule> = fired
             .iter()
             .copied()
@@ -932,39 +1095,48 @@ impl Engine {
             .copied()
             .filter(|r| r.effect == RuleEffect::RequiresApproval)
             .partition(|r| r.approval.as_ref().is_some_and(|a| q.approvals.contains(a)));
-        let mut permits: Vec<&Rule> = if resp.decision() == CedarDecision::Allow {
-            fired.clone()
+        let mut permits: Vec<&Rule> = if approved.is_empty() {
+            fired
+                .iter()
+                .copied()
+                .filter(|r| r.effect == RuleEffect::Permit)
+                .collect()
         } else {
             Vec::new()
         };
         if plain.is_empty() && approval.is_empty() && !approved.is_empty() {
-            // Every restriction that fired is lifted by an approval given:
-            // evaluate again with the approvals in the context, so that Cedar
-            // itself confirms the lift and names the permits that apply.
-            if let Ok((req2, _)) = self.request_for(q, true) {
-                let resp2 = self.authorizer.is_authorized(&req2, &pset, &self.entities);
-                if resp2.decision() == CedarDecision::Allow {
-                    permits = resp2
-                        .diagnostics()
-                        .reason()
-                        .filter_map(|id| self.rule(&RuleId::new(id.to_string())))
-                        .collect();
-                }
-                let still: Vec<&Rule> = resp2
-                    .diagnostics()
-                    .reason()
-                    .filter_map(|id| self.rule(&RuleId::new(id.to_string())))
-                    .filter(|r| r.effect.restricts())
+            // Every restriction that fired is lifted by an approval given. The
+            // second evaluation, with the approvals in the context, confirms
+            // the lift in Cedar itself and names the permits that apply.
+            if let Some(second) = approved_probe {
+                let again: Vec<&Rule> = known
+                    .iter()
+                    .filter(|i| second.fired.contains(i))
+                    .map(rule)
                     .collect();
-                if still.is_empty() {
+                if again.iter().all(|r| r.effect == RuleEffect::Permit) {
+                    permits = again;
                     permits.extend(approved.iter().copied());
                 }
             }
         }
-        let errored_restrictions: Vec<&(&Rule, String)> = errored
+        let errored_restrictions: Vec<&(&Rule, &String)> = errored
             .iter()
             .filter(|(r, _)| r.effect.restricts())
             .collect();
+        let explain_missing = |pd: &mut PartyDecision, list: &[&(&Rule, &String)]| {
+            for (r, err) in list {
+                let m = missing_of(r);
+                if m.is_empty() {
+                    pd.missing
+                        .push(format!("rule `{}` could not be evaluated: {err}", r.id));
+                } else {
+                    pd.missing.extend(m);
+                }
+            }
+            pd.missing.sort();
+            pd.missing.dedup();
+        };
 
         let refs = |rs: &[&Rule]| {
             rs.iter()
@@ -981,17 +1153,7 @@ impl Engine {
                 .iter()
                 .map(|(r, _)| self.rule_ref(r, q.as_of))
                 .collect();
-            for (r, err) in &errored_restrictions {
-                let m = missing_of(r);
-                if m.is_empty() {
-                    pd.missing
-                        .push(format!("rule `{}` could not be evaluated: {err}", r.id));
-                } else {
-                    pd.missing.extend(m);
-                }
-            }
-            pd.missing.sort();
-            pd.missing.dedup();
+            explain_missing(&mut pd, &errored_restrictions);
             pd.reason = format!(
                 "a restriction of {} may apply, but the request lacks {}",
                 link.name,
@@ -1022,17 +1184,8 @@ impl Engine {
                 .iter()
                 .map(|(r, _)| self.rule_ref(r, q.as_of))
                 .collect();
-            for (r, err) in &errored {
-                let m = missing_of(r);
-                if m.is_empty() {
-                    pd.missing
-                        .push(format!("rule `{}` could not be evaluated: {err}", r.id));
-                } else {
-                    pd.missing.extend(m);
-                }
-            }
-            pd.missing.sort();
-            pd.missing.dedup();
+            let all: Vec<&(&Rule, &String)> = errored.iter().collect();
+            explain_missing(&mut pd, &all);
             pd.reason = format!(
                 "a permission of {} may apply, but the request lacks {}",
                 link.name,
@@ -1148,6 +1301,15 @@ impl Engine {
     pub fn cite(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
         self.rule_ref(r, as_of)
     }
+}
+
+/// A permit with the same id, scope and condition as `p`.
+fn probe_of(p: &cedar_policy::Policy) -> Result<cedar_policy::Policy, String> {
+    let mut json = p.to_json().map_err(|e| e.to_string())?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("effect".into(), serde_json::Value::String("permit".into()));
+    }
+    cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())
 }
 
 fn action_ix(a: &EntityUid) -> Option<u8> {
