@@ -807,5 +807,19 @@ mod parts {
 
 fn main() {
     LazyLock::force(&FIX);
+    // ENDUSE_PROFILE=N runs N decisions of the forbid case without divan, so
+    // that a profiler sees the decision path and not the fixture set-up.
+    if let Some(n) = std::env::var("ENDUSE_PROFILE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let q = &FIX.cases[case_ix("forbid")].query;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            black_box(FIX.engine.decide(black_box(q)).unwrap());
+        }
+        eprintln!("{n} decisions: {:?} each", t.elapsed() / n as u32);
+        return;
+    }
     divan::main();
 }

@@ -109,7 +109,17 @@ pub struct Engine {
     /// composed from its own rules' effects.
     probes: Vec<cedar_policy::Policy>,
     types: Types,
+    /// Lots of each model, and transfers of each lot in date order: the
+    /// chain walk runs on every decision.
+    lots_of_model: HashMap<ModelId, Vec<LotId>>,
+    transfers_of_lot: HashMap<LotId, Vec<crate::ids::TransferId>>,
+    /// Policy sets of probes, by the rules they hold. The same few sets come
+    /// back for every request about the same item, parties and epoch.
+    psets: std::sync::RwLock<HashMap<Vec<u32>, std::sync::Arc<PolicySet>>>,
 }
+
+/// Beyond this many cached policy sets the cache starts afresh.
+const PSET_CACHE_MAX: usize = 4096;
 
 /// Entity type names, parsed once.
 struct Types {
@@ -327,7 +337,31 @@ impl Engine {
         if !probe_problems.is_empty() {
             return Err(probe_problems);
         }
+        let mut lots_of_model: HashMap<ModelId, Vec<LotId>> = HashMap::new();
+        for l in register.lots.values() {
+            lots_of_model
+                .entry(l.model.clone())
+                .or_default()
+                .push(l.id.clone());
+        }
+        let transfers_of_lot: HashMap<LotId, Vec<crate::ids::TransferId>> = register
+            .lots
+            .keys()
+            .map(|l| {
+                (
+                    l.clone(),
+                    register
+                        .transfers_of_lot(l)
+                        .iter()
+                        .map(|t| t.id.clone())
+                        .collect(),
+                )
+            })
+            .collect();
         Ok(Self {
+            lots_of_model,
+            transfers_of_lot,
+            psets: std::sync::RwLock::new(HashMap::new()),
             register,
             rules,
             by_id,
@@ -486,15 +520,19 @@ impl Engine {
         let lots: Vec<&LotId> = match item {
             ItemRef::Lot(l) => vec![l],
             ItemRef::Model(m) => self
-                .register
-                .lots
-                .values()
-                .filter(|l| &l.model == m)
-                .map(|l| &l.id)
-                .collect(),
+                .lots_of_model
+                .get(m)
+                .map(|v| v.iter().collect())
+                .unwrap_or_default(),
         };
         for lot in lots {
-            let transfers = self.register.transfers_of_lot(lot);
+            let transfers: Vec<&crate::register::Transfer> = self
+                .transfers_of_lot
+                .get(lot)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| self.register.transfers.get(t))
+                .collect();
             let mut holder = actor.clone();
             let mut seen: HashSet<&str> = HashSet::new();
             // Walk back from the actor: who gave it to the holder, and so on.
@@ -996,22 +1034,40 @@ impl Engine {
         if rules.is_empty() {
             return out;
         }
-        let Ok(pset) =
-            PolicySet::from_policies(rules.iter().map(|&i| self.probes[i as usize].clone()))
-        else {
-            // Rule ids are unique (checked at load), so this cannot happen;
-            // report every rule as unevaluated rather than guess.
-            for &i in rules {
-                out.errored
-                    .insert(i, "could not assemble the policy set".into());
+        let mut key = rules.to_vec();
+        key.sort_unstable();
+        let cached = self.psets.read().ok().and_then(|m| m.get(&key).cloned());
+        let pset = match cached {
+            Some(p) => p,
+            None => {
+                let Ok(p) =
+                    PolicySet::from_policies(key.iter().map(|&i| self.probes[i as usize].clone()))
+                else {
+                    // Rule ids are unique (checked at load), so this cannot
+                    // happen; report the rules as unevaluated rather than guess.
+                    for &i in rules {
+                        out.errored
+                            .insert(i, "could not assemble the policy set".into());
+                    }
+                    return out;
+                };
+                let p = std::sync::Arc::new(p);
+                if let Ok(mut m) = self.psets.write() {
+                    if m.len() >= PSET_CACHE_MAX {
+                        m.clear();
+                    }
+                    m.insert(key, p.clone());
+                }
+                p
             }
-            return out;
         };
         let resp = self
             .authorizer
             .is_authorized(request, &pset, &self.entities);
-        let ix =
-            |id: &cedar_policy::PolicyId| self.by_id.get(&RuleId::new(id.to_string())).copied();
+        let ix = |id: &cedar_policy::PolicyId| {
+            let name: &str = id.as_ref();
+            self.by_id.get(name).copied()
+        };
         out.fired = resp.diagnostics().reason().filter_map(ix).collect();
         for e in resp.diagnostics().errors() {
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
