@@ -257,6 +257,7 @@ pub fn timeline(
             TimelineKind::InForce => "in force",
             TimelineKind::Ended => "ended",
             TimelineKind::MadePublic => "made public",
+            TimelineKind::ApprovalDecision => "approval",
         };
         let rule = e
             .rule

@@ -206,6 +206,22 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
             source(&mut out, "treaty", id, s);
         }
     }
+    for a in &reg.approvals {
+        party(&mut out, "approval", &a.id, "requester", &a.requester);
+        source(&mut out, "approval", &a.id, &a.source);
+        let known = reg
+            .parties
+            .get(&a.authority.party())
+            .is_some_and(|p| p.authorities.iter().any(|x| x.id == a.authority));
+        if !known {
+            out.push(Problem::record(
+                "approval",
+                &a.id,
+                Some("authority"),
+                format!("unknown authority `{}`", a.authority),
+            ));
+        }
+    }
     for c in &reg.conflicts {
         for p in &c.parties {
             party(&mut out, "conflict", &c.id, "parties", p);
@@ -334,6 +350,23 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
                 )
                 .with_help(Some(format!("make `@valid_to` of `{old_id}` equal `{}`", r.valid_from))),
             ),
+            Some(_) => {}
+        }
+    }
+    for a in &reg.approvals {
+        match seen.get(&a.rule) {
+            None => out.push(Problem::record(
+                "approval",
+                &a.id,
+                Some("rule"),
+                format!("unknown rule `{}`", a.rule),
+            )),
+            Some(r) if r.approval.as_ref() != Some(&a.authority) => out.push(Problem::record(
+                "approval",
+                &a.id,
+                Some("authority"),
+                format!("rule `{}` is not lifted by `{}`", a.rule, a.authority),
+            )),
             Some(_) => {}
         }
     }

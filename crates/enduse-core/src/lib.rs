@@ -29,9 +29,9 @@ pub use ids::{
 pub use problem::{Origin, Problem};
 pub use query::{check_dates, Action, ItemRef, Query, RequestError};
 pub use register::{
-    Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind, ItemModel, Lot,
-    MembershipStep, Party, PartyKind, Place, PlaceKind, Register, Source, Stage, StageDate,
-    StepKind, Transfer, Treaty,
+    ApprovalRecord, Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind,
+    ItemModel, Lot, MembershipStep, Party, PartyKind, Place, PlaceKind, Register, Source, Stage,
+    StageDate, StepKind, Transfer, Treaty,
 };
 pub use rule::{parse_rules, Rule, RuleEffect, ANNOTATIONS};
 pub use timeline::{timeline, TimelineEvent, TimelineKind};

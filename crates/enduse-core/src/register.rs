@@ -310,6 +310,27 @@ pub struct Conflict {
     pub source: SourceId,
 }
 
+/// A recorded decision by an authority on a request that needed its approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRecord {
+    /// Identifier.
+    pub id: String,
+    /// The authority that decided.
+    pub authority: AuthorityId,
+    /// The rule whose approval was requested.
+    pub rule: RuleId,
+    /// Whether the request was granted.
+    pub granted: bool,
+    /// Who asked.
+    pub requester: PartyId,
+    /// When (possibly approximate).
+    pub date: DateSpec,
+    /// What is known of the request.
+    pub summary: String,
+    /// Source.
+    pub source: SourceId,
+}
+
 /// Descriptive facts of a data set.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DataSetInfo {
@@ -342,6 +363,8 @@ pub struct Register {
     pub treaties: BTreeMap<PartyId, Treaty>,
     /// Conflicts.
     pub conflicts: Vec<Conflict>,
+    /// Recorded approval decisions.
+    pub approvals: Vec<ApprovalRecord>,
 }
 
 impl Register {

@@ -22,6 +22,8 @@ pub enum TimelineKind {
     Ended,
     /// A rule became public.
     MadePublic,
+    /// An authority granted or refused a request under a rule.
+    ApprovalDecision,
 }
 
 /// One event.
@@ -47,7 +49,27 @@ pub struct TimelineEvent {
 pub fn timeline(engine: &Engine, model: &ModelId) -> Result<Vec<TimelineEvent>, RequestError> {
     let reg = engine.register();
     let mut ev = Vec::new();
-    for r in engine.rules_for_model(model)? {
+    let rules = engine.rules_for_model(model)?;
+    for a in &reg.approvals {
+        if rules.iter().any(|r| r.id == a.rule) {
+            ev.push(TimelineEvent {
+                date: a.date,
+                kind: TimelineKind::ApprovalDecision,
+                party: a.authority.party(),
+                rule: Some(a.rule.clone()),
+                effect: None,
+                text: format!(
+                    "{} {} a request by {}: {}",
+                    a.authority,
+                    if a.granted { "granted" } else { "refused" },
+                    reg.party_name(&a.requester),
+                    a.summary
+                ),
+                source: Some(a.source.clone()),
+            });
+        }
+    }
+    for r in rules {
         let base = |date: DateSpec, kind: TimelineKind, text: String| TimelineEvent {
             date,
             kind,

@@ -79,6 +79,7 @@ fn record_file(kind: &str) -> (&'static str, &'static str) {
         "treaty" => ("treaties.toml", "id"),
         "conflict" => ("conflicts.toml", "id"),
         "source" => ("sources.toml", "id"),
+        "approval" => ("approvals.toml", "id"),
         _ => ("dataset.toml", "name"),
     }
 }

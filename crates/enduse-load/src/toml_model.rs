@@ -245,6 +245,33 @@ enum StepKindToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct ApprovalsToml {
+    #[serde(default)]
+    approval: Vec<ApprovalToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalToml {
+    id: String,
+    authority: String,
+    rule: String,
+    decision: DecisionToml,
+    requester: String,
+    date: String,
+    summary: String,
+    source: String,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum DecisionToml {
+    Granted,
+    Refused,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct ConflictsToml {
     #[serde(default)]
     conflict: Vec<ConflictToml>,
@@ -347,6 +374,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
     let transfers: TransfersToml = parse(files, "transfers.toml", false, problems);
     let treaties: TreatiesToml = parse(files, "treaties.toml", false, problems);
     let conflicts: ConflictsToml = parse(files, "conflicts.toml", false, problems);
+    let approvals: ApprovalsToml = parse(files, "approvals.toml", false, problems);
 
     let mut reg = Register {
         info: DataSetInfo {
@@ -534,6 +562,30 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
                 from,
                 to,
                 source: SourceId::new(c.source),
+            });
+        }
+    }
+    for a in approvals.approval {
+        let date = dates.parse("approval", &a.id, "date", &a.date);
+        let authority = AuthorityId::parse(&a.authority);
+        if authority.is_none() {
+            dates.problems.push(Problem::record(
+                "approval",
+                &a.id,
+                Some("authority"),
+                format!("`{}` is not an authority; write PARTY:Name", a.authority),
+            ));
+        }
+        if let (Some(date), Some(authority)) = (date, authority) {
+            reg.approvals.push(enduse_core::ApprovalRecord {
+                id: a.id,
+                authority,
+                rule: RuleId::new(a.rule),
+                granted: a.decision == DecisionToml::Granted,
+                requester: PartyId::new(a.requester),
+                date,
+                summary: a.summary,
+                source: SourceId::new(a.source),
             });
         }
     }

@@ -264,3 +264,27 @@ fn a_persistent_mine_lot_is_forbidden_by_the_us() {
         "Defence Talks (citing the Washington Post)"
     );
 }
+
+#[test]
+fn approval_records_must_name_a_rule_their_authority_lifts() {
+    let p = problems(&edit(
+        "approvals.toml",
+        "rule = \"us-atacms-secdef-review\"",
+        "rule = \"us-atacms-ukraine-only\"",
+    ));
+    assert!(
+        p.iter().any(|x| x.file == "approvals.toml"
+            && x.message.contains("is not lifted by `US:SecDef`")
+            && x.line.is_some()),
+        "{p:?}"
+    );
+    let p = problems(&edit(
+        "approvals.toml",
+        "authority = \"US:SecDef\"",
+        "authority = \"SecDef\"",
+    ));
+    assert!(
+        p.iter().any(|x| x.message.contains("is not an authority")),
+        "{p:?}"
+    );
+}
