@@ -27,101 +27,75 @@ fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/ukraine-2022-2025")
 }
 
+/// Splits a command line on spaces, keeping "quoted words" together.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Runs `line`, checks the exit code and returns stdout.
+fn run(line: &str, code: i32) -> String {
+    let args = words(line);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (got, out, err) = enduse(&args);
+    assert_eq!(got, code, "{line}: {out}{err}");
+    out
+}
+
 #[test]
 fn snapshot_atacms_kursk_forbid() {
-    let (code, out, _) = enduse(&[
-        "check",
-        "--actor",
-        "UA",
-        "--action",
-        "use",
-        "--model",
-        "ATACMS",
-        "--place",
-        "RU-KRS",
-        "--as-of",
-        "2024-09-11",
-    ]);
-    assert_eq!(code, 2);
-    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(run(
+        "check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2024-09-11",
+        2
+    ));
 }
 
 #[test]
 fn snapshot_atacms_review_needs_approval() {
-    let (code, out, _) = enduse(&[
-        "check",
-        "--actor",
-        "UA",
-        "--action",
-        "use",
-        "--model",
-        "ATACMS",
-        "--place",
-        "RU-KRS",
-        "--as-of",
-        "2025-06-15",
-    ]);
-    assert_eq!(code, 3);
-    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(run(
+        "check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2025-06-15",
+        3
+    ));
 }
 
 #[test]
 fn snapshot_atacms_known_at_permit() {
-    let (code, out, _) = enduse(&[
-        "check",
-        "--actor",
-        "UA",
-        "--action",
-        "use",
-        "--model",
-        "ATACMS",
-        "--place",
-        "RU-KRS",
-        "--as-of",
-        "2025-06-15",
-        "--known-at",
-        "2025-07-01",
-    ]);
-    assert_eq!(code, 0);
-    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(run(
+        "check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2025-06-15 --known-at 2025-07-01",
+        0
+    ));
 }
 
 #[test]
 fn snapshot_leopard_reexport() {
-    let (code, out, _) = enduse(&[
-        "check",
-        "--actor",
-        "PL",
-        "--action",
-        "reexport",
-        "--model",
-        "Leopard 2",
-        "--recipient",
-        "UA",
-        "--as-of",
-        "2023-01-18",
-    ]);
-    assert_eq!(code, 3);
-    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(run(
+        "check --actor PL --action reexport --model \"Leopard 2\" --recipient UA --as-of 2023-01-18",
+        3
+    ));
 }
 
 #[test]
 fn snapshot_himars_missing_distance() {
-    let (code, out, _) = enduse(&[
-        "check",
-        "--actor",
-        "UA",
-        "--action",
-        "use",
-        "--model",
-        "HIMARS",
-        "--place",
-        "RU-BEL",
-        "--as-of",
-        "2024-06-15",
-    ]);
-    assert_eq!(code, 4);
-    insta::assert_snapshot!(out);
+    insta::assert_snapshot!(run(
+        "check --actor UA --action use --model HIMARS --place RU-BEL --as-of 2024-06-15",
+        4
+    ));
 }
 
 #[test]
