@@ -4,6 +4,28 @@
 //!
 //! Every problem is reported with its file, line and span; a data set with
 //! any problem yields no engine at all.
+//!
+//! ```
+//! use enduse_core::{parse_day, Action, ItemRef, Outcome, Query};
+//!
+//! let engine = enduse_load::load_bundled()?;
+//! let q = Query {
+//!     actor: engine.resolve_party("UA")?,
+//!     action: Action::Use,
+//!     item: ItemRef::Model(engine.resolve_model("ATACMS")?),
+//!     place: Some(engine.resolve_place("RU-KRS")?),
+//!     recipient: None,
+//!     target_class: None,
+//!     border_distance_km: None,
+//!     as_of: parse_day("2024-09-11")?,
+//!     known_at: parse_day("2025-01-01")?,
+//!     approvals: vec![],
+//! };
+//! let d = engine.decide(&q)?;
+//! assert_eq!(d.outcome, Outcome::Forbid);
+//! assert_eq!(d.parties[0].rules[0].id.as_str(), "us-atacms-ukraine-only");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod error;
 mod files;
