@@ -1,0 +1,424 @@
+//! enduse geography: public-domain Natural Earth boundaries, the
+//! classification of a point (de jure country and first-level subdivision),
+//! and the geodesic distance to the Ukraine-Russia land border.
+//!
+//! This crate knows nothing of policies: the engine puts what it computes into
+//! the Cedar context.
+
+use geo::{
+    BoundingRect, Coord, Distance, Geodesic, Intersects, LineString, MultiPolygon, Point, Polygon,
+};
+use rstar::primitives::{GeomWithData, Line as RLine, Rectangle};
+use rstar::{PointDistance, RTree, AABB};
+use serde::Serialize;
+use serde_json::Value;
+
+static ADMIN1: &str = include_str!("../../../data/geo/admin1.geojson");
+static BORDER: &str = include_str!("../../../data/geo/ua-ru-border.geojson");
+
+/// Bad coordinates or boundary data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
+pub enum GeoError {
+    /// Latitude outside ±90.
+    #[error("latitude `{0}` is outside -90..90")]
+    #[diagnostic(
+        code(enduse::bad_latitude),
+        help("write LAT,LON with latitude first, e.g. 50.0,36.23")
+    )]
+    Latitude(f64),
+    /// Longitude outside ±180.
+    #[error("longitude `{0}` is outside -180..180")]
+    #[diagnostic(
+        code(enduse::bad_longitude),
+        help("write LAT,LON with latitude first, e.g. 50.0,36.23")
+    )]
+    Longitude(f64),
+    /// NaN or infinite.
+    #[error("coordinate `{0}` is not a finite number")]
+    #[diagnostic(code(enduse::bad_coordinate))]
+    NotFinite(String),
+    /// Not `LAT,LON`.
+    #[error("`{0}` is not a coordinate pair")]
+    #[diagnostic(
+        code(enduse::bad_coordinate),
+        help("write LAT,LON in decimal degrees, e.g. 45.0,34.1")
+    )]
+    Shape(String),
+    /// Broken boundary data.
+    #[error("boundary data: {0}")]
+    #[diagnostic(code(enduse::bad_boundaries))]
+    Data(String),
+}
+
+/// A point in WGS84 decimal degrees, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatLon {
+    /// Latitude, -90..=90.
+    pub lat: f64,
+    /// Longitude, -180..=180.
+    pub lon: f64,
+}
+
+impl LatLon {
+    /// Checks ranges and finiteness.
+    pub fn new(lat: f64, lon: f64) -> Result<Self, GeoError> {
+        if !lat.is_finite() {
+            return Err(GeoError::NotFinite(lat.to_string()));
+        }
+        if !lon.is_finite() {
+            return Err(GeoError::NotFinite(lon.to_string()));
+        }
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(GeoError::Latitude(lat));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(GeoError::Longitude(lon));
+        }
+        Ok(Self { lat, lon })
+    }
+
+    /// Parses `LAT,LON` (spaces allowed).
+    pub fn parse(s: &str) -> Result<Self, GeoError> {
+        let (a, b) = s
+            .split_once(',')
+            .ok_or_else(|| GeoError::Shape(s.to_owned()))?;
+        let num = |x: &str| -> Result<f64, GeoError> {
+            let x = x.trim();
+            let v: f64 = x.parse().map_err(|_| GeoError::Shape(s.to_owned()))?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(GeoError::NotFinite(x.to_owned()))
+            }
+        };
+        Self::new(num(a)?, num(b)?)
+    }
+}
+
+/// One first-level subdivision polygon.
+#[derive(Debug, Clone)]
+struct Area {
+    iso_3166_1: String,
+    iso_3166_2: Option<String>,
+    name: String,
+    adm1_code: String,
+    shape: MultiPolygon<f64>,
+}
+
+/// Where a point lies, de jure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// ISO 3166-2, where the mapping table has one.
+    pub subdivision: Option<String>,
+    /// Natural Earth name (old spellings: Donets'k, Kiev).
+    pub name: String,
+    /// Natural Earth `adm1_code`.
+    pub adm1_code: String,
+}
+
+/// Loaded boundaries with their spatial indexes.
+pub struct Boundaries {
+    areas: Vec<Area>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    border: RTree<RLine<[f64; 2]>>,
+    border_km: f64,
+}
+
+/// Longitudes are scaled by this factor in the border index so that planar
+/// nearest-neighbour search approximates ground distance at about 48°N, the
+/// middle of the border; candidates are then measured geodesically.
+const LON_SCALE: f64 = 0.67;
+
+fn coords(v: &Value) -> Option<Vec<Coord<f64>>> {
+    v.as_array()?
+        .iter()
+        .map(|p| {
+            let a = p.as_array()?;
+            Some(Coord {
+                x: a.first()?.as_f64()?,
+                y: a.get(1)?.as_f64()?,
+            })
+        })
+        .collect()
+}
+
+fn multipolygon(v: &Value) -> Option<MultiPolygon<f64>> {
+    let polys = v.as_array()?.iter().map(|poly| {
+        let rings = poly.as_array()?;
+        let exterior = LineString::new(coords(rings.first()?)?);
+        let interiors = rings[1..]
+            .iter()
+            .map(|r| coords(r).map(LineString::new))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Polygon::new(exterior, interiors))
+    });
+    polys.collect::<Option<Vec<_>>>().map(MultiPolygon::new)
+}
+
+impl Boundaries {
+    /// The boundaries bundled with enduse (derived from Natural Earth; see
+    /// `data/geo/README.md`).
+    pub fn bundled() -> Result<Self, GeoError> {
+        Self::from_geojson(ADMIN1, BORDER)
+    }
+
+    /// Loads an admin-1 FeatureCollection (properties `iso_3166_1`,
+    /// `iso_3166_2`, `name`, `adm1_code`; MultiPolygon geometry) and a border
+    /// MultiLineString feature.
+    pub fn from_geojson(admin1: &str, border: &str) -> Result<Self, GeoError> {
+        let bad = |m: &str| GeoError::Data(m.to_owned());
+        let v: Value = serde_json::from_str(admin1).map_err(|e| GeoError::Data(e.to_string()))?;
+        let mut areas = Vec::new();
+        for (i, f) in v["features"]
+            .as_array()
+            .ok_or_else(|| bad("no features"))?
+            .iter()
+            .enumerate()
+        {
+            let p = &f["properties"];
+            let text = |k: &str| p[k].as_str().map(str::to_owned);
+            let shape = multipolygon(&f["geometry"]["coordinates"])
+                .ok_or_else(|| GeoError::Data(format!("feature {i}: bad MultiPolygon")))?;
+            areas.push(Area {
+                iso_3166_1: text("iso_3166_1")
+                    .ok_or_else(|| GeoError::Data(format!("feature {i}: no iso_3166_1")))?,
+                iso_3166_2: text("iso_3166_2"),
+                name: text("name").unwrap_or_default(),
+                adm1_code: text("adm1_code").unwrap_or_default(),
+                shape,
+            });
+        }
+        let boxes = areas
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let r = a.shape.bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    i,
+                ))
+            })
+            .collect();
+        let b: Value = serde_json::from_str(border).map_err(|e| GeoError::Data(e.to_string()))?;
+        let mut segments = Vec::new();
+        let mut border_km = 0.0;
+        for line in b["geometry"]["coordinates"]
+            .as_array()
+            .ok_or_else(|| bad("border has no lines"))?
+        {
+            let c = coords(line).ok_or_else(|| bad("bad border line"))?;
+            for w in c.windows(2) {
+                border_km += Geodesic.distance(Point::from(w[0]), Point::from(w[1])) / 1000.0;
+                segments.push(RLine::new(
+                    [w[0].x * LON_SCALE, w[0].y],
+                    [w[1].x * LON_SCALE, w[1].y],
+                ));
+            }
+        }
+        if segments.is_empty() {
+            return Err(bad("border has no segments"));
+        }
+        Ok(Self {
+            areas,
+            tree: RTree::bulk_load(boxes),
+            border: RTree::bulk_load(segments),
+            border_km,
+        })
+    }
+
+    /// The de jure location of `p`, or `None` when no loaded polygon holds it
+    /// (at sea, or outside the region covered). Points on a shared boundary
+    /// get the first area found; that is deterministic but arbitrary.
+    pub fn locate(&self, p: LatLon) -> Option<Location> {
+        let pt = Point::new(p.lon, p.lat);
+        self.tree
+            .locate_in_envelope_intersecting(&AABB::from_point([p.lon, p.lat]))
+            .map(|g| &self.areas[g.data])
+            .find(|a| a.shape.intersects(&pt))
+            .map(|a| Location {
+                country: a.iso_3166_1.clone(),
+                subdivision: a.iso_3166_2.clone(),
+                name: a.name.clone(),
+                adm1_code: a.adm1_code.clone(),
+            })
+    }
+
+    /// Geodesic distance (WGS84) from `p` to the Ukraine-Russia land border, in km.
+    pub fn border_distance_km(&self, p: LatLon) -> f64 {
+        let q = [p.lon * LON_SCALE, p.lat];
+        let origin = Point::new(p.lon, p.lat);
+        let mut best = f64::INFINITY;
+        // The scaled planar order is close to the geodesic one; measuring the
+        // first few candidates exactly removes the approximation.
+        for seg in self.border.nearest_neighbor_iter(&q).take(12) {
+            let (a, b) = (seg.from, seg.to);
+            let c = closest_on_segment(q, a, b);
+            let on = Point::new(c[0] / LON_SCALE, c[1]);
+            let d = Geodesic.distance(origin, on) / 1000.0;
+            if d < best {
+                best = d;
+            }
+            if seg.distance_2(&q).sqrt() * 111.0 * 0.5 > best {
+                break;
+            }
+        }
+        best
+    }
+
+    /// Total length of the border line, in km.
+    pub fn border_length_km(&self) -> f64 {
+        self.border_km
+    }
+
+    /// Number of loaded areas.
+    pub fn len(&self) -> usize {
+        self.areas.len()
+    }
+
+    /// Whether nothing is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty()
+    }
+}
+
+fn closest_on_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = dx * dx + dy * dy;
+    if len2 == 0.0 {
+        return a;
+    }
+    let t = (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0);
+    [a[0] + t * dx, a[1] + t * dy]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn b() -> &'static Boundaries {
+        static B: OnceLock<Boundaries> = OnceLock::new();
+        B.get_or_init(|| Boundaries::bundled().unwrap())
+    }
+
+    fn at(lat: f64, lon: f64) -> Option<Location> {
+        b().locate(LatLon::new(lat, lon).unwrap())
+    }
+
+    #[test]
+    fn real_points_are_classified() {
+        let crimea = at(45.0, 34.1).unwrap();
+        assert_eq!(
+            (crimea.country.as_str(), crimea.subdivision.as_deref()),
+            ("UA", Some("UA-43"))
+        );
+        assert_eq!(
+            at(44.6, 33.5).unwrap().subdivision.as_deref(),
+            Some("UA-40")
+        );
+        assert_eq!(
+            at(50.0, 36.23).unwrap().subdivision.as_deref(),
+            Some("UA-63")
+        );
+        assert_eq!(
+            at(50.6, 36.6).unwrap().subdivision.as_deref(),
+            Some("RU-BEL")
+        );
+        assert_eq!(
+            at(51.73, 36.19).unwrap().subdivision.as_deref(),
+            Some("RU-KRS")
+        );
+        assert_eq!(
+            at(53.25, 34.37).unwrap().subdivision.as_deref(),
+            Some("RU-BRY")
+        );
+        assert_eq!(at(53.9, 27.57).unwrap().country, "BY");
+        assert_eq!(
+            at(55.75, 37.62).unwrap().subdivision.as_deref(),
+            Some("RU-MOW")
+        );
+    }
+
+    #[test]
+    fn points_at_sea_have_no_country() {
+        assert_eq!(at(43.5, 34.0), None, "Black Sea");
+        assert_eq!(at(46.0, 36.5), None, "Sea of Azov");
+    }
+
+    #[test]
+    fn border_distances() {
+        // The border line is the one the issue describes: about 1,521 km.
+        assert!(
+            (b().border_length_km() - 1521.0).abs() < 15.0,
+            "{}",
+            b().border_length_km()
+        );
+        let belgorod = b().border_distance_km(LatLon::new(50.6, 36.6).unwrap());
+        // Belgorod city lies about 30-40 km north of the border (independent
+        // check below, against the nearest border vertex).
+        assert!((20.0..45.0).contains(&belgorod), "{belgorod}");
+        let moscow = b().border_distance_km(LatLon::new(55.75, 37.62).unwrap());
+        assert!(moscow > 400.0, "{moscow}");
+        let kharkiv = b().border_distance_km(LatLon::new(50.0, 36.23).unwrap());
+        assert!((20.0..50.0).contains(&kharkiv), "{kharkiv}");
+    }
+
+    /// The indexed distance equals a brute-force minimum over every border
+    /// vertex, within the gap that vertices leave between them.
+    #[test]
+    fn indexed_distance_matches_brute_force() {
+        let border: Value = serde_json::from_str(BORDER).unwrap();
+        let verts: Vec<Point<f64>> = border["geometry"]["coordinates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| coords(l).unwrap())
+            .map(Point::from)
+            .collect();
+        for (lat, lon) in [
+            (50.6, 36.6),
+            (51.73, 36.19),
+            (48.0, 39.9),
+            (52.3, 33.5),
+            (47.2, 38.9),
+            (55.75, 37.62),
+        ] {
+            let p = LatLon::new(lat, lon).unwrap();
+            let brute = verts
+                .iter()
+                .map(|v| Geodesic.distance(Point::new(lon, lat), *v) / 1000.0)
+                .fold(f64::INFINITY, f64::min);
+            let fast = b().border_distance_km(p);
+            assert!(fast <= brute + 1e-6, "{lat},{lon}: {fast} > {brute}");
+            assert!(brute - fast < 10.0, "{lat},{lon}: {fast} vs {brute}");
+        }
+    }
+
+    #[test]
+    fn bad_coordinates_are_refused() {
+        assert_eq!(LatLon::new(91.0, 0.0), Err(GeoError::Latitude(91.0)));
+        assert_eq!(LatLon::new(0.0, -181.0), Err(GeoError::Longitude(-181.0)));
+        assert!(matches!(
+            LatLon::new(f64::NAN, 0.0),
+            Err(GeoError::NotFinite(_))
+        ));
+        assert!(matches!(
+            LatLon::parse("NaN,1"),
+            Err(GeoError::NotFinite(_))
+        ));
+        assert!(matches!(LatLon::parse("45.0"), Err(GeoError::Shape(_))));
+        assert!(matches!(
+            LatLon::parse("45.0;34.1"),
+            Err(GeoError::Shape(_))
+        ));
+        assert_eq!(
+            LatLon::parse(" 45.0 , 34.1 ").unwrap(),
+            LatLon {
+                lat: 45.0,
+                lon: 34.1
+            }
+        );
+    }
+}
