@@ -47,6 +47,16 @@ enum Command {
     Timeline(TimelineArgs),
     /// Validate a data-set directory and report every problem with file and line.
     Validate(ValidateArgs),
+    /// Where a point lies: de jure country and subdivision, and its distance to
+    /// the Ukraine-Russia land border.
+    Where(WhereArgs),
+}
+
+#[derive(Args, Debug)]
+struct WhereArgs {
+    /// The point, LAT,LON in decimal degrees (e.g. 45.0,34.1).
+    #[arg(allow_hyphen_values = true)]
+    point: String,
 }
 
 #[derive(Args, Debug)]
@@ -70,16 +80,21 @@ struct CheckArgs {
     #[command(flatten)]
     item: ItemArgs,
     /// Where: an ISO 3166-1 or 3166-2 code (UA, UA-43, RU-KRS).
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", conflicts_with = "at")]
     place: Option<String>,
+    /// Where, as LAT,LON: the place and the border distance are computed from
+    /// Natural Earth boundaries.
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    at: Option<String>,
     /// To whom, for transfer and reexport.
     #[arg(long, value_name = "PARTY")]
     recipient: Option<String>,
     /// Class of target (military, airfield, infrastructure, ...).
     #[arg(long, value_name = "CLASS")]
     target_class: Option<String>,
-    /// Distance of the place from the Ukraine-Russia land border, in km.
-    #[arg(long, value_name = "KM")]
+    /// Distance of the place from the Ukraine-Russia land border, in km
+    /// (computed when --at is given).
+    #[arg(long, value_name = "KM", conflicts_with = "at")]
     border_distance_km: Option<i64>,
     /// The day of the action (YYYY-MM-DD; default: today).
     #[arg(long, value_name = "DATE")]
@@ -145,6 +160,17 @@ pub enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     DataSet(#[from] DataSetError),
+    /// Bad coordinates.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Geo(#[from] enduse_geo::GeoError),
+    /// A point outside every loaded polygon.
+    #[error("no country at `{0}`: the point is at sea or outside the loaded boundaries")]
+    #[diagnostic(
+        code(enduse::no_country),
+        help("give --place CODE instead, or a point on land in the covered region")
+    )]
+    NoCountry(String),
 }
 
 fn today() -> NaiveDate {
@@ -167,6 +193,16 @@ fn day(field: &'static str, s: Option<&str>, default: NaiveDate) -> Result<Naive
             })
         }),
     }
+}
+
+/// Classifies `LAT,LON` on the bundled boundaries.
+fn locate(s: &str) -> Result<(enduse_geo::Location, f64, enduse_geo::LatLon), CliError> {
+    let point = enduse_geo::LatLon::parse(s)?;
+    let b = enduse_geo::Boundaries::bundled()?;
+    let loc = b
+        .locate(point)
+        .ok_or_else(|| CliError::NoCountry(s.to_owned()))?;
+    Ok((loc, b.border_distance_km(point), point))
 }
 
 fn load(data: &Option<PathBuf>) -> Result<Engine, CliError> {
@@ -263,22 +299,41 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             let as_of = day("as-of", c.as_of.as_deref(), now)?;
             let known_at = day("known-at", c.known_at.as_deref(), now)?;
             check_dates(as_of, known_at, now)?;
+            let (place, border_distance_km) = match &c.at {
+                None => (
+                    c.place
+                        .as_deref()
+                        .map(|p| engine.resolve_place(p))
+                        .transpose()?,
+                    c.border_distance_km,
+                ),
+                Some(at) => {
+                    let (loc, km, point) = locate(at)?;
+                    let code = loc
+                        .subdivision
+                        .clone()
+                        .unwrap_or_else(|| loc.country.clone());
+                    let place = engine
+                        .resolve_place(&code)
+                        .or_else(|_| engine.resolve_place(&loc.country))
+                        .map_err(|_| CliError::NoCountry(format!("{},{}", point.lat, point.lon)))?;
+                    // Whole kilometres, rounded up: a limit such as
+                    // "<= 80 km" is met only when the point is surely within it.
+                    (Some(place), Some(km.ceil() as i64))
+                }
+            };
             let q = Query {
                 actor: engine.resolve_party(&c.actor)?,
                 action,
                 item,
-                place: c
-                    .place
-                    .as_deref()
-                    .map(|p| engine.resolve_place(p))
-                    .transpose()?,
+                place,
                 recipient: c
                     .recipient
                     .as_deref()
                     .map(|p| engine.resolve_party(p))
                     .transpose()?,
                 target_class: c.target_class,
-                border_distance_km: c.border_distance_km,
+                border_distance_km,
                 as_of,
                 known_at,
                 approvals: c
@@ -321,6 +376,11 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 out,
                 render::policies(&engine, &party, as_of, known_at, &rules, cli.json),
             );
+            Ok(0)
+        }
+        Command::Where(wh) => {
+            let (loc, km, point) = locate(&wh.point)?;
+            w(out, render::location(&point, &loc, km, cli.json));
             Ok(0)
         }
         Command::Timeline(t) => {

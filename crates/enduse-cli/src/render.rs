@@ -303,3 +303,29 @@ pub fn validated(engine: &Engine, dir: &str, as_json: bool) -> String {
         reg.sources.len()
     )
 }
+
+/// Result of `where`.
+pub fn location(
+    p: &enduse_geo::LatLon,
+    loc: &enduse_geo::Location,
+    border_km: f64,
+    as_json: bool,
+) -> String {
+    if as_json {
+        return json(&json!({
+            "point": p,
+            "de_jure": { "country": loc.country, "subdivision": loc.subdivision, "name": loc.name, "adm1_code": loc.adm1_code },
+            "border_distance_km": (border_km * 10.0).round() / 10.0,
+            "control": null,
+        }));
+    }
+    format!(
+        "{},{}\n  de jure: {} {}({})\n  distance to the UA-RU land border: {:.1} km\n  control over time: not yet in the data set\n",
+        p.lat,
+        p.lon,
+        loc.country,
+        loc.subdivision.as_deref().map(|s| format!("{s} ")).unwrap_or_default(),
+        loc.name,
+        border_km
+    )
+}

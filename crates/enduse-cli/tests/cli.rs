@@ -463,3 +463,55 @@ fn help_explains_exit_codes_and_exits_0() {
     assert_eq!(code, 0);
     assert!(out.contains("--known-at"));
 }
+
+#[test]
+fn where_classifies_real_points_and_refuses_bad_ones() {
+    let (code, out, _) = enduse(&["--json", "where", "45.0,34.1"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["de_jure"]["country"], "UA");
+    assert_eq!(v["de_jure"]["subdivision"], "UA-43");
+    let (_, out, _) = enduse(&["--json", "where", "50.6,36.6"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["de_jure"]["subdivision"], "RU-BEL");
+    let km = v["border_distance_km"].as_f64().unwrap();
+    assert!((20.0..45.0).contains(&km), "{km}");
+    for (args, needle) in [
+        (vec!["where", "95,30"], "latitude `95` is outside -90..90"),
+        (
+            vec!["where", "45,190"],
+            "longitude `190` is outside -180..180",
+        ),
+        (vec!["where", "NaN,30"], "not a finite number"),
+        (vec!["where", "45.0"], "is not a coordinate pair"),
+        (vec!["where", "43.5,34.0"], "no country at `43.5,34.0`"),
+        (
+            vec![
+                "check",
+                "--actor",
+                "UA",
+                "--action",
+                "use",
+                "--model",
+                "ATACMS",
+                "--at",
+                "46.0,36.5",
+            ],
+            "no country at `46.0,36.5`",
+        ),
+        (
+            vec![
+                "check", "--actor", "UA", "--action", "use", "--model", "ATACMS", "--at", "45,34",
+                "--place", "UA",
+            ],
+            "cannot be used with",
+        ),
+    ] {
+        let (code, out, err) = enduse(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in:\n{err}"
+        );
+    }
+}

@@ -18,6 +18,18 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
 
+/// The place code and border distance (whole km, rounded up) of an `at` point,
+/// computed as the CLI computes them.
+fn at(r: &Value) -> Option<(String, i64)> {
+    let p = enduse_geo::LatLon::parse(s(r, "at")?).unwrap();
+    let b = enduse_geo::Boundaries::bundled().unwrap();
+    let loc = b.locate(p).unwrap();
+    Some((
+        loc.subdivision.unwrap_or(loc.country),
+        b.border_distance_km(p).ceil() as i64,
+    ))
+}
+
 fn query(engine: &Engine, case: &Value, today: &str) -> Query {
     let r = &case["request"];
     Query {
@@ -28,10 +40,15 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
             (None, Some(l)) => ItemRef::Lot(engine.resolve_lot(l).unwrap()),
             _ => panic!("case without item"),
         },
-        place: s(r, "place").map(|p| engine.resolve_place(p).unwrap()),
+        place: s(r, "place")
+            .map(|p| engine.resolve_place(p).unwrap())
+            .or_else(|| at(r).map(|(code, _)| engine.resolve_place(&code).unwrap())),
         recipient: s(r, "recipient").map(|p| engine.resolve_party(p).unwrap()),
         target_class: s(r, "target_class").map(str::to_owned),
-        border_distance_km: r.get("border_distance_km").and_then(Value::as_i64),
+        border_distance_km: r
+            .get("border_distance_km")
+            .and_then(Value::as_i64)
+            .or_else(|| at(r).map(|(_, km)| km)),
         as_of: parse_day(s(case, "as_of").unwrap()).unwrap(),
         known_at: parse_day(s(case, "known_at").unwrap_or(today)).unwrap(),
         approvals: r
@@ -169,6 +186,7 @@ fn cli_args(case: &Value) -> Vec<String> {
         ("--model", "model"),
         ("--lot", "lot"),
         ("--place", "place"),
+        ("--at", "at"),
         ("--recipient", "recipient"),
         ("--target-class", "target_class"),
     ] {
