@@ -50,6 +50,35 @@ enum Command {
     /// Where a point lies: de jure country and subdivision, and its distance to
     /// the Ukraine-Russia land border.
     Where(WhereArgs),
+    /// Draw a map (SVG) of the decision for every point of the region.
+    Map(MapArgs),
+}
+
+#[derive(Args, Debug)]
+struct MapArgs {
+    /// The acting party.
+    #[arg(long)]
+    actor: String,
+    /// What the actor wants to do.
+    #[arg(long, value_parser = ["use", "deploy", "transfer", "reexport"])]
+    action: String,
+    #[command(flatten)]
+    item: ItemArgs,
+    /// The day (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Use the public record as it stood on this day (default: today).
+    #[arg(long, value_name = "DATE")]
+    known_at: Option<String>,
+    /// Evaluate as if this authority had approved (repeatable).
+    #[arg(long, value_name = "AUTHORITY")]
+    approval: Vec<String>,
+    /// Cell size in degrees of latitude (0.05 to 2).
+    #[arg(long, default_value_t = 0.2)]
+    cell: f64,
+    /// Write the SVG here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -381,6 +410,79 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Command::Where(wh) => {
             let (loc, km, point) = locate(&wh.point)?;
             w(out, render::location(&point, &loc, km, cli.json));
+            Ok(0)
+        }
+        Command::Map(m) => {
+            let engine = load(&cli.data)?;
+            if !(0.05..=2.0).contains(&m.cell) {
+                return Err(CliError::Usage(format!(
+                    "--cell `{}` must be between 0.05 and 2 degrees",
+                    m.cell
+                )));
+            }
+            let as_of = day("as-of", m.as_of.as_deref(), now)?;
+            let known_at = day("known-at", m.known_at.as_deref(), now)?;
+            check_dates(as_of, known_at, now)?;
+            let template = Query {
+                actor: engine.resolve_party(&m.actor)?,
+                action: Action::parse(&m.action)
+                    .ok_or_else(|| CliError::Usage(format!("unknown action `{}`", m.action)))?,
+                item: item(&engine, &m.item)?,
+                place: None,
+                recipient: None,
+                target_class: None,
+                border_distance_km: None,
+                as_of,
+                known_at,
+                approvals: m
+                    .approval
+                    .iter()
+                    .map(|a| engine.resolve_authority(a))
+                    .collect::<Result<_, _>>()?,
+            };
+            let geo = enduse_geo::Boundaries::bundled()?;
+            let summary = crate::map::render(&engine, &geo, &template, m.cell);
+            if let Some(path) = &m.out {
+                std::fs::write(path, &summary.svg).map_err(|e| {
+                    CliError::Usage(format!(
+                        "cannot write `{}`: {}",
+                        path.display(),
+                        e.to_string().to_lowercase()
+                    ))
+                })?;
+            }
+            if cli.json {
+                w(
+                    out,
+                    render::json(&serde_json::json!({
+                        "out": m.out,
+                        "as_of": as_of,
+                        "known_at": known_at,
+                        "cells": summary.cells,
+                        "sources": summary.sources,
+                    })),
+                );
+            } else if m.out.is_none() {
+                w(out, summary.svg);
+            } else {
+                let counts: Vec<String> = summary
+                    .cells
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
+                w(
+                    out,
+                    format!(
+                        "wrote {} ({} cells: {})\n",
+                        m.out
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        summary.cells.values().sum::<usize>(),
+                        counts.join(", ")
+                    ),
+                );
+            }
             Ok(0)
         }
         Command::Timeline(t) => {

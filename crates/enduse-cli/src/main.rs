@@ -5,6 +5,7 @@
 //! 3 needs approval, 4 indeterminate.
 
 mod cli;
+mod map;
 mod render;
 
 use std::process::ExitCode;

@@ -515,3 +515,61 @@ fn where_classifies_real_points_and_refuses_bad_ones() {
         );
     }
 }
+
+#[test]
+fn map_colours_cells_by_decision_and_cites_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("himars.svg");
+    let (code, out, err) = enduse(&[
+        "--json",
+        "map",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "HIMARS",
+        "--as-of",
+        "2024-06-15",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    // Ukraine and the strip of Belgorod oblast are permitted; the rest of
+    // Russia and the neighbours are forbidden.
+    assert!(v["cells"]["permit"].as_u64().unwrap() > 1000);
+    assert!(v["cells"]["forbid"].as_u64().unwrap() > 1000);
+    assert!(v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["outlet"] == "Washington Post"));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"));
+    assert!(text.contains("May Ukraine use HIMARS here on 2024-06-15?"));
+    assert!(text.contains("data set: ukraine-2022-2025"));
+    assert!(text.contains("Blinken visits Kyiv"));
+
+    let (_, out, _) = enduse(&[
+        "--json",
+        "map",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "ATACMS",
+        "--as-of",
+        "2025-06-15",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["cells"]["needs_approval"].as_u64().unwrap() > 1000);
+    let (code, _, err) = enduse(&[
+        "map", "--actor", "UA", "--action", "use", "--model", "ATACMS", "--cell", "0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--cell `0` must be between"), "{err}");
+}

@@ -281,6 +281,26 @@ impl Boundaries {
     pub fn is_empty(&self) -> bool {
         self.areas.is_empty()
     }
+
+    /// Every area's country, subdivision code and shape, for drawing.
+    pub fn shapes(&self) -> impl Iterator<Item = (&str, Option<&str>, &MultiPolygon<f64>)> {
+        self.areas
+            .iter()
+            .map(|a| (a.iso_3166_1.as_str(), a.iso_3166_2.as_deref(), &a.shape))
+    }
+
+    /// The border segments as (lon, lat) pairs, for drawing.
+    pub fn border_segments(&self) -> Vec<[[f64; 2]; 2]> {
+        self.border
+            .iter()
+            .map(|l| {
+                [
+                    [l.from[0] / LON_SCALE, l.from[1]],
+                    [l.to[0] / LON_SCALE, l.to[1]],
+                ]
+            })
+            .collect()
+    }
 }
 
 fn closest_on_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
