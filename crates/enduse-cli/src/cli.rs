@@ -86,6 +86,9 @@ struct WhereArgs {
     /// The point, LAT,LON in decimal degrees (e.g. 45.0,34.1).
     #[arg(allow_hyphen_values = true)]
     point: String,
+    /// The day for control (default: today).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -224,6 +227,17 @@ fn day(field: &'static str, s: Option<&str>, default: NaiveDate) -> Result<Naive
     }
 }
 
+/// Who controls `point` on `date`, from the bundled control layer.
+fn control_at(
+    point: enduse_geo::LatLon,
+    date: NaiveDate,
+    de_jure: &str,
+) -> Result<enduse_geo::Control, CliError> {
+    let b = enduse_geo::Boundaries::bundled()?;
+    let layer = enduse_geo::ControlLayer::bundled(&b)?;
+    Ok(layer.control(point, date, de_jure))
+}
+
 /// Classifies `LAT,LON` on the bundled boundaries.
 fn locate(s: &str) -> Result<(enduse_geo::Location, f64, enduse_geo::LatLon), CliError> {
     let point = enduse_geo::LatLon::parse(s)?;
@@ -328,13 +342,14 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             let as_of = day("as-of", c.as_of.as_deref(), now)?;
             let known_at = day("known-at", c.known_at.as_deref(), now)?;
             check_dates(as_of, known_at, now)?;
-            let (place, border_distance_km) = match &c.at {
+            let (place, border_distance_km, controlled_by) = match &c.at {
                 None => (
                     c.place
                         .as_deref()
                         .map(|p| engine.resolve_place(p))
                         .transpose()?,
                     c.border_distance_km,
+                    None,
                 ),
                 Some(at) => {
                     let (loc, km, point) = locate(at)?;
@@ -346,9 +361,14 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                         .resolve_place(&code)
                         .or_else(|_| engine.resolve_place(&loc.country))
                         .map_err(|_| CliError::NoCountry(format!("{},{}", point.lat, point.lon)))?;
+                    let control = control_at(point, as_of, &loc.country)?;
                     // Whole kilometres, rounded up: a limit such as
                     // "<= 80 km" is met only when the point is surely within it.
-                    (Some(place), Some(km.ceil() as i64))
+                    (
+                        Some(place),
+                        Some(km.ceil() as i64),
+                        engine.resolve_party(&control.controlled_by).ok(),
+                    )
                 }
             };
             let q = Query {
@@ -363,6 +383,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                     .transpose()?,
                 target_class: c.target_class,
                 border_distance_km,
+                controlled_by,
                 as_of,
                 known_at,
                 approvals: c
@@ -409,7 +430,12 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         }
         Command::Where(wh) => {
             let (loc, km, point) = locate(&wh.point)?;
-            w(out, render::location(&point, &loc, km, cli.json));
+            let as_of = day("as-of", wh.as_of.as_deref(), now)?;
+            let control = control_at(point, as_of, &loc.country)?;
+            w(
+                out,
+                render::location(&point, &loc, km, as_of, &control, cli.json),
+            );
             Ok(0)
         }
         Command::Map(m) => {
@@ -432,6 +458,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 recipient: None,
                 target_class: None,
                 border_distance_km: None,
+                controlled_by: None,
                 as_of,
                 known_at,
                 approvals: m

@@ -309,23 +309,60 @@ pub fn location(
     p: &enduse_geo::LatLon,
     loc: &enduse_geo::Location,
     border_km: f64,
+    as_of: NaiveDate,
+    control: &enduse_geo::Control,
     as_json: bool,
 ) -> String {
     if as_json {
         return json(&json!({
             "point": p,
+            "as_of": as_of,
             "de_jure": { "country": loc.country, "subdivision": loc.subdivision, "name": loc.name, "adm1_code": loc.adm1_code },
             "border_distance_km": (border_km * 10.0).round() / 10.0,
-            "control": null,
+            "control": control,
         }));
     }
-    format!(
-        "{},{}\n  de jure: {} {}({})\n  distance to the UA-RU land border: {:.1} km\n  control over time: not yet in the data set\n",
+    let mut out = format!(
+        "{},{}\n  de jure: {} {}({})\n",
         p.lat,
         p.lon,
         loc.country,
-        loc.subdivision.as_deref().map(|s| format!("{s} ")).unwrap_or_default(),
-        loc.name,
-        border_km
-    )
+        loc.subdivision
+            .as_deref()
+            .map(|s| format!("{s} "))
+            .unwrap_or_default(),
+        loc.name
+    );
+    match &control.area {
+        Some(area) => {
+            let _ = writeln!(
+                out,
+                "  controlled by on {as_of}: {} (since {}; area `{area}`{}{})",
+                control.controlled_by,
+                control.since.as_deref().unwrap_or("?"),
+                if control.approximate {
+                    ", coarse approximation"
+                } else {
+                    ""
+                },
+                if control.date_uncertain {
+                    ", date imprecise"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  controlled by on {as_of}: {} (no control area on record; de jure)",
+                control.controlled_by
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  distance to the UA-RU land border: {border_km:.1} km"
+    );
+    out
 }

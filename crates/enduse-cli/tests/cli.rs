@@ -471,6 +471,13 @@ fn where_classifies_real_points_and_refuses_bad_ones() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["de_jure"]["country"], "UA");
     assert_eq!(v["de_jure"]["subdivision"], "UA-43");
+    let (_, out, _) = enduse(&["--json", "where", "45.0,34.1", "--as-of", "2024-09-11"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["control"]["controlled_by"], "RU");
+    assert_eq!(v["control"]["area"], "crimea-2014");
+    let (_, out, _) = enduse(&["--json", "where", "45.0,34.1", "--as-of", "2013-01-01"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["control"]["controlled_by"], "UA");
     let (_, out, _) = enduse(&["--json", "where", "50.6,36.6"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["de_jure"]["subdivision"], "RU-BEL");

@@ -49,6 +49,16 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
             .get("border_distance_km")
             .and_then(Value::as_i64)
             .or_else(|| at(r).map(|(_, km)| km)),
+        controlled_by: s(r, "at").and_then(|a| {
+            let p = enduse_geo::LatLon::parse(a).unwrap();
+            let b = enduse_geo::Boundaries::bundled().unwrap();
+            let loc = b.locate(p).unwrap();
+            let layer = enduse_geo::ControlLayer::bundled(&b).unwrap();
+            let day = parse_day(s(case, "as_of").unwrap()).unwrap();
+            engine
+                .resolve_party(&layer.control(p, day, &loc.country).controlled_by)
+                .ok()
+        }),
         as_of: parse_day(s(case, "as_of").unwrap()).unwrap(),
         known_at: parse_day(s(case, "known_at").unwrap_or(today)).unwrap(),
         approvals: r

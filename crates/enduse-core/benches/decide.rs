@@ -517,6 +517,7 @@ fn query(model: usize, place: &str, distance: i64, approvals: &[&str]) -> Query 
         recipient: None,
         target_class: Some("military".into()),
         border_distance_km: Some(distance),
+        controlled_by: None,
         as_of: day(2024, 6, 15),
         known_at: day(2025, 12, 31),
         approvals: approvals

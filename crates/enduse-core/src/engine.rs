@@ -767,6 +767,16 @@ impl Engine {
             ));
             provided.push("target_class");
         }
+        if let Some(c) = &q.controlled_by {
+            pairs.push((
+                "controlled_by".into(),
+                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
+                    self.types.party.clone(),
+                    EntityId::new(c.as_str()),
+                )),
+            ));
+            provided.push("controlled_by");
+        }
         if let Some(d) = q.border_distance_km {
             pairs.push((
                 "border_distance_km".into(),
@@ -832,6 +842,9 @@ impl Engine {
         }
         if let Some(p) = &q.place {
             self.resolve_place(p.as_str())?;
+        }
+        if let Some(c) = &q.controlled_by {
+            self.resolve_party(c.as_str())?;
         }
         for a in &q.approvals {
             self.resolve_authority(a.as_str())?;

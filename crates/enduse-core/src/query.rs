@@ -82,6 +82,9 @@ pub struct Query {
     pub target_class: Option<String>,
     /// Distance of the place from the Ukraine-Russia land border, in km.
     pub border_distance_km: Option<i64>,
+    /// Who controls the place on the as-of day (computed from a control
+    /// layer when the place is given as coordinates).
+    pub controlled_by: Option<PartyId>,
     /// The day the action would take place.
     pub as_of: NaiveDate,
     /// The day whose public record is used.

@@ -5,6 +5,10 @@
 //! This crate knows nothing of policies: the engine puts what it computes into
 //! the Cedar context.
 
+mod control;
+
+pub use control::{Control, ControlLayer};
+
 use geo::{
     BoundingRect, Coord, Distance, Geodesic, Intersects, LineString, MultiPolygon, Point, Polygon,
 };
@@ -144,7 +148,7 @@ fn coords(v: &Value) -> Option<Vec<Coord<f64>>> {
         .collect()
 }
 
-fn multipolygon(v: &Value) -> Option<MultiPolygon<f64>> {
+pub(crate) fn multipolygon(v: &Value) -> Option<MultiPolygon<f64>> {
     let polys = v.as_array()?.iter().map(|poly| {
         let rings = poly.as_array()?;
         let exterior = LineString::new(coords(rings.first()?)?);
@@ -280,6 +284,14 @@ impl Boundaries {
     /// Whether nothing is loaded.
     pub fn is_empty(&self) -> bool {
         self.areas.is_empty()
+    }
+
+    /// The shape of the subdivision with ISO 3166-2 code `code`.
+    pub fn shape_of(&self, code: &str) -> Option<&MultiPolygon<f64>> {
+        self.areas
+            .iter()
+            .find(|a| a.iso_3166_2.as_deref() == Some(code))
+            .map(|a| &a.shape)
     }
 
     /// Every area's country, subdivision code and shape, for drawing.

@@ -17,6 +17,7 @@
 //!     recipient: None,
 //!     target_class: None,
 //!     border_distance_km: None,
+//!     controlled_by: None,
 //!     as_of: parse_day("2024-09-11")?,
 //!     known_at: parse_day("2025-01-01")?,
 //!     approvals: vec![],

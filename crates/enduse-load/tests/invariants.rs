@@ -36,6 +36,7 @@ fn arb_query() -> impl Strategy<Value = Query> {
                 recipient: recipient.map(|p| p.as_str().into()),
                 target_class: None,
                 border_distance_km: km,
+                controlled_by: None,
                 as_of: base + chrono::Duration::days(a),
                 known_at: base + chrono::Duration::days(k),
                 approvals: vec![],
