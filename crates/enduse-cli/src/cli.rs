@@ -227,21 +227,29 @@ fn day(field: &'static str, s: Option<&str>, default: NaiveDate) -> Result<Naive
     }
 }
 
+/// The bundled boundaries, parsed once per process.
+fn boundaries() -> Result<&'static enduse_geo::Boundaries, CliError> {
+    static B: std::sync::OnceLock<Result<enduse_geo::Boundaries, enduse_geo::GeoError>> =
+        std::sync::OnceLock::new();
+    B.get_or_init(enduse_geo::Boundaries::bundled)
+        .as_ref()
+        .map_err(|e| CliError::Geo(e.clone()))
+}
+
 /// Who controls `point` on `date`, from the bundled control layer.
 fn control_at(
     point: enduse_geo::LatLon,
     date: NaiveDate,
     de_jure: &str,
 ) -> Result<enduse_geo::Control, CliError> {
-    let b = enduse_geo::Boundaries::bundled()?;
-    let layer = enduse_geo::ControlLayer::bundled(&b)?;
+    let layer = enduse_geo::ControlLayer::bundled(boundaries()?)?;
     Ok(layer.control(point, date, de_jure))
 }
 
 /// Classifies `LAT,LON` on the bundled boundaries.
 fn locate(s: &str) -> Result<(enduse_geo::Location, f64, enduse_geo::LatLon), CliError> {
     let point = enduse_geo::LatLon::parse(s)?;
-    let b = enduse_geo::Boundaries::bundled()?;
+    let b = boundaries()?;
     let loc = b
         .locate(point)
         .ok_or_else(|| CliError::NoCountry(s.to_owned()))?;
@@ -467,8 +475,8 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                     .map(|a| engine.resolve_authority(a))
                     .collect::<Result<_, _>>()?,
             };
-            let geo = enduse_geo::Boundaries::bundled()?;
-            let summary = crate::map::render(&engine, &geo, &template, m.cell);
+            let geo = boundaries()?;
+            let summary = crate::map::render(&engine, geo, &template, m.cell);
             if let Some(path) = &m.out {
                 std::fs::write(path, &summary.svg).map_err(|e| {
                     CliError::Usage(format!(

@@ -10,7 +10,8 @@ mod control;
 pub use control::{Control, ControlLayer};
 
 use geo::{
-    BoundingRect, Coord, Distance, Geodesic, Intersects, LineString, MultiPolygon, Point, Polygon,
+    BoundingRect, Coord, Distance, Geodesic, Haversine, Intersects, LineString, MultiPolygon,
+    Point, Polygon,
 };
 use rstar::primitives::{GeomWithData, Line as RLine, Rectangle};
 use rstar::{PointDistance, RTree, AABB};
@@ -253,22 +254,22 @@ impl Boundaries {
     pub fn border_distance_km(&self, p: LatLon) -> f64 {
         let q = [p.lon * LON_SCALE, p.lat];
         let origin = Point::new(p.lon, p.lat);
-        let mut best = f64::INFINITY;
-        // The scaled planar order is close to the geodesic one; measuring the
-        // first few candidates exactly removes the approximation.
+        // The scaled planar order is close to the true one; the first few
+        // candidates are compared on the sphere (cheap), and the winner is
+        // measured on the WGS84 ellipsoid (exact, about 1 µs).
+        let mut best = (f64::INFINITY, origin);
         for seg in self.border.nearest_neighbor_iter(&q).take(12) {
-            let (a, b) = (seg.from, seg.to);
-            let c = closest_on_segment(q, a, b);
+            let c = closest_on_segment(q, seg.from, seg.to);
             let on = Point::new(c[0] / LON_SCALE, c[1]);
-            let d = Geodesic.distance(origin, on) / 1000.0;
-            if d < best {
-                best = d;
+            let d = Haversine.distance(origin, on) / 1000.0;
+            if d < best.0 {
+                best = (d, on);
             }
-            if seg.distance_2(&q).sqrt() * 111.0 * 0.5 > best {
+            if seg.distance_2(&q).sqrt() * 111.0 * 0.5 > best.0 {
                 break;
             }
         }
-        best
+        Geodesic.distance(origin, best.1) / 1000.0
     }
 
     /// Total length of the border line, in km.
