@@ -31,6 +31,11 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Control layer to use instead of the bundled one: GeoJSON features with
+    /// `id`, `controlled_by`, `valid_from`, optional `valid_to`, `approximate`,
+    /// `source` and `note` properties.
+    #[arg(long, global = true, value_name = "FILE")]
+    control: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -236,13 +241,29 @@ fn boundaries() -> Result<&'static enduse_geo::Boundaries, CliError> {
         .map_err(|e| CliError::Geo(e.clone()))
 }
 
-/// Who controls `point` on `date`, from the bundled control layer.
+/// Who controls `point` on `date`, from `--control FILE` or the bundled layer.
 fn control_at(
     point: enduse_geo::LatLon,
     date: NaiveDate,
     de_jure: &str,
+    file: Option<&std::path::Path>,
 ) -> Result<enduse_geo::Control, CliError> {
-    let layer = enduse_geo::ControlLayer::bundled(boundaries()?)?;
+    let layer = match file {
+        None => enduse_geo::ControlLayer::bundled(boundaries()?)?,
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot read `{}`: {}",
+                    f.display(),
+                    e.to_string().to_lowercase()
+                ))
+            })?;
+            enduse_geo::ControlLayer::from_json(&text, boundaries()?).map_err(|e| match e {
+                enduse_geo::GeoError::Data(m) => CliError::Usage(format!("`{}`: {m}", f.display())),
+                other => CliError::Geo(other),
+            })?
+        }
+    };
     Ok(layer.control(point, date, de_jure))
 }
 
@@ -330,6 +351,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
 
 fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     let now = today();
+    let control_file = cli.control.as_deref();
     let w = |out: &mut dyn Write, s: String| {
         let _ = out.write_all(s.as_bytes());
     };
@@ -369,7 +391,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                         .resolve_place(&code)
                         .or_else(|_| engine.resolve_place(&loc.country))
                         .map_err(|_| CliError::NoCountry(format!("{},{}", point.lat, point.lon)))?;
-                    let control = control_at(point, as_of, &loc.country)?;
+                    let control = control_at(point, as_of, &loc.country, control_file)?;
                     // Whole kilometres, rounded up: a limit such as
                     // "<= 80 km" is met only when the point is surely within it.
                     (
@@ -439,7 +461,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Command::Where(wh) => {
             let (loc, km, point) = locate(&wh.point)?;
             let as_of = day("as-of", wh.as_of.as_deref(), now)?;
-            let control = control_at(point, as_of, &loc.country)?;
+            let control = control_at(point, as_of, &loc.country, control_file)?;
             w(
                 out,
                 render::location(&point, &loc, km, as_of, &control, cli.json),

@@ -580,3 +580,33 @@ fn map_colours_cells_by_decision_and_cites_sources() {
     assert_eq!(code, 1);
     assert!(err.contains("--cell `0` must be between"), "{err}");
 }
+
+#[test]
+fn a_user_control_layer_replaces_the_bundled_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = tmp.path().join("layer.geojson");
+    std::fs::write(
+        &layer,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+        "properties":{"id":"my-area","controlled_by":"UA","valid_from":"2023-01-01","approximate":true,"source":"my notes","note":"test"},
+        "geometry":{"type":"Polygon","coordinates":[[[36.0,50.4],[37.0,50.4],[37.0,50.9],[36.0,50.9],[36.0,50.4]]]}}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = enduse(&[
+        "--json",
+        "--control",
+        layer.to_str().unwrap(),
+        "where",
+        "50.6,36.6",
+        "--as-of",
+        "2024-01-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["control"]["area"], "my-area");
+    assert_eq!(v["control"]["controlled_by"], "UA");
+    std::fs::write(&layer, r#"{"type":"FeatureCollection","features":[{"properties":{"id":"x","controlled_by":"UA","valid_from":"2023-02-30"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#).unwrap();
+    let (code, _, err) = enduse(&["--control", layer.to_str().unwrap(), "where", "50.6,36.6"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a day of the calendar"), "{err}");
+}

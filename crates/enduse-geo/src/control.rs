@@ -61,13 +61,43 @@ impl ControlLayer {
     pub fn from_json(text: &str, boundaries: &Boundaries) -> Result<Self, GeoError> {
         let v: Value = serde_json::from_str(text)
             .map_err(|e| GeoError::Data(format!("control layer: {e}")))?;
+        // A GeoJSON FeatureCollection is accepted too: each feature's
+        // properties are the area's fields, its geometry the outline.
+        let list: Vec<Value> = if v["type"] == "FeatureCollection" {
+            v["features"]
+                .as_array()
+                .ok_or_else(|| GeoError::Data("control layer has no `features`".into()))?
+                .iter()
+                .map(|f| {
+                    let mut a = f["properties"].clone();
+                    let g = &f["geometry"];
+                    if let Some(obj) = a.as_object_mut() {
+                        match g["type"].as_str() {
+                            Some("Polygon") => {
+                                obj.insert(
+                                    "multipolygon".into(),
+                                    Value::Array(vec![g["coordinates"].clone()]),
+                                );
+                            }
+                            Some("MultiPolygon") => {
+                                obj.insert("multipolygon".into(), g["coordinates"].clone());
+                            }
+                            _ => {}
+                        }
+                    }
+                    a
+                })
+                .collect()
+        } else {
+            v["areas"]
+                .as_array()
+                .ok_or_else(|| {
+                    GeoError::Data("control layer has no `areas` (or GeoJSON `features`)".into())
+                })?
+                .clone()
+        };
         let mut areas = Vec::new();
-        for (i, a) in v["areas"]
-            .as_array()
-            .ok_or_else(|| GeoError::Data("control layer has no `areas`".into()))?
-            .iter()
-            .enumerate()
-        {
+        for (i, a) in list.iter().enumerate() {
             let bad = |m: &str| GeoError::Data(format!("control area {i}: {m}"));
             let text = |k: &str| a[k].as_str().map(str::to_owned);
             let id = text("id").ok_or_else(|| bad("no `id`"))?;
@@ -202,6 +232,30 @@ mod tests {
             c.control(LatLon::new(50.0, 36.23).unwrap(), d("2024-01-01"), "UA")
                 .controlled_by,
             "UA"
+        );
+    }
+
+    #[test]
+    fn user_layers_load_from_geojson() {
+        let b = Boundaries::bundled().unwrap();
+        let text = r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+            "properties":{"id":"test-box","controlled_by":"UA","valid_from":"2024-08","valid_to":"2024-10-01","approximate":true,"source":"s","note":"n"},
+            "geometry":{"type":"Polygon","coordinates":[[[35.0,51.0],[36.0,51.0],[36.0,52.0],[35.0,52.0],[35.0,51.0]]]}}]}"#;
+        let c = ControlLayer::from_json(text, &b).unwrap();
+        let p = LatLon::new(51.5, 35.5).unwrap();
+        assert_eq!(
+            c.control(p, d("2024-09-01"), "RU").area.as_deref(),
+            Some("test-box")
+        );
+        assert!(c.control(p, d("2024-08-15"), "RU").date_uncertain);
+        assert_eq!(c.control(p, d("2024-10-01"), "RU").controlled_by, "RU");
+        let e = ControlLayer::from_json(
+            r#"{"type":"FeatureCollection","features":[{"properties":{"id":"x","controlled_by":"UA","valid_from":"2024"},"geometry":{"type":"Point","coordinates":[1,2]}}]}"#,
+            &b,
+        );
+        assert!(
+            matches!(e, Err(GeoError::Data(m)) if m.contains("needs `polygon` or `iso_3166_2`")),
+            "point geometry must be refused"
         );
     }
 
