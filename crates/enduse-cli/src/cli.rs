@@ -241,15 +241,10 @@ fn boundaries() -> Result<&'static enduse_geo::Boundaries, CliError> {
         .map_err(|e| CliError::Geo(e.clone()))
 }
 
-/// Who controls `point` on `date`, from `--control FILE` or the bundled layer.
-fn control_at(
-    point: enduse_geo::LatLon,
-    date: NaiveDate,
-    de_jure: &str,
-    file: Option<&std::path::Path>,
-) -> Result<enduse_geo::Control, CliError> {
-    let layer = match file {
-        None => enduse_geo::ControlLayer::bundled(boundaries()?)?,
+/// The control layer: `--control FILE`, or the bundled one.
+fn control_layer(file: Option<&std::path::Path>) -> Result<enduse_geo::ControlLayer, CliError> {
+    match file {
+        None => Ok(enduse_geo::ControlLayer::bundled(boundaries()?)?),
         Some(f) => {
             let text = std::fs::read_to_string(f).map_err(|e| {
                 CliError::Usage(format!(
@@ -261,10 +256,19 @@ fn control_at(
             enduse_geo::ControlLayer::from_json(&text, boundaries()?).map_err(|e| match e {
                 enduse_geo::GeoError::Data(m) => CliError::Usage(format!("`{}`: {m}", f.display())),
                 other => CliError::Geo(other),
-            })?
+            })
         }
-    };
-    Ok(layer.control(point, date, de_jure))
+    }
+}
+
+/// Who controls `point` on `date`, from `--control FILE` or the bundled layer.
+fn control_at(
+    point: enduse_geo::LatLon,
+    date: NaiveDate,
+    de_jure: &str,
+    file: Option<&std::path::Path>,
+) -> Result<enduse_geo::Control, CliError> {
+    Ok(control_layer(file)?.control(point, date, de_jure))
 }
 
 /// Classifies `LAT,LON` on the bundled boundaries.
@@ -498,7 +502,13 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                     .collect::<Result<_, _>>()?,
             };
             let geo = boundaries()?;
-            let summary = crate::map::render(&engine, geo, &template, m.cell);
+            let summary = crate::map::render(
+                &engine,
+                geo,
+                &control_layer(control_file)?,
+                &template,
+                m.cell,
+            );
             if let Some(path) = &m.out {
                 std::fs::write(path, &summary.svg).map_err(|e| {
                     CliError::Usage(format!(

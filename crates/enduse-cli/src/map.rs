@@ -3,7 +3,7 @@
 //! legend, the dates and the sources.
 
 use enduse_core::{Decision, Engine, Outcome, Query, SourceRef};
-use enduse_geo::{Boundaries, LatLon};
+use enduse_geo::{Boundaries, ControlLayer, LatLon};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -74,8 +74,14 @@ fn esc(s: &str) -> String {
 }
 
 /// Renders the map for `template` (its place and distance are replaced per cell).
-pub fn render(engine: &Engine, geo: &Boundaries, template: &Query, step: f64) -> MapSummary {
-    let mut memo: HashMap<(String, i64), Decision> = HashMap::new();
+pub fn render(
+    engine: &Engine,
+    geo: &Boundaries,
+    control: &ControlLayer,
+    template: &Query,
+    step: f64,
+) -> MapSummary {
+    let mut memo: HashMap<(String, i64, Option<String>), Decision> = HashMap::new();
     let mut cells = String::new();
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut sources: BTreeMap<String, SourceRef> = BTreeMap::new();
@@ -93,11 +99,20 @@ pub fn render(engine: &Engine, geo: &Boundaries, template: &Query, step: f64) ->
                         .ok();
                     let km = geo.border_distance_km(p).ceil() as i64;
                     if let Some(place) = place {
-                        let key = (place.to_string(), km);
+                        let holder = control
+                            .control(p, template.as_of, &loc.country)
+                            .controlled_by;
+                        let controlled_by = engine.resolve_party(&holder).ok();
+                        let key = (
+                            place.to_string(),
+                            km,
+                            controlled_by.as_ref().map(ToString::to_string),
+                        );
                         let d = memo.entry(key).or_insert_with(|| {
                             let mut q = template.clone();
                             q.place = Some(place.clone());
                             q.border_distance_km = Some(km);
+                            q.controlled_by = controlled_by.clone();
                             engine.decide(&q).unwrap_or_else(|_| Decision {
                                 outcome: Outcome::Indeterminate,
                                 as_of: q.as_of,

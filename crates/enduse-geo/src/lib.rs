@@ -6,12 +6,12 @@
 //! the Cedar context.
 
 mod control;
+mod pip;
 
 pub use control::{Control, ControlLayer};
 
 use geo::{
-    BoundingRect, Coord, Distance, Geodesic, Haversine, Intersects, LineString, MultiPolygon,
-    Point, Polygon,
+    BoundingRect, Coord, Distance, Geodesic, Haversine, LineString, MultiPolygon, Point, Polygon,
 };
 use rstar::primitives::{GeomWithData, Line as RLine, Rectangle};
 use rstar::{PointDistance, RTree, AABB};
@@ -108,6 +108,7 @@ struct Area {
     name: String,
     adm1_code: String,
     shape: MultiPolygon<f64>,
+    banded: pip::BandedShape,
 }
 
 /// Where a point lies, de jure.
@@ -192,6 +193,7 @@ impl Boundaries {
                 iso_3166_2: text("iso_3166_2"),
                 name: text("name").unwrap_or_default(),
                 adm1_code: text("adm1_code").unwrap_or_default(),
+                banded: pip::BandedShape::new(&shape),
                 shape,
             });
         }
@@ -241,7 +243,7 @@ impl Boundaries {
         self.tree
             .locate_in_envelope_intersecting(&AABB::from_point([p.lon, p.lat]))
             .map(|g| &self.areas[g.data])
-            .find(|a| a.shape.intersects(&pt))
+            .find(|a| a.banded.contains(pt.x(), pt.y()))
             .map(|a| Location {
                 country: a.iso_3166_1.clone(),
                 subdivision: a.iso_3166_2.clone(),
