@@ -61,23 +61,8 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct MapArgs {
-    /// The acting party.
-    #[arg(long)]
-    actor: String,
-    /// What the actor wants to do.
-    #[arg(long, value_parser = ["use", "deploy", "transfer", "reexport"])]
-    action: String,
     #[command(flatten)]
-    item: ItemArgs,
-    /// The day (YYYY-MM-DD; default: today).
-    #[arg(long, value_name = "DATE")]
-    as_of: Option<String>,
-    /// Use the public record as it stood on this day (default: today).
-    #[arg(long, value_name = "DATE")]
-    known_at: Option<String>,
-    /// Evaluate as if this authority had approved (repeatable).
-    #[arg(long, value_name = "AUTHORITY")]
-    approval: Vec<String>,
+    ask: AskArgs,
     /// Cell size in degrees of latitude (0.05 to 2).
     #[arg(long, default_value_t = 0.2)]
     cell: f64,
@@ -106,8 +91,10 @@ struct ItemArgs {
     lot: Option<String>,
 }
 
+/// Who asks to do what with which item, when, and as known when: shared by
+/// `check` and `map`.
 #[derive(Args, Debug)]
-struct CheckArgs {
+struct AskArgs {
     /// The acting party (ISO 3166-1 code such as UA, or a party id).
     #[arg(long)]
     actor: String,
@@ -116,6 +103,21 @@ struct CheckArgs {
     action: String,
     #[command(flatten)]
     item: ItemArgs,
+    /// The day of the action (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Use the public record as it stood on this day (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    known_at: Option<String>,
+    /// Evaluate as if this authority had approved (repeatable), e.g. US:SecDef.
+    #[arg(long, value_name = "AUTHORITY")]
+    approval: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    #[command(flatten)]
+    ask: AskArgs,
     /// Where: an ISO 3166-1 or 3166-2 code (UA, UA-43, RU-KRS).
     #[arg(long, value_name = "CODE", conflicts_with = "at")]
     place: Option<String>,
@@ -133,15 +135,6 @@ struct CheckArgs {
     /// (computed when --at is given).
     #[arg(long, value_name = "KM", conflicts_with = "at")]
     border_distance_km: Option<i64>,
-    /// The day of the action (YYYY-MM-DD; default: today).
-    #[arg(long, value_name = "DATE")]
-    as_of: Option<String>,
-    /// Use the public record as it stood on this day (YYYY-MM-DD; default: today).
-    #[arg(long, value_name = "DATE")]
-    known_at: Option<String>,
-    /// Evaluate as if this authority had approved (repeatable), e.g. US:SecDef.
-    #[arg(long, value_name = "AUTHORITY")]
-    approval: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -315,6 +308,31 @@ fn item(engine: &Engine, a: &ItemArgs) -> Result<ItemRef, CliError> {
     }
 }
 
+/// The query common to `check` and `map`, with no place or recipient yet.
+fn base_query(engine: &Engine, a: &AskArgs, now: NaiveDate) -> Result<Query, CliError> {
+    let as_of = day("as-of", a.as_of.as_deref(), now)?;
+    let known_at = day("known-at", a.known_at.as_deref(), now)?;
+    check_dates(as_of, known_at, now)?;
+    Ok(Query {
+        actor: engine.resolve_party(&a.actor)?,
+        action: Action::parse(&a.action)
+            .ok_or_else(|| CliError::Usage(format!("unknown action `{}`", a.action)))?,
+        item: item(engine, &a.item)?,
+        place: None,
+        recipient: None,
+        target_class: None,
+        border_distance_km: None,
+        controlled_by: None,
+        as_of,
+        known_at,
+        approvals: a
+            .approval
+            .iter()
+            .map(|x| engine.resolve_authority(x))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 /// Runs the CLI with `args`, writing to `out` and `err`; returns the exit code.
 pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -370,62 +388,43 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         }
         Command::Check(c) => {
             let engine = load(&cli.data)?;
-            let action = Action::parse(&c.action)
-                .ok_or_else(|| CliError::Usage(format!("unknown action `{}`", c.action)))?;
-            let item = item(&engine, &c.item)?;
-            let as_of = day("as-of", c.as_of.as_deref(), now)?;
-            let known_at = day("known-at", c.known_at.as_deref(), now)?;
-            check_dates(as_of, known_at, now)?;
-            let (place, border_distance_km, controlled_by) = match &c.at {
-                None => (
-                    c.place
+            let mut q = base_query(&engine, &c.ask, now)?;
+            match &c.at {
+                None => {
+                    q.place = c
+                        .place
                         .as_deref()
                         .map(|p| engine.resolve_place(p))
-                        .transpose()?,
-                    c.border_distance_km,
-                    None,
-                ),
+                        .transpose()?;
+                    q.border_distance_km = c.border_distance_km;
+                }
                 Some(at) => {
                     let (loc, km, point) = locate(at)?;
                     let code = loc
                         .subdivision
                         .clone()
                         .unwrap_or_else(|| loc.country.clone());
-                    let place = engine
-                        .resolve_place(&code)
-                        .or_else(|_| engine.resolve_place(&loc.country))
-                        .map_err(|_| CliError::NoCountry(format!("{},{}", point.lat, point.lon)))?;
-                    let control = control_at(point, as_of, &loc.country, control_file)?;
+                    q.place = Some(
+                        engine
+                            .resolve_place(&code)
+                            .or_else(|_| engine.resolve_place(&loc.country))
+                            .map_err(|_| {
+                                CliError::NoCountry(format!("{},{}", point.lat, point.lon))
+                            })?,
+                    );
                     // Whole kilometres, rounded up: a limit such as
                     // "<= 80 km" is met only when the point is surely within it.
-                    (
-                        Some(place),
-                        Some(km.ceil() as i64),
-                        engine.resolve_party(&control.controlled_by).ok(),
-                    )
+                    q.border_distance_km = Some(km.ceil() as i64);
+                    let control = control_at(point, q.as_of, &loc.country, control_file)?;
+                    q.controlled_by = engine.resolve_party(&control.controlled_by).ok();
                 }
-            };
-            let q = Query {
-                actor: engine.resolve_party(&c.actor)?,
-                action,
-                item,
-                place,
-                recipient: c
-                    .recipient
-                    .as_deref()
-                    .map(|p| engine.resolve_party(p))
-                    .transpose()?,
-                target_class: c.target_class,
-                border_distance_km,
-                controlled_by,
-                as_of,
-                known_at,
-                approvals: c
-                    .approval
-                    .iter()
-                    .map(|a| engine.resolve_authority(a))
-                    .collect::<Result<_, _>>()?,
-            };
+            }
+            q.recipient = c
+                .recipient
+                .as_deref()
+                .map(|p| engine.resolve_party(p))
+                .transpose()?;
+            q.target_class = c.target_class;
             let d = engine.decide(&q)?;
             w(
                 out,
@@ -480,27 +479,8 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                     m.cell
                 )));
             }
-            let as_of = day("as-of", m.as_of.as_deref(), now)?;
-            let known_at = day("known-at", m.known_at.as_deref(), now)?;
-            check_dates(as_of, known_at, now)?;
-            let template = Query {
-                actor: engine.resolve_party(&m.actor)?,
-                action: Action::parse(&m.action)
-                    .ok_or_else(|| CliError::Usage(format!("unknown action `{}`", m.action)))?,
-                item: item(&engine, &m.item)?,
-                place: None,
-                recipient: None,
-                target_class: None,
-                border_distance_km: None,
-                controlled_by: None,
-                as_of,
-                known_at,
-                approvals: m
-                    .approval
-                    .iter()
-                    .map(|a| engine.resolve_authority(a))
-                    .collect::<Result<_, _>>()?,
-            };
+            let template = base_query(&engine, &m.ask, now)?;
+            let (as_of, known_at) = (template.as_of, template.known_at);
             let geo = boundaries()?;
             let summary = crate::map::render(
                 &engine,
