@@ -343,7 +343,8 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
                 _ => 1,
             };
-            let text = if code == 0 {
+            // Colour only for a person at a terminal; pipes and files get plain text.
+            let text = if code == 0 && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
                 e.render().ansi().to_string()
             } else {
                 e.render().to_string()
