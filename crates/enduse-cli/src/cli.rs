@@ -400,24 +400,14 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                     q.border_distance_km = c.border_distance_km;
                 }
                 Some(at) => {
-                    let (loc, km, point) = locate(at)?;
-                    let code = loc
-                        .subdivision
-                        .clone()
-                        .unwrap_or_else(|| loc.country.clone());
-                    q.place = Some(
-                        engine
-                            .resolve_place(&code)
-                            .or_else(|_| engine.resolve_place(&loc.country))
-                            .map_err(|_| {
-                                CliError::NoCountry(format!("{},{}", point.lat, point.lon))
-                            })?,
-                    );
-                    // Whole kilometres, rounded up: a limit such as
-                    // "<= 80 km" is met only when the point is surely within it.
-                    q.border_distance_km = Some(km.ceil() as i64);
-                    let control = control_at(point, q.as_of, &loc.country, control_file)?;
-                    q.controlled_by = engine.resolve_party(&control.controlled_by).ok();
+                    let point = enduse_geo::LatLon::parse(at)?;
+                    let layer = control_layer(control_file)?;
+                    let (place, km, controlled_by) =
+                        crate::map::point_facts(&engine, boundaries()?, &layer, point, q.as_of)
+                            .ok_or_else(|| CliError::NoCountry(at.clone()))?;
+                    q.place = Some(place);
+                    q.border_distance_km = Some(km);
+                    q.controlled_by = controlled_by;
                 }
             }
             q.recipient = c

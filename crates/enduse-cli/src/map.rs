@@ -37,6 +37,32 @@ pub fn colour(o: Outcome) -> &'static str {
     }
 }
 
+/// The facts of a point that a query needs: its place in the register (the
+/// subdivision, or the country where the register lacks the subdivision),
+/// its border distance in whole km rounded up (so that a "within N km" limit
+/// is met only when surely met), and who controls it on `date`. `None` when
+/// the point lies in no loaded polygon or in no place the register knows.
+pub fn point_facts(
+    engine: &Engine,
+    geo: &Boundaries,
+    control: &ControlLayer,
+    p: LatLon,
+    date: chrono::NaiveDate,
+) -> Option<(enduse_core::PlaceCode, i64, Option<enduse_core::PartyId>)> {
+    let loc = geo.locate(p)?;
+    let code = loc
+        .subdivision
+        .clone()
+        .unwrap_or_else(|| loc.country.clone());
+    let place = engine
+        .resolve_place(&code)
+        .or_else(|_| engine.resolve_place(&loc.country))
+        .ok()?;
+    let km = geo.border_distance_km(p).ceil() as i64;
+    let holder = control.control(p, date, &loc.country).controlled_by;
+    Some((place, km, engine.resolve_party(&holder).ok()))
+}
+
 /// Counts and sources of a rendered map.
 pub struct MapSummary {
     /// Cells per outcome.
@@ -91,57 +117,47 @@ pub fn render(
         let mut lon = LON0 + lon_step / 2.0;
         while lon < LON1 {
             if let Ok(p) = LatLon::new(lat, lon) {
-                if let Some(loc) = geo.locate(p) {
-                    let code = loc.subdivision.clone().unwrap_or(loc.country.clone());
-                    let place = engine
-                        .resolve_place(&code)
-                        .or_else(|_| engine.resolve_place(&loc.country))
-                        .ok();
-                    let km = geo.border_distance_km(p).ceil() as i64;
-                    if let Some(place) = place {
-                        let holder = control
-                            .control(p, template.as_of, &loc.country)
-                            .controlled_by;
-                        let controlled_by = engine.resolve_party(&holder).ok();
-                        let key = (
-                            place.to_string(),
-                            km,
-                            controlled_by.as_ref().map(ToString::to_string),
-                        );
-                        let d = memo.entry(key).or_insert_with(|| {
-                            let mut q = template.clone();
-                            q.place = Some(place.clone());
-                            q.border_distance_km = Some(km);
-                            q.controlled_by = controlled_by.clone();
-                            engine.decide(&q).unwrap_or_else(|_| Decision {
-                                outcome: Outcome::Indeterminate,
-                                as_of: q.as_of,
-                                known_at: q.known_at,
-                                request: q.clone(),
-                                approvals: vec![],
-                                parties: vec![],
-                                missing: vec![],
-                                notes: vec![],
-                            })
-                        });
-                        for p in &d.parties {
-                            for r in &p.rules {
-                                sources
-                                    .entry(r.source.id.to_string())
-                                    .or_insert_with(|| r.source.clone());
-                            }
+                if let Some((place, km, controlled_by)) =
+                    point_facts(engine, geo, control, p, template.as_of)
+                {
+                    let key = (
+                        place.to_string(),
+                        km,
+                        controlled_by.as_ref().map(ToString::to_string),
+                    );
+                    let d = memo.entry(key).or_insert_with(|| {
+                        let mut q = template.clone();
+                        q.place = Some(place.clone());
+                        q.border_distance_km = Some(km);
+                        q.controlled_by = controlled_by.clone();
+                        engine.decide(&q).unwrap_or_else(|_| Decision {
+                            outcome: Outcome::Indeterminate,
+                            as_of: q.as_of,
+                            known_at: q.known_at,
+                            request: q.clone(),
+                            approvals: vec![],
+                            parties: vec![],
+                            missing: vec![],
+                            notes: vec![],
+                        })
+                    });
+                    for p in &d.parties {
+                        for r in &p.rules {
+                            sources
+                                .entry(r.source.id.to_string())
+                                .or_insert_with(|| r.source.clone());
                         }
-                        *counts.entry(d.outcome.as_str()).or_default() += 1;
-                        let _ = write!(
-                            cells,
-                            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
-                            x(lon - lon_step / 2.0),
-                            y(lat + step / 2.0),
-                            lon_step * COS * K + 0.4,
-                            step * K + 0.4,
-                            colour(d.outcome)
-                        );
                     }
+                    *counts.entry(d.outcome.as_str()).or_default() += 1;
+                    let _ = write!(
+                        cells,
+                        r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
+                        x(lon - lon_step / 2.0),
+                        y(lat + step / 2.0),
+                        lon_step * COS * K + 0.4,
+                        step * K + 0.4,
+                        colour(d.outcome)
+                    );
                 }
             }
             lon += lon_step;

@@ -737,23 +737,11 @@ impl Engine {
             ),
         )];
         if let Some(p) = &q.place {
-            pairs.push((
-                "place".into(),
-                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
-                    self.types.place.clone(),
-                    EntityId::new(p.as_str()),
-                )),
-            ));
+            pairs.push(("place".into(), entity(&self.types.place, p.as_str())));
             provided.push("place");
         }
         if let Some(r) = &q.recipient {
-            pairs.push((
-                "recipient".into(),
-                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
-                    self.types.party.clone(),
-                    EntityId::new(r.as_str()),
-                )),
-            ));
+            pairs.push(("recipient".into(), entity(&self.types.party, r.as_str())));
             pairs.push((
                 "recipient_in_conflict".into(),
                 RestrictedExpression::new_bool(self.register.in_conflict(r, q.as_of)),
@@ -770,10 +758,7 @@ impl Engine {
         if let Some(c) = &q.controlled_by {
             pairs.push((
                 "controlled_by".into(),
-                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
-                    self.types.party.clone(),
-                    EntityId::new(c.as_str()),
-                )),
+                entity(&self.types.party, c.as_str()),
             ));
             provided.push("controlled_by");
         }
@@ -1370,6 +1355,14 @@ impl Engine {
     pub fn cite(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
         self.rule_ref(r, as_of)
     }
+}
+
+/// An entity reference as a context value.
+fn entity(ty: &EntityTypeName, id: &str) -> RestrictedExpression {
+    RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
+        ty.clone(),
+        EntityId::new(id),
+    ))
 }
 
 /// A permit with the same id, scope and condition as `p`.
