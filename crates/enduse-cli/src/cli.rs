@@ -57,6 +57,30 @@ enum Command {
     Where(WhereArgs),
     /// Draw a map (SVG) of the decision for every point of the region.
     Map(MapArgs),
+    /// Write a synthetic data set of any size (for benchmarks and load tests).
+    Gen(GenArgs),
+}
+
+#[derive(Args, Debug)]
+struct GenArgs {
+    /// Directory to write the data set into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of parties.
+    #[arg(long, default_value_t = 50)]
+    parties: usize,
+    /// Number of item models.
+    #[arg(long, default_value_t = 2_000)]
+    models: usize,
+    /// Number of transfers.
+    #[arg(long, default_value_t = 1_000_000)]
+    transfers: usize,
+    /// Number of rules.
+    #[arg(long, default_value_t = 100_000)]
+    policies: usize,
+    /// Seed: the same seed writes the same files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -379,6 +403,26 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         let _ = out.write_all(s.as_bytes());
     };
     match cli.command {
+        Command::Gen(g) => {
+            let spec = crate::gen::GenSpec {
+                parties: g.parties,
+                models: g.models,
+                transfers: g.transfers,
+                policies: g.policies,
+                seed: g.seed,
+            };
+            let bar = crate::progress::Bar::new("generating", cli.json);
+            crate::gen::generate(&g.out, spec, &|d, t| bar.set(d, t)).map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot write `{}`: {}",
+                    g.out.display(),
+                    e.to_string().to_lowercase()
+                ))
+            })?;
+            bar.finish();
+            w(out, render::generated(&g.out, &spec, cli.json));
+            Ok(0)
+        }
         Command::Validate(v) => {
             let engine = enduse_load::load_dir(&v.dir)?;
             w(

@@ -5,7 +5,9 @@
 //! 3 needs approval, 4 indeterminate.
 
 mod cli;
+mod gen;
 mod map;
+mod progress;
 mod render;
 
 use std::process::ExitCode;

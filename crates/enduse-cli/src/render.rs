@@ -366,3 +366,22 @@ pub fn location(
     );
     out
 }
+
+/// The report of `enduse gen`.
+pub fn generated(dir: &std::path::Path, spec: &crate::gen::GenSpec, as_json: bool) -> String {
+    let dir = dir.display().to_string();
+    if as_json {
+        return json(&json!({
+            "data_set": dir,
+            "parties": spec.parties,
+            "models": spec.models,
+            "transfers": spec.transfers,
+            "rules": spec.policies,
+            "seed": spec.seed,
+        }));
+    }
+    format!(
+        "{dir}: wrote {} parties, {} models, {} transfers and {} rules (seed {}).\n",
+        spec.parties, spec.models, spec.transfers, spec.policies, spec.seed
+    )
+}

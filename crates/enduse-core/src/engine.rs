@@ -344,18 +344,17 @@ impl Engine {
                 .or_default()
                 .push(l.id.clone());
         }
-        let transfers_of_lot: HashMap<LotId, Vec<crate::ids::TransferId>> = register
-            .lots
-            .keys()
-            .map(|l| {
-                (
-                    l.clone(),
-                    register
-                        .transfers_of_lot(l)
-                        .iter()
-                        .map(|t| t.id.clone())
-                        .collect(),
-                )
+        // One pass over the transfers: a lookup per lot would be quadratic in
+        // a register of a million transfers.
+        let mut by_lot: HashMap<LotId, Vec<&crate::register::Transfer>> = HashMap::new();
+        for t in register.transfers.values() {
+            by_lot.entry(t.lot.clone()).or_default().push(t);
+        }
+        let transfers_of_lot: HashMap<LotId, Vec<crate::ids::TransferId>> = by_lot
+            .into_iter()
+            .map(|(l, mut v)| {
+                v.sort_by_key(|t| t.first_date());
+                (l, v.into_iter().map(|t| t.id.clone()).collect())
             })
             .collect();
         Ok(Self {

@@ -17,7 +17,7 @@ pub struct DataFiles {
 
 /// The largest data-set file accepted: a register file beyond this is a
 /// mistake (or an attack), not a register.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 impl DataFiles {
     /// An in-memory data set (for tests and tools).
@@ -124,4 +124,25 @@ pub fn bundled_files() -> DataFiles {
         }
     }
     DataFiles::from_map(&format!("bundled:{}", crate::BUNDLED_NAME), files)
+}
+
+impl DataFiles {
+    /// Writes every file under `dir` (created if missing), `policies/` included.
+    pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("policies"))?;
+        for (name, text) in &self.files {
+            std::fs::write(dir.join(name), text)?;
+        }
+        Ok(())
+    }
+
+    /// Number of files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether there are no files.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
 }

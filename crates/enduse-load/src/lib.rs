@@ -30,10 +30,14 @@
 
 mod error;
 mod files;
+mod records;
 mod toml_model;
 
 pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
+pub use records::{
+    engine_from_records, files_from_records, records_from_files, Record, RecordKind,
+};
 
 use enduse_core::{Engine, PartyId, Problem};
 use std::path::Path;
@@ -55,7 +59,18 @@ pub fn load_bundled() -> Result<Engine, DataSetError> {
 /// Loads a data set from files already in memory.
 pub fn load_files(files: &DataFiles) -> Result<Engine, DataSetError> {
     let mut problems: Vec<Problem> = Vec::new();
-    let register = toml_model::read_register(files, &mut problems);
+    let raw = toml_model::read_raw(files, &mut problems);
+    build(files, raw, problems)
+}
+
+/// Converts the raw register, parses the policy files of `files` and builds
+/// the engine; `problems` already holds those found while reading.
+pub(crate) fn build(
+    files: &DataFiles,
+    raw: toml_model::Raw,
+    mut problems: Vec<Problem>,
+) -> Result<Engine, DataSetError> {
+    let register = toml_model::convert(raw, &mut problems);
     let mut rules = Vec::new();
     for (name, text) in files.policy_files() {
         let owner = PartyId::new(

@@ -14,21 +14,21 @@ use std::collections::BTreeMap;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct DataSetToml {
+pub(crate) struct DataSetToml {
     name: String,
     title: String,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct SourcesToml {
+pub(crate) struct SourcesToml {
     #[serde(default)]
     source: Vec<SourceToml>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SourceToml {
+pub(crate) struct SourceToml {
     id: String,
     outlet: String,
     date: String,
@@ -39,14 +39,14 @@ struct SourceToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct PartiesToml {
+pub(crate) struct PartiesToml {
     #[serde(default)]
     party: Vec<PartyToml>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PartyToml {
+pub(crate) struct PartyToml {
     id: String,
     name: String,
     kind: PartyKindToml,
@@ -66,21 +66,21 @@ enum PartyKindToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AuthorityToml {
+pub(crate) struct AuthorityToml {
     name: String,
     title: String,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct PlacesToml {
+pub(crate) struct PlacesToml {
     #[serde(default)]
     place: Vec<PlaceToml>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlaceToml {
+pub(crate) struct PlaceToml {
     code: String,
     name: String,
     kind: PlaceKindToml,
@@ -97,7 +97,7 @@ enum PlaceKindToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ModelsToml {
+pub(crate) struct ModelsToml {
     #[serde(default)]
     category: Vec<CategoryToml>,
     #[serde(default)]
@@ -106,7 +106,7 @@ struct ModelsToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CategoryToml {
+pub(crate) struct CategoryToml {
     id: String,
     name: String,
     parent: Option<String>,
@@ -114,7 +114,7 @@ struct CategoryToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ModelToml {
+pub(crate) struct ModelToml {
     id: String,
     name: String,
     #[serde(default)]
@@ -133,7 +133,7 @@ struct ModelToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DependencyToml {
+pub(crate) struct DependencyToml {
     kind: DependencyKindToml,
     what: String,
     provider: String,
@@ -150,7 +150,7 @@ enum DependencyKindToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct TransfersToml {
+pub(crate) struct TransfersToml {
     #[serde(default)]
     lot: Vec<LotToml>,
     #[serde(default)]
@@ -159,7 +159,7 @@ struct TransfersToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LotToml {
+pub(crate) struct LotToml {
     id: String,
     model: String,
     quantity: Option<u64>,
@@ -169,7 +169,7 @@ struct LotToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TransferToml {
+pub(crate) struct TransferToml {
     id: String,
     lot: String,
     from: String,
@@ -187,7 +187,7 @@ struct TransferToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StageToml {
+pub(crate) struct StageToml {
     stage: StageKindToml,
     date: String,
     #[serde(default)]
@@ -205,14 +205,14 @@ enum StageKindToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct TreatiesToml {
+pub(crate) struct TreatiesToml {
     #[serde(default)]
     treaty: Vec<TreatyToml>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TreatyToml {
+pub(crate) struct TreatyToml {
     id: String,
     name: String,
     prohibits: Vec<String>,
@@ -226,7 +226,7 @@ struct TreatyToml {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StepToml {
+pub(crate) struct StepToml {
     party: String,
     kind: StepKindToml,
     date: String,
@@ -245,14 +245,14 @@ enum StepKindToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ApprovalsToml {
+pub(crate) struct ApprovalsToml {
     #[serde(default)]
     approval: Vec<ApprovalToml>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ApprovalToml {
+pub(crate) struct ApprovalToml {
     id: String,
     authority: String,
     rule: String,
@@ -272,14 +272,14 @@ enum DecisionToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ConflictsToml {
+pub(crate) struct ConflictsToml {
     #[serde(default)]
     conflict: Vec<ConflictToml>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConflictToml {
+pub(crate) struct ConflictToml {
     id: String,
     name: String,
     parties: Vec<String>,
@@ -321,7 +321,7 @@ fn parse<T: DeserializeOwned + Default>(
     }
 }
 
-struct Dates<'a> {
+pub(crate) struct Dates<'a> {
     problems: &'a mut Vec<Problem>,
 }
 
@@ -365,7 +365,24 @@ fn dup<K: Ord + Clone + std::fmt::Display, V>(
     }
 }
 
-pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> Register {
+/// The register as written in the files, before conversion: the same shapes
+/// come from TOML files and from stored records.
+#[derive(Default)]
+pub(crate) struct Raw {
+    pub info: DataSetToml,
+    pub sources: Vec<SourceToml>,
+    pub parties: Vec<PartyToml>,
+    pub places: Vec<PlaceToml>,
+    pub categories: Vec<CategoryToml>,
+    pub models: Vec<ModelToml>,
+    pub lots: Vec<LotToml>,
+    pub transfers: Vec<TransferToml>,
+    pub treaties: Vec<TreatyToml>,
+    pub conflicts: Vec<ConflictToml>,
+    pub approvals: Vec<ApprovalToml>,
+}
+
+pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
     let info: DataSetToml = parse(files, "dataset.toml", true, problems);
     let sources: SourcesToml = parse(files, "sources.toml", true, problems);
     let parties: PartiesToml = parse(files, "parties.toml", true, problems);
@@ -375,7 +392,45 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
     let treaties: TreatiesToml = parse(files, "treaties.toml", false, problems);
     let conflicts: ConflictsToml = parse(files, "conflicts.toml", false, problems);
     let approvals: ApprovalsToml = parse(files, "approvals.toml", false, problems);
+    Raw {
+        info,
+        sources: sources.source,
+        parties: parties.party,
+        places: places.place,
+        categories: models.category,
+        models: models.model,
+        lots: transfers.lot,
+        transfers: transfers.transfer,
+        treaties: treaties.treaty,
+        conflicts: conflicts.conflict,
+        approvals: approvals.approval,
+    }
+}
 
+/// Deserializes one stored record body (JSON) of `kind` into `raw`.
+pub(crate) fn push_json(raw: &mut Raw, kind: &str, body: &str) -> Result<(), String> {
+    fn de<T: DeserializeOwned>(body: &str) -> Result<T, String> {
+        serde_json::from_str(body).map_err(|e| e.to_string())
+    }
+    match kind {
+        "dataset" => raw.info = de(body)?,
+        "source" => raw.sources.push(de(body)?),
+        "party" => raw.parties.push(de(body)?),
+        "place" => raw.places.push(de(body)?),
+        "category" => raw.categories.push(de(body)?),
+        "model" => raw.models.push(de(body)?),
+        "lot" => raw.lots.push(de(body)?),
+        "transfer" => raw.transfers.push(de(body)?),
+        "treaty" => raw.treaties.push(de(body)?),
+        "conflict" => raw.conflicts.push(de(body)?),
+        "approval" => raw.approvals.push(de(body)?),
+        other => return Err(format!("unknown record kind `{other}`")),
+    }
+    Ok(())
+}
+
+pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
+    let info = raw.info;
     let mut reg = Register {
         info: DataSetInfo {
             name: info.name,
@@ -388,7 +443,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         problems: &mut pending,
     };
 
-    for s in sources.source {
+    for s in raw.sources {
         let Some(date) = dates.parse("source", &s.id, "date", &s.date) else {
             continue;
         };
@@ -403,7 +458,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.sources, id, v, "source", problems);
     }
-    for p in parties.party {
+    for p in raw.parties {
         let id = PartyId::new(&p.id);
         let v = Party {
             id: id.clone(),
@@ -426,7 +481,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.parties, id, v, "party", problems);
     }
-    for p in places.place {
+    for p in raw.places {
         let code = PlaceCode::new(&p.code);
         let v = Place {
             code: code.clone(),
@@ -440,7 +495,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.places, code, v, "place", problems);
     }
-    for c in models.category {
+    for c in raw.categories {
         let id = CategoryId::new(&c.id);
         let v = Category {
             id: id.clone(),
@@ -449,7 +504,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.categories, id, v, "category", problems);
     }
-    for m in models.model {
+    for m in raw.models {
         let id = ModelId::new(&m.id);
         let v = ItemModel {
             id: id.clone(),
@@ -478,7 +533,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.models, id, v, "model", problems);
     }
-    for l in transfers.lot {
+    for l in raw.lots {
         let id = LotId::new(&l.id);
         let v = Lot {
             id: id.clone(),
@@ -489,7 +544,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.lots, id, v, "lot", problems);
     }
-    for t in transfers.transfer {
+    for t in raw.transfers {
         let mut stages = Vec::new();
         for s in t.stages {
             if let Some(date) = dates.parse("transfer", &t.id, "stages", &s.date) {
@@ -520,7 +575,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.transfers, id, v, "transfer", problems);
     }
-    for t in treaties.treaty {
+    for t in raw.treaties {
         let mut steps = Vec::new();
         for s in t.steps {
             if let Some(date) = dates.parse("treaty", &t.id, "steps", &s.date) {
@@ -549,7 +604,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
         };
         dup(&mut reg.treaties, id, v, "treaty", problems);
     }
-    for c in conflicts.conflict {
+    for c in raw.conflicts {
         let from = dates.parse("conflict", &c.id, "from", &c.from);
         let to =
             c.to.as_deref()
@@ -565,7 +620,7 @@ pub(crate) fn read_register(files: &DataFiles, problems: &mut Vec<Problem>) -> R
             });
         }
     }
-    for a in approvals.approval {
+    for a in raw.approvals {
         let date = dates.parse("approval", &a.id, "date", &a.date);
         let authority = AuthorityId::parse(&a.authority);
         if authority.is_none() {

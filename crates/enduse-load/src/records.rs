@@ -1,0 +1,390 @@
+//! A data set as a list of records: one per party, place, model, lot,
+//! transfer, treaty, conflict, approval, source and rule, plus the data-set
+//! header and the Cedar schema. Stores keep every version of every record;
+//! this module turns files into records and records back into files or an
+//! engine, so that the text files and a database give the same answers.
+
+use crate::files::DataFiles;
+use crate::toml_model::{push_json, Raw};
+use crate::DataSetError;
+use enduse_core::{Engine, Origin, Problem};
+use std::collections::BTreeMap;
+
+/// What a record is. Its name (`party`, `policy`) is also its name in
+/// stores and on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKind {
+    /// `dataset.toml`: name and title.
+    DataSet,
+    /// `schema.cedarschema`, as text.
+    Schema,
+    /// A `[[source]]`.
+    Source,
+    /// A `[[party]]`.
+    Party,
+    /// A `[[place]]`.
+    Place,
+    /// A `[[category]]`.
+    Category,
+    /// A `[[model]]`.
+    Model,
+    /// A `[[lot]]`.
+    Lot,
+    /// A `[[transfer]]` with its stages.
+    Transfer,
+    /// A `[[treaty]]` with its membership steps.
+    Treaty,
+    /// A `[[conflict]]`.
+    Conflict,
+    /// An `[[approval]]` decision.
+    Approval,
+    /// One Cedar rule, with its owner.
+    Policy,
+}
+
+/// (kind, TOML array name, file, key field)
+const TOML_KINDS: &[(RecordKind, &str, &str, &str)] = &[
+    (RecordKind::Source, "source", "sources.toml", "id"),
+    (RecordKind::Party, "party", "parties.toml", "id"),
+    (RecordKind::Place, "place", "places.toml", "code"),
+    (RecordKind::Category, "category", "models.toml", "id"),
+    (RecordKind::Model, "model", "models.toml", "id"),
+    (RecordKind::Lot, "lot", "transfers.toml", "id"),
+    (RecordKind::Transfer, "transfer", "transfers.toml", "id"),
+    (RecordKind::Treaty, "treaty", "treaties.toml", "id"),
+    (RecordKind::Conflict, "conflict", "conflicts.toml", "id"),
+    (RecordKind::Approval, "approval", "approvals.toml", "id"),
+];
+
+impl RecordKind {
+    /// Every kind, in load order.
+    pub const ALL: [RecordKind; 13] = [
+        Self::DataSet,
+        Self::Schema,
+        Self::Source,
+        Self::Party,
+        Self::Place,
+        Self::Category,
+        Self::Model,
+        Self::Lot,
+        Self::Transfer,
+        Self::Treaty,
+        Self::Conflict,
+        Self::Approval,
+        Self::Policy,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DataSet => "dataset",
+            Self::Schema => "schema",
+            Self::Policy => "policy",
+            k => TOML_KINDS
+                .iter()
+                .find(|(x, ..)| *x == k)
+                .map_or("unknown", |(_, n, ..)| n),
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One fact of a data set, as stored: its content and the times it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// What it is.
+    pub kind: RecordKind,
+    /// Its id (a place's code, a rule's `@id`; `dataset` and `schema` for
+    /// the two singletons).
+    pub key: String,
+    /// Content: canonical JSON of the TOML table (sorted keys), the schema's
+    /// text, or for a rule `{"owner": .., "cedar": ..}`.
+    pub body: String,
+    /// Valid time: when the fact starts to hold (as written, possibly a range).
+    pub valid_from: Option<String>,
+    /// Valid time: when it stops holding.
+    pub valid_to: Option<String>,
+    /// Public-knowledge time: when it became known.
+    pub recorded_at: Option<String>,
+    /// For lots and transfers: the lot, so a store can index a lot's chain.
+    pub lot: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PolicyBody {
+    owner: String,
+    cedar: String,
+}
+
+fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
+    v.get(k).and_then(|x| x.as_str()).map(str::to_owned)
+}
+
+fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record {
+    let mut r = Record {
+        kind,
+        key,
+        body: body.to_string(),
+        valid_from: None,
+        valid_to: None,
+        recorded_at: None,
+        lot: None,
+    };
+    match kind {
+        RecordKind::Source => r.recorded_at = str_field(body, "date"),
+        RecordKind::Lot => r.lot = Some(r.key.clone()),
+        RecordKind::Transfer => {
+            r.lot = str_field(body, "lot");
+            r.valid_from = body
+                .get("stages")
+                .and_then(|s| s.get(0))
+                .and_then(|s| str_field(s, "date"));
+        }
+        RecordKind::Treaty => {
+            r.valid_from = body
+                .get("steps")
+                .and_then(|s| s.get(0))
+                .and_then(|s| str_field(s, "date"));
+        }
+        RecordKind::Conflict => {
+            r.valid_from = str_field(body, "from");
+            r.valid_to = str_field(body, "to");
+        }
+        RecordKind::Approval => {
+            r.valid_from = str_field(body, "date");
+            r.recorded_at = str_field(body, "date");
+        }
+        _ => {}
+    }
+    r
+}
+
+fn bad_toml(file: &str, e: &toml::de::Error) -> Problem {
+    Problem::new(
+        Origin::File {
+            file: file.to_owned(),
+            span: e.span(),
+        },
+        format!("invalid toml: {}", e.message().trim_end().to_lowercase()),
+    )
+}
+
+/// Validates the whole data set, then splits it into records. Nothing is
+/// returned unless every file is valid, so a store never receives half a
+/// data set.
+pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSetError> {
+    let engine = crate::load_files(files)?;
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let to_json = |v: &toml::Value| serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+    if let Some(text) = files.get("dataset.toml") {
+        match toml::from_str::<toml::Table>(text) {
+            Ok(t) => out.push(record_of(
+                RecordKind::DataSet,
+                "dataset".into(),
+                &to_json(&toml::Value::Table(t)),
+            )),
+            Err(e) => problems.push(bad_toml("dataset.toml", &e)),
+        }
+    }
+    if let Some(text) = files.get("schema.cedarschema") {
+        out.push(Record {
+            kind: RecordKind::Schema,
+            key: "schema".into(),
+            body: text.to_owned(),
+            valid_from: None,
+            valid_to: None,
+            recorded_at: None,
+            lot: None,
+        });
+    }
+    let mut seen_files: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
+    seen_files.dedup();
+    for file in seen_files {
+        let Some(text) = files.get(file) else {
+            continue;
+        };
+        let table = match toml::from_str::<toml::Table>(text) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(bad_toml(file, &e));
+                continue;
+            }
+        };
+        for (kind, name, _, key_field) in TOML_KINDS.iter().filter(|(_, _, f, _)| *f == file) {
+            let items = table.get(*name).and_then(|v| v.as_array());
+            for item in items.into_iter().flatten() {
+                let json = to_json(item);
+                let key = str_field(&json, key_field).unwrap_or_default();
+                out.push(record_of(*kind, key, &json));
+            }
+        }
+    }
+    for r in engine.rules() {
+        let text = files.get(&r.file).unwrap_or_default();
+        let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
+        let body = PolicyBody {
+            owner: r.owner.to_string(),
+            cedar,
+        };
+        out.push(Record {
+            kind: RecordKind::Policy,
+            key: r.id.to_string(),
+            body: serde_json::to_string(&body).unwrap_or_default(),
+            valid_from: r.policy.annotation("valid_from").map(str::to_owned),
+            valid_to: r.policy.annotation("valid_to").map(str::to_owned),
+            recorded_at: r.policy.annotation("recorded_at").map(str::to_owned),
+            lot: None,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(DataSetError::from_problems(files, problems));
+    }
+    Ok((engine, out))
+}
+
+/// The schema and policy files of `records` (policies grouped by owner and
+/// ordered by id), with problems for unreadable policy bodies.
+fn cedar_files(
+    origin: &str,
+    records: &[&Record],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, String> {
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let mut policies: Vec<(String, &str, String)> = Vec::new();
+    for r in records {
+        match r.kind {
+            RecordKind::Schema => {
+                files.insert("schema.cedarschema".into(), r.body.clone());
+            }
+            RecordKind::Policy => match serde_json::from_str::<PolicyBody>(&r.body) {
+                Ok(b) => policies.push((b.owner, &r.key, b.cedar)),
+                Err(e) => problems.push(stored_problem(origin, r, &e.to_string())),
+            },
+            _ => {}
+        }
+    }
+    policies.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    for (owner, _, cedar) in policies {
+        let text = files.entry(format!("policies/{owner}.cedar")).or_default();
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(cedar.trim_end());
+        text.push('\n');
+    }
+    files
+}
+
+fn stored_problem(origin: &str, r: &Record, msg: &str) -> Problem {
+    Problem::new(
+        Origin::File {
+            file: format!("{origin}: {} `{}`", r.kind, r.key),
+            span: None,
+        },
+        format!("stored record cannot be read: {msg}"),
+    )
+}
+
+/// Builds an engine from records (the current or an earlier state of a
+/// store). TOML records are read straight from their JSON, without a detour
+/// through TOML text.
+pub fn engine_from_records(origin: &str, records: &[&Record]) -> Result<Engine, DataSetError> {
+    let mut problems = Vec::new();
+    let files = DataFiles::from_map(origin, cedar_files(origin, records, &mut problems));
+    let mut raw = Raw::default();
+    for r in records {
+        if matches!(r.kind, RecordKind::Schema | RecordKind::Policy) {
+            continue;
+        }
+        if let Err(e) = push_json(&mut raw, r.kind.as_str(), &r.body) {
+            problems.push(stored_problem(origin, r, &e));
+        }
+    }
+    crate::build(&files, raw, problems)
+}
+
+/// Writes records back as data-set files: the inverse of
+/// [`records_from_files`] up to comments, formatting and order.
+pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles, DataSetError> {
+    let mut problems = Vec::new();
+    let mut files = cedar_files(origin, records, &mut problems);
+    let mut tables: BTreeMap<&str, BTreeMap<&str, Vec<(&str, toml::Value)>>> = BTreeMap::new();
+    for r in records {
+        match r.kind {
+            RecordKind::Schema | RecordKind::Policy => {}
+            RecordKind::DataSet => match serde_json::from_str::<toml::Table>(&r.body) {
+                Ok(t) => {
+                    files.insert(
+                        "dataset.toml".into(),
+                        toml::to_string(&t).unwrap_or_default(),
+                    );
+                }
+                Err(e) => problems.push(stored_problem(origin, r, &e.to_string())),
+            },
+            kind => {
+                let Some((_, name, file, _)) = TOML_KINDS.iter().find(|(k, ..)| *k == kind) else {
+                    continue;
+                };
+                match serde_json::from_str::<toml::Value>(&r.body) {
+                    Ok(v) => tables
+                        .entry(file)
+                        .or_default()
+                        .entry(name)
+                        .or_default()
+                        .push((&r.key, v)),
+                    Err(e) => problems.push(stored_problem(origin, r, &e.to_string())),
+                }
+            }
+        }
+    }
+    for (file, arrays) in tables {
+        let mut text = String::new();
+        // Keep the order of kinds within a file as in TOML_KINDS (categories
+        // before models, lots before transfers), and items by key.
+        for (_, name, f, _) in TOML_KINDS {
+            if f != &file {
+                continue;
+            }
+            let Some(items) = arrays.get(name) else {
+                continue;
+            };
+            let mut items: Vec<&(&str, toml::Value)> = items.iter().collect();
+            items.sort_by(|a, b| a.0.cmp(b.0));
+            for (_, v) in items {
+                let mut t = toml::Table::new();
+                t.insert((*name).to_owned(), toml::Value::Array(vec![v.clone()]));
+                match toml::to_string(&t) {
+                    Ok(s) => {
+                        text.push_str(&s);
+                        text.push('\n');
+                    }
+                    Err(e) => problems.push(Problem::new(
+                        Origin::File {
+                            file: file.to_string(),
+                            span: None,
+                        },
+                        format!("cannot write toml: {e}"),
+                    )),
+                }
+            }
+        }
+        files.insert(file.to_string(), text);
+    }
+    let files = DataFiles::from_map(origin, files);
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(DataSetError::from_problems(&files, problems))
+    }
+}

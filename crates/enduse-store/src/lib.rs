@@ -1,0 +1,33 @@
+//! enduse store: the register kept in a database that never forgets.
+//!
+//! Every record (party, model, lot, transfer, rule, ...) is stored as a
+//! sequence of immutable versions. Each version carries three times: its
+//! valid time and public-knowledge time (from the record itself), and the
+//! system time at which this database entered it. Nothing is updated in
+//! place; a correction or a retraction is a new version. An engine can be
+//! built from the database as it stood at any instant.
+//!
+//! Backends: [`SqliteStore`] (the embedded default), [`PgStore`] (shared by
+//! many processes) and [`MemStore`] (the reference). They implement one
+//! [`Store`] trait and pass one conformance suite.
+//!
+//! ```
+//! use enduse_store::{engine_at, import, open};
+//! let mut store = open("memory:")?;
+//! import(store.as_mut(), &enduse_load::bundled_files(), "init", &mut |_, _, _| {})?;
+//! let engine = engine_at(store.as_mut(), None)?;
+//! assert!(engine.rule(&enduse_core::RuleId::new("us-atacms-ukraine-only")).is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod mem;
+mod model;
+mod ops;
+mod pg;
+mod sqlite;
+
+pub use mem::MemStore;
+pub use model::{Change, Expect, Store, StoreError, TxnInfo, Version};
+pub use ops::{engine_at, export_files, import, open, put, records_at, retract, ImportReport};
+pub use pg::{PgStore, PG_MIGRATIONS};
+pub use sqlite::{SqliteStore, MIGRATIONS};

@@ -1,0 +1,232 @@
+//! The store's vocabulary: stored versions, changes, transactions, errors,
+//! and the [`Store`] trait every backend implements.
+
+use chrono::{DateTime, Utc};
+use enduse_load::{Record, RecordKind};
+
+/// One stored version of one record. Versions are never changed or removed:
+/// a correction is a later version, a retraction a version without a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The record's content and times; `body` is empty for a retraction.
+    pub record: Record,
+    /// 1 for the first version of a (kind, key), then 2, 3, ...
+    pub version: i64,
+    /// Whether this version retracts the record.
+    pub retracted: bool,
+    /// System time: when the database entered this version.
+    pub sys_from: DateTime<Utc>,
+    /// The transaction that wrote it.
+    pub txn: i64,
+}
+
+/// What a writer believes the current version is. The store refuses the
+/// whole write if any belief is wrong, so two editors of one fact cannot
+/// both silently win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No check (used only by tools that own the database alone).
+    Any,
+    /// The record must not exist yet (or be retracted).
+    Absent,
+    /// The record's current version must be this one.
+    Version(i64),
+}
+
+/// One change of a write.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The new content; for a retraction, the record's kind and key with an
+    /// empty body.
+    pub record: Record,
+    /// Whether this change retracts the record.
+    pub retract: bool,
+    /// The version the writer saw.
+    pub expect: Expect,
+}
+
+/// A committed write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnInfo {
+    /// Sequence number.
+    pub id: i64,
+    /// System time of every version it wrote.
+    pub at: DateTime<Utc>,
+    /// What it was (`import DIR`, `retract policy X`).
+    pub note: String,
+    /// Versions written.
+    pub changes: i64,
+}
+
+/// Everything that can go wrong in a store.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StoreError {
+    /// Somebody else changed the record since the writer read it.
+    #[error("conflict on {kind} `{key}`: expected {expected}, but the database holds {found}")]
+    #[diagnostic(
+        code(enduse::store::conflict),
+        help("another writer changed it first; nothing of this write was saved. Read the record again (`enduse history`) and redo the change")
+    )]
+    Conflict {
+        /// Record kind.
+        kind: String,
+        /// Record key.
+        key: String,
+        /// What the writer expected.
+        expected: String,
+        /// What the database holds.
+        found: String,
+    },
+    /// The database could not be opened, read or written.
+    #[error("database `{target}`: {message}")]
+    #[diagnostic(code(enduse::store::database))]
+    Database {
+        /// Which database (path or connection string without password).
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The database was written by a newer enduse.
+    #[error("database `{target}` has schema version {found}; this enduse knows up to {known}")]
+    #[diagnostic(
+        code(enduse::store::too_new),
+        help("upgrade enduse; an older program must not write a newer database")
+    )]
+    TooNew {
+        /// Which database.
+        target: String,
+        /// Version found.
+        found: i64,
+        /// Latest version this program knows.
+        known: i64,
+    },
+    /// A stored record or the data given is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    DataSet(#[from] enduse_load::DataSetError),
+    /// A bad argument (unknown kind, a record that does not exist).
+    #[error("{0}")]
+    #[diagnostic(code(enduse::store::usage))]
+    Usage(String),
+}
+
+/// A bitemporal register store. Every backend answers identically; the
+/// conformance suite checks that.
+pub trait Store {
+    /// `sqlite`, `postgres` or `memory`.
+    fn backend(&self) -> &'static str;
+
+    /// Applies `changes` atomically under one new transaction: either all of
+    /// them are written or none. Checks every `expect` first.
+    fn write(
+        &mut self,
+        changes: &[Change],
+        note: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<TxnInfo, StoreError>;
+
+    /// The latest version of every record as the database stood at `as_of`
+    /// (now if `None`), retracted records included (callers drop them).
+    fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError>;
+
+    /// Every version of one record, oldest first.
+    fn history(&mut self, kind: RecordKind, key: &str) -> Result<Vec<Version>, StoreError>;
+
+    /// The lot and its transfers (latest versions at `as_of`), by index.
+    fn lot_chain(
+        &mut self,
+        lot: &str,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Version>, StoreError>;
+
+    /// Every transaction, oldest first.
+    fn transactions(&mut self) -> Result<Vec<TxnInfo>, StoreError>;
+
+    /// The schema version of the database.
+    fn schema_version(&mut self) -> Result<i64, StoreError>;
+}
+
+/// Keeps, for each (kind, key), the version with the highest number among
+/// `rows` at or before `as_of`; shared by backends that fetch candidate rows.
+pub(crate) fn latest(rows: Vec<Version>, as_of: Option<DateTime<Utc>>) -> Vec<Version> {
+    let mut best: std::collections::BTreeMap<(RecordKind, String), Version> =
+        std::collections::BTreeMap::new();
+    for v in rows {
+        if as_of.is_some_and(|t| v.sys_from > t) {
+            continue;
+        }
+        let k = (v.record.kind, v.record.key.clone());
+        match best.get(&k) {
+            Some(b) if b.version >= v.version => {}
+            _ => {
+                best.insert(k, v);
+            }
+        }
+    }
+    best.into_values().collect()
+}
+
+/// Checks a change's expectation against the current version (`None` when
+/// the record was never written), as every backend must.
+pub(crate) fn check_expect(c: &Change, current: Option<(i64, bool)>) -> Result<(), StoreError> {
+    let live = current.filter(|(_, retracted)| !retracted);
+    let ok = match c.expect {
+        Expect::Any => true,
+        Expect::Absent => live.is_none(),
+        Expect::Version(v) => current.map(|(n, _)| n) == Some(v),
+    };
+    if c.retract && live.is_none() && ok {
+        return Err(StoreError::Usage(format!(
+            "{} `{}` does not exist, so it cannot be retracted",
+            c.record.kind, c.record.key
+        )));
+    }
+    if ok {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        kind: c.record.kind.to_string(),
+        key: c.record.key.clone(),
+        expected: match c.expect {
+            Expect::Any => "any version".into(),
+            Expect::Absent => "no record".into(),
+            Expect::Version(v) => format!("version {v}"),
+        },
+        found: match current {
+            None => "no record".into(),
+            Some((n, true)) => format!("version {n} (a retraction)"),
+            Some((n, false)) => format!("version {n}"),
+        },
+    })
+}
+
+/// The system time of a new transaction: now, but strictly after the last
+/// one, so that `--db-as-of` instants order transactions even when the
+/// clock steps back.
+pub(crate) fn next_instant(last: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let now = micros(Utc::now());
+    match last {
+        Some(l) if l >= now => l + chrono::Duration::microseconds(1),
+        _ => now,
+    }
+}
+
+/// Truncates to microseconds, the precision every backend stores.
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+pub(crate) fn from_micros(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+/// The live versions among `heads` that still belong to `lot`, the lot first
+/// and then its transfers by key.
+pub(crate) fn chain_of(heads: Vec<Version>, lot: &str) -> Vec<Version> {
+    let mut v: Vec<Version> = heads
+        .into_iter()
+        .filter(|v| !v.retracted && v.record.lot.as_deref() == Some(lot))
+        .collect();
+    v.sort_by(|a, b| (a.record.kind, &a.record.key).cmp(&(b.record.kind, &b.record.key)));
+    v
+}

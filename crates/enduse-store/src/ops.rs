@@ -1,0 +1,259 @@
+//! What users do with a store, the same over every backend: initialise,
+//! import, export, build an engine as of an instant, edit one record, and
+//! read a record's history.
+
+use crate::mem::MemStore;
+use crate::model::{Change, Expect, Store, StoreError, TxnInfo, Version};
+use crate::pg::PgStore;
+use crate::sqlite::SqliteStore;
+use chrono::{DateTime, Utc};
+use enduse_core::Engine;
+use enduse_load::{DataFiles, Record, RecordKind};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Opens the store named by `target`: `memory:`, a PostgreSQL URL
+/// (`postgres://...`) or key-value string (`host=... dbname=...`), or else
+/// the path of a SQLite file (created if missing).
+pub fn open(target: &str) -> Result<Box<dyn Store>, StoreError> {
+    if target == "memory:" {
+        return Ok(Box::new(MemStore::new()));
+    }
+    if target.starts_with("postgres://")
+        || target.starts_with("postgresql://")
+        || target.contains("host=")
+        || target.contains("dbname=")
+    {
+        return Ok(Box::new(PgStore::open(target)?));
+    }
+    let path = target.strip_prefix("sqlite:").unwrap_or(target);
+    Ok(Box::new(SqliteStore::open(Path::new(path))?))
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Records new to the database.
+    pub added: usize,
+    /// Records with a new version.
+    pub changed: usize,
+    /// Records the input no longer has, retracted.
+    pub retracted: usize,
+    /// Records already stored as given.
+    pub unchanged: usize,
+    /// The transaction, unless nothing changed.
+    pub txn: Option<TxnInfo>,
+}
+
+fn same(a: &Record, b: &Record) -> bool {
+    a.body == b.body
+        && a.valid_from == b.valid_from
+        && a.valid_to == b.valid_to
+        && a.recorded_at == b.recorded_at
+        && a.lot == b.lot
+}
+
+fn live(heads: Vec<Version>) -> Vec<Version> {
+    heads.into_iter().filter(|v| !v.retracted).collect()
+}
+
+fn tombstone(kind: RecordKind, key: &str) -> Record {
+    Record {
+        kind,
+        key: key.to_owned(),
+        body: String::new(),
+        valid_from: None,
+        valid_to: None,
+        recorded_at: None,
+        lot: None,
+    }
+}
+
+/// Makes the database's current register equal to `files`: validates the
+/// whole input first, then writes, in one transaction, a new version of each
+/// new or changed record and a retraction of each record the input lacks.
+/// On any problem nothing is written. `progress(phase, done, total)`.
+pub fn import(
+    store: &mut dyn Store,
+    files: &DataFiles,
+    note: &str,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<ImportReport, StoreError> {
+    progress("validating", 0, 0);
+    let (_engine, records) = enduse_load::records_from_files(files)?;
+    progress("comparing", 0, 0);
+    let heads: HashMap<(RecordKind, String), Version> = live(store.heads(None)?)
+        .into_iter()
+        .map(|v| ((v.record.kind, v.record.key.clone()), v))
+        .collect();
+    let mut report = ImportReport::default();
+    let mut changes = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in records {
+        let k = (r.kind, r.key.clone());
+        let expect = match heads.get(&k) {
+            Some(h) if same(&h.record, &r) => {
+                report.unchanged += 1;
+                seen.insert(k);
+                continue;
+            }
+            Some(h) => {
+                report.changed += 1;
+                Expect::Version(h.version)
+            }
+            None => {
+                report.added += 1;
+                Expect::Absent
+            }
+        };
+        seen.insert(k);
+        changes.push(Change {
+            record: r,
+            retract: false,
+            expect,
+        });
+    }
+    let mut gone: Vec<&Version> = heads
+        .iter()
+        .filter(|(k, _)| !seen.contains(*k))
+        .map(|(_, v)| v)
+        .collect();
+    gone.sort_by(|a, b| (a.record.kind, &a.record.key).cmp(&(b.record.kind, &b.record.key)));
+    for v in gone {
+        report.retracted += 1;
+        changes.push(Change {
+            record: tombstone(v.record.kind, &v.record.key),
+            retract: true,
+            expect: Expect::Version(v.version),
+        });
+    }
+    if changes.is_empty() {
+        return Ok(report);
+    }
+    report.txn = Some(store.write(&changes, note, &mut |d, t| progress("writing", d, t))?);
+    Ok(report)
+}
+
+fn origin(store: &dyn Store, as_of: Option<DateTime<Utc>>) -> String {
+    match as_of {
+        Some(t) => format!("{} database as of {}", store.backend(), t.to_rfc3339()),
+        None => format!("{} database", store.backend()),
+    }
+}
+
+/// The live records of the database at `as_of` (now if `None`).
+pub fn records_at(
+    store: &mut dyn Store,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<Record>, StoreError> {
+    Ok(live(store.heads(as_of)?)
+        .into_iter()
+        .map(|v| v.record)
+        .collect())
+}
+
+/// The engine for the register as the database held it at `as_of`: what
+/// this database would have answered then. Decisions then read memory only.
+pub fn engine_at(
+    store: &mut dyn Store,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Engine, StoreError> {
+    let records = records_at(store, as_of)?;
+    if records.is_empty() {
+        return Err(StoreError::Usage(match as_of {
+            Some(t) => format!(
+                "the {} database held no register at {}",
+                store.backend(),
+                t.to_rfc3339()
+            ),
+            None => format!(
+                "the {} database is empty: run `enduse init` or `enduse import DIR`",
+                store.backend()
+            ),
+        }));
+    }
+    let refs: Vec<&Record> = records.iter().collect();
+    Ok(enduse_load::engine_from_records(
+        &origin(store, as_of),
+        &refs,
+    )?)
+}
+
+/// The register at `as_of`, as data-set files.
+pub fn export_files(
+    store: &mut dyn Store,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<DataFiles, StoreError> {
+    let records = records_at(store, as_of)?;
+    let refs: Vec<&Record> = records.iter().collect();
+    Ok(enduse_load::files_from_records(
+        &origin(store, as_of),
+        &refs,
+    )?)
+}
+
+/// Writes one record (new, or a new version of an existing one). The whole
+/// register with the change must still be valid. `expect` defaults to the
+/// version read here, so a concurrent edit between read and write is a
+/// conflict, never a silent overwrite.
+pub fn put(
+    store: &mut dyn Store,
+    record: Record,
+    expect: Option<Expect>,
+    note: &str,
+) -> Result<TxnInfo, StoreError> {
+    edit(store, record, false, expect, note)
+}
+
+/// Retracts one record; the register without it must still be valid.
+pub fn retract(
+    store: &mut dyn Store,
+    kind: RecordKind,
+    key: &str,
+    expect: Option<Expect>,
+    note: &str,
+) -> Result<TxnInfo, StoreError> {
+    edit(store, tombstone(kind, key), true, expect, note)
+}
+
+fn edit(
+    store: &mut dyn Store,
+    record: Record,
+    retract: bool,
+    expect: Option<Expect>,
+    note: &str,
+) -> Result<TxnInfo, StoreError> {
+    let heads = live(store.heads(None)?);
+    let current = heads
+        .iter()
+        .find(|v| v.record.kind == record.kind && v.record.key == record.key)
+        .map(|v| v.version);
+    if retract && current.is_none() {
+        return Err(StoreError::Usage(format!(
+            "{} `{}` does not exist, so it cannot be retracted",
+            record.kind, record.key
+        )));
+    }
+    let mut next: Vec<&Record> = heads
+        .iter()
+        .map(|v| &v.record)
+        .filter(|r| !(r.kind == record.kind && r.key == record.key))
+        .collect();
+    if !retract {
+        next.push(&record);
+    }
+    enduse_load::engine_from_records(&origin(store, None), &next)?;
+    let expect = expect.unwrap_or(match current {
+        Some(v) => Expect::Version(v),
+        None => Expect::Absent,
+    });
+    store.write(
+        &[Change {
+            record,
+            retract,
+            expect,
+        }],
+        note,
+        &mut |_, _| {},
+    )
+}

@@ -1,0 +1,330 @@
+//! The embedded default: one SQLite file in WAL mode. Readers run while one
+//! writer writes; `synchronous = FULL` makes every commit durable, and a
+//! killed writer leaves only a rolled-back transaction behind.
+
+use crate::model::{
+    check_expect, from_micros, latest, next_instant, Change, Store, StoreError, TxnInfo, Version,
+};
+use chrono::{DateTime, Utc};
+use enduse_load::{Record, RecordKind};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+/// Schema migrations, applied in order through the `schema_version` table.
+/// A database made by an older enduse is upgraded on open. Index `i` takes
+/// the database to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the append-only fact table and the transactions that wrote it.
+    "CREATE TABLE txns (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        changes INTEGER NOT NULL
+    );
+    CREATE TABLE facts (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        txn INTEGER NOT NULL REFERENCES txns(id),
+        sys_from INTEGER NOT NULL,
+        retracted INTEGER NOT NULL CHECK (retracted IN (0, 1)),
+        body TEXT NOT NULL,
+        valid_from TEXT,
+        valid_to TEXT,
+        recorded_at TEXT,
+        lot TEXT,
+        PRIMARY KEY (kind, key, version)
+    );
+    CREATE TRIGGER facts_no_update BEFORE UPDATE ON facts
+        BEGIN SELECT RAISE(ABORT, 'facts are append-only: write a new version'); END;
+    CREATE TRIGGER facts_no_delete BEFORE DELETE ON facts
+        BEGIN SELECT RAISE(ABORT, 'facts are append-only: write a retraction'); END;",
+    // 2: a lot's chain by index, for as-of look-ups without a scan.
+    "CREATE INDEX facts_lot ON facts (lot) WHERE lot IS NOT NULL;",
+];
+
+/// A register in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    target: String,
+}
+
+fn db_err(target: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| StoreError::Database {
+        target: target.to_owned(),
+        message: e.to_string().to_lowercase(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and upgrades its
+    /// schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_at_version(path, MIGRATIONS.len())
+    }
+
+    /// Opens and migrates only up to `version`: for tests that need a
+    /// database as an older enduse left it.
+    pub fn open_at_version(path: &Path, version: usize) -> Result<Self, StoreError> {
+        let target = path.display().to_string();
+        let e = db_err(&target);
+        let conn = Connection::open(path).map_err(&e)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(&e)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&e)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&e)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(&e)?;
+        let mut s = Self {
+            conn,
+            target: target.clone(),
+        };
+        s.migrate(version)?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self, upto: usize) -> Result<(), StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(&e)?;
+        let have: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&e)?;
+        if have > MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew {
+                target: target.clone(),
+                found: have,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(upto).skip(have as usize) {
+            tx.execute_batch(sql).map_err(&e)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )
+            .map_err(&e)?;
+        }
+        tx.commit().map_err(&e)
+    }
+
+    /// Runs SQL directly: for tests that try to break the rules.
+    pub fn execute_raw(&self, sql: &str) -> Result<usize, StoreError> {
+        self.conn.execute(sql, []).map_err(db_err(&self.target))
+    }
+
+    /// `PRAGMA integrity_check`: `ok` for a sound file.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(db_err(&self.target))
+    }
+}
+
+const COLS: &str =
+    "kind, key, version, txn, sys_from, retracted, body, valid_from, valid_to, recorded_at, lot";
+
+fn row_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
+    let kind: String = r.get(0)?;
+    let kind = RecordKind::parse(&kind).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown record kind `{kind}`").into(),
+        )
+    })?;
+    Ok(Version {
+        record: Record {
+            kind,
+            key: r.get(1)?,
+            body: r.get(6)?,
+            valid_from: r.get(7)?,
+            valid_to: r.get(8)?,
+            recorded_at: r.get(9)?,
+            lot: r.get(10)?,
+        },
+        version: r.get(2)?,
+        txn: r.get(3)?,
+        sys_from: from_micros(r.get(4)?),
+        retracted: r.get::<_, i64>(5)? != 0,
+    })
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn write(
+        &mut self,
+        changes: &[Change],
+        note: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<TxnInfo, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        // IMMEDIATE takes the write lock now: writers queue here, and the
+        // version checks below see every earlier commit.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let last: Option<i64> = tx
+            .query_row("SELECT max(at) FROM txns", [], |r| r.get(0))
+            .map_err(&e)?;
+        let at = next_instant(last.map(from_micros));
+        tx.execute(
+            "INSERT INTO txns (at, note, changes) VALUES (?1, ?2, ?3)",
+            params![at.timestamp_micros(), note, changes.len() as i64],
+        )
+        .map_err(&e)?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut cur = tx
+                .prepare_cached(
+                    "SELECT version, retracted FROM facts WHERE kind = ?1 AND key = ?2 \
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .map_err(&e)?;
+            let mut ins = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO facts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ))
+                .map_err(&e)?;
+            let total = changes.len() as u64;
+            for (i, c) in changes.iter().enumerate() {
+                let r = &c.record;
+                let current: Option<(i64, bool)> = cur
+                    .query_row(params![r.kind.as_str(), r.key], |row| {
+                        Ok((row.get(0)?, row.get::<_, i64>(1)? != 0))
+                    })
+                    .optional()
+                    .map_err(&e)?;
+                check_expect(c, current)?;
+                ins.execute(params![
+                    r.kind.as_str(),
+                    r.key,
+                    current.map_or(1, |(n, _)| n + 1),
+                    id,
+                    at.timestamp_micros(),
+                    c.retract as i64,
+                    r.body,
+                    r.valid_from,
+                    r.valid_to,
+                    r.recorded_at,
+                    r.lot,
+                ])
+                .map_err(&e)?;
+                if i % 10_000 == 0 {
+                    progress(i as u64, total);
+                }
+            }
+            progress(total, total);
+        }
+        tx.commit().map_err(&e)?;
+        Ok(TxnInfo {
+            id,
+            at,
+            note: note.to_owned(),
+            changes: changes.len() as i64,
+        })
+    }
+
+    fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError> {
+        let e = db_err(&self.target);
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {COLS} FROM facts WHERE sys_from <= ?1"))
+            .map_err(&e)?;
+        let rows = st
+            .query_map(
+                [as_of.map_or(i64::MAX, |t| t.timestamp_micros())],
+                row_version,
+            )
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e)?;
+        Ok(latest(rows, None))
+    }
+
+    fn history(&mut self, kind: RecordKind, key: &str) -> Result<Vec<Version>, StoreError> {
+        let e = db_err(&self.target);
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLS} FROM facts WHERE kind = ?1 AND key = ?2 ORDER BY version"
+            ))
+            .map_err(&e)?;
+        let rows = st
+            .query_map(params![kind.as_str(), key], row_version)
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e);
+        rows
+    }
+
+    fn lot_chain(
+        &mut self,
+        lot: &str,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Version>, StoreError> {
+        let e = db_err(&self.target);
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM facts WHERE (kind, key) IN \
+                 (SELECT kind, key FROM facts WHERE lot = ?1) AND sys_from <= ?2"
+            ))
+            .map_err(&e)?;
+        let rows = st
+            .query_map(
+                params![lot, as_of.map_or(i64::MAX, |t| t.timestamp_micros())],
+                row_version,
+            )
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e)?;
+        Ok(crate::model::chain_of(latest(rows, None), lot))
+    }
+
+    fn transactions(&mut self) -> Result<Vec<TxnInfo>, StoreError> {
+        let e = db_err(&self.target);
+        let mut st = self
+            .conn
+            .prepare("SELECT id, at, note, changes FROM txns ORDER BY id")
+            .map_err(&e)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(TxnInfo {
+                    id: r.get(0)?,
+                    at: from_micros(r.get(1)?),
+                    note: r.get(2)?,
+                    changes: r.get(3)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e);
+        rows
+    }
+
+    fn schema_version(&mut self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err(&self.target))
+    }
+}
