@@ -27,11 +27,6 @@ impl Bar {
         self.0.set_position(done);
     }
 
-    /// Renames the current phase.
-    pub fn phase(&self, what: &str) {
-        self.0.set_message(what.to_owned());
-    }
-
     /// Removes the bar.
     pub fn finish(&self) {
         self.0.finish_and_clear();
