@@ -114,9 +114,9 @@ pub fn generate(dir: &Path, spec: GenSpec, progress: &dyn Fn(u64, u64)) -> std::
         );
         if rng.below(10) == 0 {
             let provider = rng.below(parties);
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "dependencies = [{{ kind = \"data\", what = \"targeting data\", provider = \"P{provider:04}\" }}]\n"
+                "dependencies = [{{ kind = \"data\", what = \"targeting data\", provider = \"P{provider:04}\" }}]"
             );
         }
         s.push('\n');
@@ -165,7 +165,7 @@ pub fn generate(dir: &Path, spec: GenSpec, progress: &dyn Fn(u64, u64)) -> std::
             date += 1 + rng.below(200);
             t += 1;
             done += 1;
-            if done % 50_000 == 0 {
+            if done.is_multiple_of(50_000) {
                 progress(done, total);
             }
         }
@@ -222,7 +222,7 @@ pub fn generate(dir: &Path, spec: GenSpec, progress: &dyn Fn(u64, u64)) -> std::
             }
         }
         done += 1;
-        if done % 50_000 == 0 {
+        if done.is_multiple_of(50_000) {
             progress(done, total);
         }
     }

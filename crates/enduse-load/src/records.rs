@@ -319,7 +319,8 @@ pub fn engine_from_records(origin: &str, records: &[&Record]) -> Result<Engine, 
 pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles, DataSetError> {
     let mut problems = Vec::new();
     let mut files = cedar_files(origin, records, &mut problems);
-    let mut tables: BTreeMap<&str, BTreeMap<&str, Vec<(&str, toml::Value)>>> = BTreeMap::new();
+    // Items by TOML array name; the name also fixes the file.
+    let mut tables: BTreeMap<&str, Vec<(&str, toml::Value)>> = BTreeMap::new();
     for r in records {
         match r.kind {
             RecordKind::Schema | RecordKind::Policy => {}
@@ -333,35 +334,31 @@ pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles
                 Err(e) => problems.push(stored_problem(origin, r, &e.to_string())),
             },
             kind => {
-                let Some((_, name, file, _)) = TOML_KINDS.iter().find(|(k, ..)| *k == kind) else {
+                let Some((_, name, _, _)) = TOML_KINDS.iter().find(|(k, ..)| *k == kind) else {
                     continue;
                 };
                 match serde_json::from_str::<toml::Value>(&r.body) {
-                    Ok(v) => tables
-                        .entry(file)
-                        .or_default()
-                        .entry(name)
-                        .or_default()
-                        .push((&r.key, v)),
+                    Ok(v) => tables.entry(name).or_default().push((&r.key, v)),
                     Err(e) => problems.push(stored_problem(origin, r, &e.to_string())),
                 }
             }
         }
     }
-    for (file, arrays) in tables {
+    let mut file_names: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
+    file_names.dedup();
+    for file in file_names {
         let mut text = String::new();
-        // Keep the order of kinds within a file as in TOML_KINDS (categories
-        // before models, lots before transfers), and items by key.
+        // Kinds within a file in TOML_KINDS order (categories before models,
+        // lots before transfers), items by key.
         for (_, name, f, _) in TOML_KINDS {
-            if f != &file {
+            if *f != file {
                 continue;
             }
-            let Some(items) = arrays.get(name) else {
+            let Some(items) = tables.get_mut(name) else {
                 continue;
             };
-            let mut items: Vec<&(&str, toml::Value)> = items.iter().collect();
             items.sort_by(|a, b| a.0.cmp(b.0));
-            for (_, v) in items {
+            for (_, v) in items.iter() {
                 let mut t = toml::Table::new();
                 t.insert((*name).to_owned(), toml::Value::Array(vec![v.clone()]));
                 match toml::to_string(&t) {
@@ -379,7 +376,9 @@ pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles
                 }
             }
         }
-        files.insert(file.to_string(), text);
+        if !text.is_empty() {
+            files.insert(file.to_string(), text);
+        }
     }
     let files = DataFiles::from_map(origin, files);
     if problems.is_empty() {
