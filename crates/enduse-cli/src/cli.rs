@@ -36,6 +36,16 @@ pub struct Cli {
     /// `source` and `note` properties.
     #[arg(long, global = true, value_name = "FILE")]
     control: Option<PathBuf>,
+    /// Database holding the register: a SQLite file, `postgres://...` (or a
+    /// `host=... dbname=...` string), or `memory:`. Deciding commands read it
+    /// instead of the bundled data set when given; the database commands
+    /// default to ./enduse.db. [env: ENDUSE_DB]
+    #[arg(long, global = true, value_name = "TARGET")]
+    db: Option<String>,
+    /// Answer from the database as it stood at this instant (RFC 3339, e.g.
+    /// 2026-01-05T10:00:00Z): what it would have answered then.
+    #[arg(long, global = true, value_name = "INSTANT")]
+    db_as_of: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +69,72 @@ enum Command {
     Map(MapArgs),
     /// Write a synthetic data set of any size (for benchmarks and load tests).
     Gen(GenArgs),
+    /// Create the database (default ./enduse.db) and load the bundled data set.
+    Init,
+    /// Validate a data-set directory, then make the database's register equal
+    /// to it in one transaction (new versions, retractions), or change nothing.
+    Import(DirArg),
+    /// Write the database's register (now, or at --db-as-of) as a data-set
+    /// directory.
+    Export(DirArg),
+    /// Every version of one record, with valid, public-knowledge and entry
+    /// times: `history policy ID`, `history party UA`, or `history --policy ID`.
+    History(HistoryArgs),
+    /// Every transaction of the database, with its instant: the values to give
+    /// --db-as-of.
+    Log,
+    /// Write a new version of one record (or a new record) from a file.
+    Put(PutArgs),
+    /// Retract one record: a new version that says it no longer holds.
+    Retract(RetractArgs),
+}
+
+#[derive(Args, Debug)]
+struct DirArg {
+    /// The data-set directory.
+    dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct HistoryArgs {
+    /// Record kind: dataset, schema, source, party, place, category, model,
+    /// lot, transfer, treaty, conflict, approval or policy.
+    #[arg(required_unless_present = "policy")]
+    kind: Option<String>,
+    /// The record's id (a rule's @id, a party's id, a place's code).
+    #[arg(required_unless_present = "policy")]
+    key: Option<String>,
+    /// Shorthand for `history policy ID`.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["kind", "key"])]
+    policy: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct PutArgs {
+    /// Record kind (see `history`).
+    kind: String,
+    /// The record: a TOML table of its fields, the schema text, or one Cedar
+    /// rule with its @id.
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// The party owning a rule (default: the rule's current owner).
+    #[arg(long, value_name = "PARTY")]
+    owner: Option<String>,
+    /// Refuse unless the record is at this version now (0: must be new), so
+    /// that an edit based on an old read cannot overwrite a newer one.
+    #[arg(long, value_name = "N")]
+    expect_version: Option<i64>,
+}
+
+#[derive(Args, Debug)]
+struct RetractArgs {
+    /// Record kind (see `history`).
+    kind: String,
+    /// The record's id.
+    key: String,
+    /// Refuse unless the record is at this version now.
+    #[arg(long, value_name = "N")]
+    expect_version: Option<i64>,
 }
 
 #[derive(Args, Debug)]
@@ -225,6 +301,10 @@ pub enum CliError {
         help("give --place CODE instead, or a point on land in the covered region")
     )]
     NoCountry(String),
+    /// A database problem, a conflict included.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] enduse_store::StoreError),
 }
 
 fn today() -> NaiveDate {
@@ -298,8 +378,26 @@ fn locate(s: &str) -> Result<(enduse_geo::Location, f64, enduse_geo::LatLon), Cl
     Ok((loc, b.border_distance_km(point), point))
 }
 
-fn load(data: &Option<PathBuf>) -> Result<Engine, CliError> {
-    Ok(match data {
+/// Where the register comes from.
+struct Source {
+    data: Option<PathBuf>,
+    db: Option<String>,
+    db_as_of: Option<String>,
+}
+
+impl Source {
+    fn db_target(&self) -> String {
+        self.db
+            .clone()
+            .unwrap_or_else(|| crate::db::DEFAULT_DB.to_owned())
+    }
+}
+
+fn load(src: &Source) -> Result<Engine, CliError> {
+    if src.db.is_some() || src.db_as_of.is_some() {
+        return crate::db::engine(&src.db_target(), src.db_as_of.as_deref());
+    }
+    Ok(match &src.data {
         Some(d) => enduse_load::load_dir(d)?,
         None => enduse_load::load_bundled()?,
     })
@@ -399,10 +497,74 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
 fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     let now = today();
     let control_file = cli.control.as_deref();
+    let src = Source {
+        data: cli.data.clone(),
+        db: cli
+            .db
+            .clone()
+            .or_else(|| std::env::var("ENDUSE_DB").ok().filter(|s| !s.is_empty())),
+        db_as_of: cli.db_as_of.clone(),
+    };
+    if cli.data.is_some() && (cli.db.is_some() || cli.db_as_of.is_some()) {
+        return Err(CliError::Usage(
+            "give --data DIR or --db TARGET, not both: one register answers".into(),
+        ));
+    }
+    let target = src.db_target();
+    let json = cli.json;
     let w = |out: &mut dyn Write, s: String| {
         let _ = out.write_all(s.as_bytes());
     };
     match cli.command {
+        Command::Init => {
+            w(out, crate::db::init(&target, json)?);
+            Ok(0)
+        }
+        Command::Import(d) => {
+            w(out, crate::db::import(&target, &d.dir, json)?);
+            Ok(0)
+        }
+        Command::Export(d) => {
+            w(
+                out,
+                crate::db::export(&target, src.db_as_of.as_deref(), &d.dir, json)?,
+            );
+            Ok(0)
+        }
+        Command::History(h) => {
+            let (kind, key) = match (h.policy, h.kind, h.key) {
+                (Some(p), _, _) => ("policy".to_owned(), p),
+                (None, Some(k), Some(key)) => (k, key),
+                _ => return Err(CliError::Usage("give KIND KEY or --policy ID".into())),
+            };
+            w(out, crate::db::history(&target, &kind, &key, json)?);
+            Ok(0)
+        }
+        Command::Log => {
+            w(out, crate::db::log(&target, json)?);
+            Ok(0)
+        }
+        Command::Put(p) => {
+            w(
+                out,
+                crate::db::put(
+                    &target,
+                    &p.kind,
+                    &p.file,
+                    p.owner.as_deref(),
+                    p.expect_version,
+                    json,
+                )?,
+            );
+            Ok(0)
+        }
+        Command::Retract(r) => {
+            w(
+                out,
+                crate::db::retract(&target, &r.kind, &r.key, r.expect_version, json)?,
+            );
+            Ok(0)
+        }
         Command::Gen(g) => {
             let spec = crate::gen::GenSpec {
                 parties: g.parties,
@@ -432,7 +594,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Check(c) => {
-            let engine = load(&cli.data)?;
+            let engine = load(&src)?;
             let mut q = base_query(&engine, &c.ask, now)?;
             match &c.at {
                 None => {
@@ -472,7 +634,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(d.outcome.exit_code())
         }
         Command::ConsentChain(c) => {
-            let engine = load(&cli.data)?;
+            let engine = load(&src)?;
             let actor = engine.resolve_party(&c.actor)?;
             let item = item(&engine, &c.item)?;
             let as_of = day("as-of", c.as_of.as_deref(), now)?;
@@ -484,7 +646,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Policies(p) => {
-            let engine = load(&cli.data)?;
+            let engine = load(&src)?;
             let party = engine.resolve_party(&p.party)?;
             let as_of = day("as-of", p.as_of.as_deref(), now)?;
             let known_at = day("known-at", p.known_at.as_deref(), now)?;
@@ -507,7 +669,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Map(m) => {
-            let engine = load(&cli.data)?;
+            let engine = load(&src)?;
             if !(0.05..=2.0).contains(&m.cell) {
                 return Err(CliError::Usage(format!(
                     "--cell `{}` must be between 0.05 and 2 degrees",
@@ -568,7 +730,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Timeline(t) => {
-            let engine = load(&cli.data)?;
+            let engine = load(&src)?;
             let model = engine.resolve_model(&t.model)?;
             let events = enduse_core::timeline(&engine, &model)?;
             w(out, render::timeline(&engine, &model, &events, cli.json));

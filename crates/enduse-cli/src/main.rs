@@ -5,6 +5,7 @@
 //! 3 needs approval, 4 indeterminate.
 
 mod cli;
+mod db;
 mod gen;
 mod map;
 mod progress;

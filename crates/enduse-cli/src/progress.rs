@@ -27,6 +27,11 @@ impl Bar {
         self.0.set_position(done);
     }
 
+    /// Names the work now under way.
+    pub fn message(&self, what: &str) {
+        self.0.set_message(what.to_owned());
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         self.0.finish_and_clear();

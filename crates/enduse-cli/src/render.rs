@@ -21,7 +21,9 @@ pub fn json<T: serde::Serialize>(v: &T) -> String {
 pub fn error_json(e: &CliError) -> String {
     use miette::Diagnostic;
     let problems = match e {
-        CliError::DataSet(d) => serde_json::to_value(d.problems()).unwrap_or_default(),
+        CliError::DataSet(d) | CliError::Store(enduse_store::StoreError::DataSet(d)) => {
+            serde_json::to_value(d.problems()).unwrap_or_default()
+        }
         _ => serde_json::Value::Array(Vec::new()),
     };
     json(&json!({

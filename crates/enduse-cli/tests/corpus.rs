@@ -229,6 +229,30 @@ fn cli_args(case: &Value) -> Vec<String> {
 
 #[test]
 fn corpus_through_the_binary() {
+    corpus_through_binary_with(&[]);
+}
+
+/// The same answers from a SQLite database made by `enduse init` as from
+/// the text files.
+#[test]
+fn corpus_through_the_binary_from_a_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("enduse.db");
+    let db = db.to_str().unwrap();
+    let out = assert_cmd::Command::cargo_bin("enduse")
+        .unwrap()
+        .args(["init", "--db", db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    corpus_through_binary_with(&["--db", db]);
+}
+
+fn corpus_through_binary_with(extra: &[&str]) {
     let c = corpus();
     let today = s(&c, "today").unwrap();
     let mut bad = Vec::new();
@@ -238,6 +262,7 @@ fn corpus_through_the_binary() {
             .unwrap()
             .env("ENDUSE_TODAY", today)
             .args(cli_args(case))
+            .args(extra)
             .output()
             .unwrap();
         let got: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

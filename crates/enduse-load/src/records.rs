@@ -387,3 +387,105 @@ pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles
         Err(DataSetError::from_problems(&files, problems))
     }
 }
+
+/// Reads one record of `kind` from `text`, as a user gives it to
+/// `enduse put`: a TOML table of the item's fields (or a one-item
+/// `[[party]]` array), the schema's text, or one Cedar rule owned by
+/// `owner`. `file` names the input in messages. Only the record itself is
+/// checked here; the store then validates the register with it.
+pub fn record_from_text(
+    kind: RecordKind,
+    file: &str,
+    text: &str,
+    owner: Option<&str>,
+) -> Result<Record, DataSetError> {
+    let files = DataFiles::from_map(file, BTreeMap::from([(file.to_owned(), text.to_owned())]));
+    let fail = |msg: String| {
+        DataSetError::from_problems(
+            &files,
+            vec![Problem::new(
+                Origin::File {
+                    file: file.to_owned(),
+                    span: None,
+                },
+                msg,
+            )],
+        )
+    };
+    match kind {
+        RecordKind::Schema => Ok(Record {
+            kind,
+            key: "schema".into(),
+            body: text.to_owned(),
+            valid_from: None,
+            valid_to: None,
+            recorded_at: None,
+            lot: None,
+        }),
+        RecordKind::Policy => {
+            let Some(owner) = owner else {
+                return Err(fail("a new rule needs an owner: give --owner PARTY".into()));
+            };
+            let rules = enduse_core::parse_rules(&enduse_core::PartyId::new(owner), file, text)
+                .map_err(|p| DataSetError::from_problems(&files, p))?;
+            let [r] = rules.as_slice() else {
+                return Err(fail(format!(
+                    "expected exactly one rule, found {}",
+                    rules.len()
+                )));
+            };
+            let body = PolicyBody {
+                owner: owner.to_owned(),
+                cedar: text.get(r.span.clone()).unwrap_or(text).to_owned(),
+            };
+            Ok(Record {
+                kind,
+                key: r.id.to_string(),
+                body: serde_json::to_string(&body).map_err(|e| fail(e.to_string()))?,
+                valid_from: r.policy.annotation("valid_from").map(str::to_owned),
+                valid_to: r.policy.annotation("valid_to").map(str::to_owned),
+                recorded_at: r.policy.annotation("recorded_at").map(str::to_owned),
+                lot: None,
+            })
+        }
+        RecordKind::DataSet => {
+            let t = toml::from_str::<toml::Table>(text)
+                .map_err(|e| DataSetError::from_problems(&files, vec![bad_toml(file, &e)]))?;
+            let json =
+                serde_json::to_value(toml::Value::Table(t)).map_err(|e| fail(e.to_string()))?;
+            Ok(record_of(kind, "dataset".into(), &json))
+        }
+        kind => {
+            let Some((_, name, _, key_field)) = TOML_KINDS.iter().find(|(k, ..)| *k == kind) else {
+                return Err(fail(format!("`{kind}` records cannot be written")));
+            };
+            let mut t = toml::from_str::<toml::Table>(text)
+                .map_err(|e| DataSetError::from_problems(&files, vec![bad_toml(file, &e)]))?;
+            // Accept the form of the data-set files too: one `[[party]]`.
+            let item = match t.remove(*name) {
+                Some(toml::Value::Array(mut a)) if a.len() == 1 && t.is_empty() => a.remove(0),
+                Some(toml::Value::Array(a)) => {
+                    return Err(fail(format!(
+                        "expected one `[[{name}]]`, found {}",
+                        a.len()
+                    )))
+                }
+                Some(v) => {
+                    t.insert((*name).to_owned(), v);
+                    toml::Value::Table(t)
+                }
+                None => toml::Value::Table(t),
+            };
+            let json = serde_json::to_value(&item).map_err(|e| fail(e.to_string()))?;
+            let Some(key) = str_field(&json, key_field) else {
+                return Err(fail(format!(
+                    "a {kind} needs a `{key_field}` field (a string)"
+                )));
+            };
+            let mut raw = Raw::default();
+            push_json(&mut raw, name, &json.to_string())
+                .map_err(|e| fail(format!("invalid {kind}: {e}")))?;
+            Ok(record_of(kind, key, &json))
+        }
+    }
+}

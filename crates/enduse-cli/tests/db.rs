@@ -1,0 +1,469 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The database commands through the `enduse` binary: init, import, export,
+//! history, log, put, retract and --db-as-of; two processes editing one fact;
+//! and an import killed with SIGKILL in the middle of its transaction.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("enduse")
+}
+
+fn enduse(db: &str, args: &[&str]) -> Output {
+    Command::new(bin())
+        .env("ENDUSE_TODAY", "2026-01-01")
+        .env_remove("ENDUSE_DB")
+        .args(args)
+        .args(["--db", db])
+        .output()
+        .unwrap()
+}
+
+fn ok(db: &str, args: &[&str]) -> String {
+    let o = enduse(db, args);
+    assert!(
+        o.status.success(),
+        "enduse {args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(db: &str, args: &[&str]) -> Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let o = enduse(db, &a);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "enduse {args:?}: no json ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn txn_count(db: &str) -> usize {
+    json(db, &["log"])["transactions"].as_array().unwrap().len()
+}
+
+const KURSK_2024: &[&str] = &[
+    "check",
+    "--actor",
+    "UA",
+    "--action",
+    "use",
+    "--model",
+    "ATACMS",
+    "--place",
+    "RU-KRS",
+    "--as-of",
+    "2024-09-11",
+];
+
+fn outcome(db: &str, extra: &[&str]) -> String {
+    let mut a: Vec<&str> = vec!["--json"];
+    a.extend_from_slice(KURSK_2024);
+    a.extend_from_slice(extra);
+    let o = enduse(db, &a);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["outcome"].as_str().unwrap().to_owned()
+}
+
+/// The bundled rule `us-atacms-ukraine-only`, edited to spare Kursk
+/// oblast, so that the 11 September 2024 question changes answer.
+const EDITED_RULE: &str = r#"@id("us-atacms-ukraine-only")
+@summary("ATACMS may be used only on Ukrainian territory, Crimea included (test edit: and Kursk oblast)")
+@valid_from("2023-09")
+@valid_to("2024-11-01..2024-11-19")
+@recorded_at("2024-09-11")
+@source("wapo-2024-09-11")
+@quote("has not allowed them to be used against Russian territory")
+forbid (principal, action == Action::"use", resource in Model::"ATACMS")
+unless { context.place in Place::"UA" || context.place in Place::"RU-KRS" };
+"#;
+
+fn tmp_db() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("enduse.db").to_str().unwrap().to_owned();
+    (dir, db)
+}
+
+#[test]
+fn init_refuses_a_second_time_and_check_needs_an_existing_database() {
+    let (_dir, db) = tmp_db();
+    let o = enduse(&db, KURSK_2024);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no database at"));
+    assert!(!Path::new(&db).exists(), "a read must not create the file");
+    let v = json(&db, &["init"]);
+    assert_eq!(v["added"].as_u64(), Some(records_of_bundled() as u64));
+    let o = enduse(&db, &["init"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a register"));
+    assert_eq!(txn_count(&db), 1);
+}
+
+fn records_of_bundled() -> usize {
+    enduse_load::records_from_files(&enduse_load::bundled_files())
+        .unwrap()
+        .1
+        .len()
+}
+
+#[test]
+fn put_history_db_as_of_and_retract() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    assert_eq!(outcome(&db, &[]), "forbid");
+    let before = json(&db, &["log"])["transactions"][0]["at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let rule = dir.path().join("rule.cedar");
+    std::fs::write(&rule, EDITED_RULE).unwrap();
+    let out = ok(&db, &["put", "policy", "--file", rule.to_str().unwrap()]);
+    assert!(out.contains("put policy `us-atacms-ukraine-only`"), "{out}");
+    // Without the forbid, nothing permits ATACMS in Russia in September 2024.
+    let now = outcome(&db, &[]);
+    assert_ne!(now, "forbid");
+    // The database as it stood after init still answers as then.
+    assert_eq!(outcome(&db, &["--db-as-of", &before]), "forbid");
+
+    let h = json(&db, &["history", "--policy", "us-atacms-ukraine-only"]);
+    let versions = h["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1]["valid_from"], "2023-09");
+    assert_eq!(versions[1]["valid_to"], "2024-11-01..2024-11-19");
+    assert_eq!(versions[1]["recorded_at"], "2024-09-11");
+    assert!(!versions[0]["body"]["cedar"]
+        .as_str()
+        .unwrap()
+        .contains("RU-KRS"));
+    assert!(versions[1]["body"]["cedar"]
+        .as_str()
+        .unwrap()
+        .contains("RU-KRS"));
+    assert_eq!(versions[1]["body"]["owner"], "US", "the owner is kept");
+    assert!(versions[0]["entered"].as_str().unwrap() < versions[1]["entered"].as_str().unwrap());
+    let text = ok(&db, &["history", "policy", "us-atacms-ukraine-only"]);
+    assert!(
+        text.contains("version 2") && text.contains("Place::\"RU-KRS\" }"),
+        "{text}"
+    );
+
+    // A retraction the register cannot do without is refused and writes nothing.
+    let o = enduse(&db, &["retract", "party", "UA"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown party `UA`"));
+    assert_eq!(txn_count(&db), 2);
+    // One it can: the Swiss embargo rule.
+    ok(&db, &["retract", "policy", "ch-embargo-ru-ua"]);
+    let h = json(&db, &["history", "policy", "ch-embargo-ru-ua"]);
+    assert_eq!(h["versions"][1]["retracted"], true);
+    let o = enduse(&db, &["retract", "policy", "ch-embargo-ru-ua"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+    assert_eq!(txn_count(&db), 3);
+
+    // Bad input: unknown kind, unknown record, bad instant.
+    let o = enduse(&db, &["history", "weapon", "x"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown record kind `weapon`"));
+    let o = enduse(&db, &["history", "policy", "no-such-rule"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no policy `no-such-rule`"));
+    let mut a = KURSK_2024.to_vec();
+    a.extend(["--db-as-of", "2026-13-01T00:00:00Z"]);
+    let o = enduse(&db, &a);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--db-as-of `2026-13-01T00:00:00Z`"));
+    let o = enduse(
+        &db,
+        &[&a[..a.len() - 2], &["--db-as-of", "2020-01-01"]].concat(),
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("held no register"));
+}
+
+#[test]
+fn stale_expect_version_is_a_conflict_and_writes_nothing() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    let rule = dir.path().join("rule.cedar");
+    std::fs::write(&rule, EDITED_RULE).unwrap();
+    let r = rule.to_str().unwrap();
+    ok(
+        &db,
+        &["put", "policy", "--file", r, "--expect-version", "1"],
+    );
+    let o = enduse(
+        &db,
+        &[
+            "--json",
+            "put",
+            "policy",
+            "--file",
+            r,
+            "--expect-version",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(e["error"]["code"], "enduse::store::conflict");
+    assert_eq!(
+        e["error"]["message"],
+        "conflict on policy `us-atacms-ukraine-only`: expected version 1, but the database holds version 2"
+    );
+    assert_eq!(txn_count(&db), 2);
+    // --expect-version 0: the record must be new.
+    let o = enduse(
+        &db,
+        &[
+            "--json",
+            "put",
+            "policy",
+            "--file",
+            r,
+            "--expect-version",
+            "0",
+        ],
+    );
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected no record"),
+        "{e}"
+    );
+}
+
+/// Two real processes edit the same rule, both having read version 1:
+/// exactly one wins, the other gets a conflict, and the history has one
+/// new version.
+pub fn two_processes_race(db: &str, dir: &Path) {
+    let a = dir.join("a.cedar");
+    let b = dir.join("b.cedar");
+    std::fs::write(&a, EDITED_RULE).unwrap();
+    std::fs::write(&b, EDITED_RULE.replace("RU-KRS", "RU-BRY")).unwrap();
+    let spawn = |f: &Path| {
+        Command::new(bin())
+            .env_remove("ENDUSE_DB")
+            .args(["put", "policy", "--file", f.to_str().unwrap()])
+            .args(["--expect-version", "1", "--db", db])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (pa, pb) = (spawn(&a), spawn(&b));
+    let (oa, ob) = (
+        pa.wait_with_output().unwrap(),
+        pb.wait_with_output().unwrap(),
+    );
+    let wins = [&oa, &ob].iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        wins,
+        1,
+        "exactly one writer wins:\n{}\n{}",
+        String::from_utf8_lossy(&oa.stderr),
+        String::from_utf8_lossy(&ob.stderr)
+    );
+    let loser = if oa.status.success() { &ob } else { &oa };
+    assert!(
+        String::from_utf8_lossy(&loser.stderr).contains("conflict on policy"),
+        "{}",
+        String::from_utf8_lossy(&loser.stderr)
+    );
+    let h = json(db, &["history", "--policy", "us-atacms-ukraine-only"]);
+    assert_eq!(h["versions"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn two_processes_editing_one_rule_on_sqlite() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    for _ in 0..3 {
+        // Repeat on fresh databases: the race must hold whoever starts first.
+        let sub = tempfile::tempdir_in(dir.path()).unwrap();
+        let db2 = sub.path().join("e.db").to_str().unwrap().to_owned();
+        ok(&db2, &["init"]);
+        two_processes_race(&db2, sub.path());
+    }
+}
+
+#[test]
+fn import_export_round_trip_and_a_bad_import_writes_nothing() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    let out = dir.path().join("out");
+    ok(&db, &["export", out.to_str().unwrap()]);
+    let v = json(&db, &["import", out.to_str().unwrap()]);
+    assert_eq!(v["txn"], Value::Null, "the export is the same register");
+    assert_eq!(v["unchanged"].as_u64(), Some(records_of_bundled() as u64));
+    // Export into a non-empty directory is refused.
+    let o = enduse(&db, &["export", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
+
+    // Break two files: every problem is reported with file and line, and
+    // nothing is written.
+    let models = out.join("models.toml");
+    let text = std::fs::read_to_string(&models).unwrap();
+    std::fs::write(
+        &models,
+        text.replacen("origin = \"US\"", "origin = \"XX\"", 1),
+    )
+    .unwrap();
+    let pol = out.join("policies/US.cedar");
+    let text = std::fs::read_to_string(&pol).unwrap();
+    std::fs::write(&pol, text.replacen("forbid (", "forbid ((", 1)).unwrap();
+    let o = enduse(&db, &["--json", "import", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files: Vec<&str> = e["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"models.toml"), "{e}");
+    assert!(files.contains(&"policies/US.cedar"), "{e}");
+    assert!(e["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["line"].is_u64()));
+    assert_eq!(txn_count(&db), 1);
+
+    // A valid change imports as new versions and retractions.
+    std::fs::write(&models, text_of_bundled("models.toml")).unwrap();
+    std::fs::write(
+        &pol,
+        text.replace(
+            "unless { context.place in Place::\"UA\" };",
+            "unless { context.place in Place::\"UA\" || context.place in Place::\"RU-KRS\" };",
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(out.join("policies/CCM.cedar")).unwrap();
+    let v = json(&db, &["import", out.to_str().unwrap()]);
+    assert!(v["error"].is_null(), "{v}");
+    assert!(v["changed"].as_u64().unwrap() >= 1, "{v}");
+    assert_eq!(v["retracted"].as_u64(), Some(1), "{v}");
+    assert_eq!(txn_count(&db), 2);
+    assert_ne!(outcome(&db, &[]), "forbid");
+}
+
+fn text_of_bundled(name: &str) -> String {
+    let (_, recs) = enduse_load::records_from_files(&enduse_load::bundled_files()).unwrap();
+    let refs: Vec<_> = recs.iter().collect();
+    enduse_load::files_from_records("bundled", &refs)
+        .unwrap()
+        .get(name)
+        .unwrap()
+        .to_owned()
+}
+
+fn gen(dir: &Path, transfers: &str) -> PathBuf {
+    let out = dir.join("gen");
+    let o = Command::new(bin())
+        .args(["gen", "--out", out.to_str().unwrap(), "--parties", "8"])
+        .args([
+            "--models",
+            "40",
+            "--transfers",
+            transfers,
+            "--policies",
+            "300",
+        ])
+        .args(["--seed", "7"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// Starts `enduse import`, waits for `marker` on its standard error, and
+/// kills it with SIGKILL.
+fn import_and_kill(db: &str, data: &Path, env: &[(&str, &str)], marker: &str) {
+    let mut child = Command::new(bin())
+        .env_remove("ENDUSE_DB")
+        .envs(env.iter().copied())
+        .args(["import", data.to_str().unwrap(), "--db", db])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if err.read_line(&mut line).unwrap() == 0 {
+            panic!("import ended before `{marker}`: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with(marker) {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+}
+
+fn assert_intact(db: &str) {
+    let s = enduse_store::SqliteStore::open(Path::new(db)).unwrap();
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn sigkill_inside_the_import_transaction_leaves_the_old_register() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    let data = gen(dir.path(), "3000");
+    let gen_records =
+        enduse_load::records_from_files(&enduse_load::DataFiles::read_dir(&data).unwrap())
+            .unwrap()
+            .1
+            .len();
+    // Deterministic: killed while half the rows are written, uncommitted.
+    import_and_kill(&db, &data, &[("ENDUSE_TEST_PAUSE_WRITING", "1")], "paused:");
+    assert_intact(&db);
+    assert_eq!(txn_count(&db), 1, "none of the import");
+    let mut store = enduse_store::open(&db).unwrap();
+    assert_eq!(
+        enduse_store::records_at(store.as_mut(), None)
+            .unwrap()
+            .len(),
+        records_of_bundled()
+    );
+    drop(store);
+    assert_eq!(outcome(&db, &[]), "forbid", "still the bundled register");
+
+    // Killed at an unknown moment of the write: all or nothing.
+    import_and_kill(&db, &data, &[("ENDUSE_TEST_PHASES", "1")], "phase: writing");
+    assert_intact(&db);
+    let mut store = enduse_store::open(&db).unwrap();
+    let n = enduse_store::records_at(store.as_mut(), None)
+        .unwrap()
+        .len();
+    drop(store);
+    match txn_count(&db) {
+        1 => assert_eq!(n, records_of_bundled()),
+        2 => assert_eq!(n, gen_records),
+        k => panic!("{k} transactions after one killed import"),
+    }
+
+    // The database still takes the import.
+    ok(&db, &["import", data.to_str().unwrap()]);
+    assert_eq!(txn_count(&db), 2);
+    let mut store = enduse_store::open(&db).unwrap();
+    assert_eq!(
+        enduse_store::records_at(store.as_mut(), None)
+            .unwrap()
+            .len(),
+        gen_records
+    );
+}
