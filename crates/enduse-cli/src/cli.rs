@@ -393,14 +393,18 @@ impl Source {
     }
 }
 
-fn load(src: &Source) -> Result<Engine, CliError> {
-    if src.db.is_some() || src.db_as_of.is_some() {
-        return crate::db::engine(&src.db_target(), src.db_as_of.as_deref());
-    }
-    Ok(match &src.data {
-        Some(d) => enduse_load::load_dir(d)?,
-        None => enduse_load::load_bundled()?,
-    })
+/// The engine, kept for the life of the process: each command makes one, and
+/// freeing a large register at exit took a tenth of the run for nothing.
+fn load(src: &Source) -> Result<&'static Engine, CliError> {
+    let engine = if src.db.is_some() || src.db_as_of.is_some() {
+        crate::db::engine(&src.db_target(), src.db_as_of.as_deref())?
+    } else {
+        match &src.data {
+            Some(d) => enduse_load::load_dir(d)?,
+            None => enduse_load::load_bundled()?,
+        }
+    };
+    Ok(Box::leak(Box::new(engine)))
 }
 
 fn item(engine: &Engine, a: &ItemArgs) -> Result<ItemRef, CliError> {
@@ -594,8 +598,8 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Check(c) => {
-            let engine = load(&src)?;
-            let mut q = base_query(&engine, &c.ask, now)?;
+            let engine: &Engine = load(&src)?;
+            let mut q = base_query(engine, &c.ask, now)?;
             match &c.at {
                 None => {
                     q.place = c
@@ -609,7 +613,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                     let point = enduse_geo::LatLon::parse(at)?;
                     let layer = control_layer(control_file)?;
                     let (place, km, controlled_by) =
-                        crate::map::point_facts(&engine, boundaries()?, &layer, point, q.as_of)
+                        crate::map::point_facts(engine, boundaries()?, &layer, point, q.as_of)
                             .ok_or_else(|| CliError::NoCountry(at.clone()))?;
                     q.place = Some(place);
                     q.border_distance_km = Some(km);
@@ -628,25 +632,25 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 if cli.json {
                     render::json(&d)
                 } else {
-                    render::decision(&engine, &d)
+                    render::decision(engine, &d)
                 },
             );
             Ok(d.outcome.exit_code())
         }
         Command::ConsentChain(c) => {
-            let engine = load(&src)?;
+            let engine: &Engine = load(&src)?;
             let actor = engine.resolve_party(&c.actor)?;
-            let item = item(&engine, &c.item)?;
+            let item = item(engine, &c.item)?;
             let as_of = day("as-of", c.as_of.as_deref(), now)?;
             let chain = engine.chain(&actor, &item, as_of)?;
             w(
                 out,
-                render::chain(&engine, &actor, &item, as_of, &chain, cli.json),
+                render::chain(engine, &actor, &item, as_of, &chain, cli.json),
             );
             Ok(0)
         }
         Command::Policies(p) => {
-            let engine = load(&src)?;
+            let engine: &Engine = load(&src)?;
             let party = engine.resolve_party(&p.party)?;
             let as_of = day("as-of", p.as_of.as_deref(), now)?;
             let known_at = day("known-at", p.known_at.as_deref(), now)?;
@@ -654,7 +658,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             let rules = engine.rules_in_force(&party, as_of, known_at);
             w(
                 out,
-                render::policies(&engine, &party, as_of, known_at, &rules, cli.json),
+                render::policies(engine, &party, as_of, known_at, &rules, cli.json),
             );
             Ok(0)
         }
@@ -669,18 +673,18 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Map(m) => {
-            let engine = load(&src)?;
+            let engine: &Engine = load(&src)?;
             if !(0.05..=2.0).contains(&m.cell) {
                 return Err(CliError::Usage(format!(
                     "--cell `{}` must be between 0.05 and 2 degrees",
                     m.cell
                 )));
             }
-            let template = base_query(&engine, &m.ask, now)?;
+            let template = base_query(engine, &m.ask, now)?;
             let (as_of, known_at) = (template.as_of, template.known_at);
             let geo = boundaries()?;
             let summary = crate::map::render(
-                &engine,
+                engine,
                 geo,
                 &control_layer(control_file)?,
                 &template,
@@ -730,10 +734,10 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Timeline(t) => {
-            let engine = load(&src)?;
+            let engine: &Engine = load(&src)?;
             let model = engine.resolve_model(&t.model)?;
-            let events = enduse_core::timeline(&engine, &model)?;
-            w(out, render::timeline(&engine, &model, &events, cli.json));
+            let events = enduse_core::timeline(engine, &model)?;
+            w(out, render::timeline(engine, &model, &events, cli.json));
             Ok(0)
         }
     }

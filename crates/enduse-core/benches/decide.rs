@@ -661,16 +661,19 @@ static FIX: LazyLock<Fixture> = LazyLock::new(|| {
         check_case(c, &d);
         // The floor reference: the policies that decided each party.
         let ids: Vec<RuleId> = d.parties.iter().map(|p| p.rules[0].id.clone()).collect();
-        let ps =
-            PolicySet::from_policies(ids.iter().map(|id| engine.rule(id).unwrap().policy.clone()))
-                .unwrap();
+        let ps = PolicySet::from_policies(
+            ids.iter()
+                .map(|id| engine.rule(id).unwrap().policy.get().unwrap().clone()),
+        )
+        .unwrap();
         assert_eq!(ps.policies().count(), 3);
         floor_policies.push(ps);
     }
 
     let schema = Schema::from_cedarschema_str(SCHEMA).unwrap().0;
     let entities = cedar_entities(&register, &schema);
-    let all_policies = PolicySet::from_policies(rules.iter().map(|r| r.policy.clone())).unwrap();
+    let all_policies =
+        PolicySet::from_policies(rules.iter().map(|r| r.policy.get().unwrap().clone())).unwrap();
     assert_eq!(all_policies.policies().count(), 6_000);
     let authorizer = Authorizer::new();
     let requests: Vec<Request> = cases.iter().map(|c| cedar_request(&c.query)).collect();
@@ -780,8 +783,12 @@ mod parts {
     fn policyset_of_2(bencher: Bencher) {
         let f = &*FIX;
         bencher.bench(|| {
-            PolicySet::from_policies(black_box(&f.two_rules).iter().map(|r| r.policy.clone()))
-                .unwrap()
+            PolicySet::from_policies(
+                black_box(&f.two_rules)
+                    .iter()
+                    .map(|r| r.policy.get().unwrap().clone()),
+            )
+            .unwrap()
         });
     }
 
@@ -789,7 +796,9 @@ mod parts {
     #[divan::bench]
     fn is_authorized_2(bencher: Bencher) {
         let f = &*FIX;
-        let ps = PolicySet::from_policies(f.two_rules.iter().map(|r| r.policy.clone())).unwrap();
+        let ps =
+            PolicySet::from_policies(f.two_rules.iter().map(|r| r.policy.get().unwrap().clone()))
+                .unwrap();
         let r = &f.requests[case_ix("forbid")];
         bencher.bench(|| f.authorizer.is_authorized(black_box(r), &ps, &f.entities));
     }

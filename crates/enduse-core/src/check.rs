@@ -287,7 +287,20 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
                 );
             }
         }
-        for u in r.policy.entity_literals() {
+        let literals = match r.policy.get() {
+            Ok(p) => p.entity_literals(),
+            Err(e) => {
+                out.push(Problem::new(
+                    Origin::File {
+                        file: r.file.clone(),
+                        span: Some(r.span.clone()),
+                    },
+                    e.to_owned(),
+                ));
+                Vec::new()
+            }
+        };
+        for u in literals {
             let ty = u.type_name().to_string();
             let id = u.id().unescaped().to_owned();
             let exists = match ty.as_str() {

@@ -13,7 +13,7 @@ use crate::register::{ItemModel, Register};
 use crate::rule::{Rule, RuleEffect};
 use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
-    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
+    RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -107,8 +107,12 @@ pub struct Engine {
     /// probes of every binding party in one Cedar call tells which rules are
     /// satisfied and which fail to evaluate; each party's outcome is then
     /// composed from its own rules' effects.
-    probes: Vec<cedar_policy::Policy>,
+    /// Built on first use: most rules of a large register are never asked.
+    probes: Vec<std::sync::OnceLock<Result<cedar_policy::Policy, String>>>,
     types: Types,
+    schema: Schema,
+    /// Entities with one lot added, for requests about that lot.
+    lot_entities: std::sync::RwLock<HashMap<LotId, std::sync::Arc<Entities>>>,
     /// Lots of each model, and transfers of each lot in date order: the
     /// chain walk runs on every decision.
     lots_of_model: HashMap<ModelId, Vec<LotId>>,
@@ -120,6 +124,21 @@ pub struct Engine {
 
 /// Beyond this many cached policy sets the cache starts afresh.
 const PSET_CACHE_MAX: usize = 4096;
+
+/// Beyond this many cached per-lot entity sets the cache starts afresh.
+const LOT_CACHE_MAX: usize = 1024;
+
+/// How much [`Engine::with_checks`] verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// Every reference, every rule against the register, and every rule
+    /// against the Cedar schema in strict mode: for data from outside.
+    Full,
+    /// Only what building the engine needs: for a register that passed
+    /// `Full` when it was written (a store validates every write), so that
+    /// opening a large one is fast.
+    Trusted,
+}
 
 /// Entity type names, parsed once.
 struct Types {
@@ -163,8 +182,22 @@ impl Engine {
         rules: Vec<Rule>,
         schema_src: &str,
     ) -> Result<Self, Vec<Problem>> {
-        let mut problems = crate::check::check_register(&register);
-        problems.extend(crate::check::check_rules(&register, &rules));
+        Self::with_checks(register, rules, schema_src, Checks::Full)
+    }
+
+    /// [`Engine::new`], verifying as much as `checks` says.
+    pub fn with_checks(
+        register: Register,
+        rules: Vec<Rule>,
+        schema_src: &str,
+        checks: Checks,
+    ) -> Result<Self, Vec<Problem>> {
+        let full = checks == Checks::Full;
+        let mut problems = Vec::new();
+        if full {
+            problems.extend(crate::check::check_register(&register));
+            problems.extend(crate::check::check_rules(&register, &rules));
+        }
 
         let schema = match Schema::from_cedarschema_str(schema_src) {
             Ok((s, _warnings)) => Some(s),
@@ -188,8 +221,10 @@ impl Engine {
             by_id.insert(r.id.clone(), i as u32);
         }
 
-        if let Some(schema) = &schema {
-            if let Ok(pset) = PolicySet::from_policies(rules.iter().map(|r| r.policy.clone())) {
+        if let Some(schema) = schema.as_ref().filter(|_| full) {
+            if let Ok(pset) =
+                PolicySet::from_policies(rules.iter().filter_map(|r| r.policy.get().ok().cloned()))
+            {
                 let result = Validator::new(schema.clone()).validate(&pset, ValidationMode::Strict);
                 for e in result.validation_errors() {
                     let id = RuleId::new(e.policy_id().to_string());
@@ -232,7 +267,7 @@ impl Engine {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let Some(entities) = entities else {
+        let (Some(entities), Some(schema)) = (entities, schema) else {
             return Err(problems);
         };
 
@@ -260,17 +295,17 @@ impl Engine {
         for (i, r) in rules.iter().enumerate() {
             let i = i as u32;
             by_owner.entry(r.owner.clone()).or_default().push(i);
-            let actions: Vec<u8> = match r.policy.action_constraint() {
-                cedar_policy::ActionConstraint::Any => vec![ANY_ACTION],
-                cedar_policy::ActionConstraint::Eq(a) => action_ix(&a).into_iter().collect(),
-                cedar_policy::ActionConstraint::In(v) => v.iter().filter_map(action_ix).collect(),
+            let actions: Vec<u8> = match &r.header.actions {
+                None => vec![ANY_ACTION],
+                Some(v) => v
+                    .iter()
+                    .filter_map(|a| Action::parse(a).map(Action::index))
+                    .collect(),
             };
-            let res = match r.policy.resource_constraint() {
-                ResourceConstraint::In(u)
-                | ResourceConstraint::Eq(u)
-                | ResourceConstraint::IsIn(_, u) => {
-                    let id = u.id().unescaped().to_owned();
-                    match u.type_name().to_string().as_str() {
+            let res = match &r.header.resource {
+                Some((ty, id)) => {
+                    let id = id.clone();
+                    match ty.as_str() {
                         "Model" => model_ix.get(&ModelId::new(id)).map(|&m| ResKey::Model(m)),
                         "Category" => category_ix
                             .get(&CategoryId::new(id))
@@ -279,9 +314,10 @@ impl Engine {
                         _ => Some(ResKey::Any),
                     }
                 }
-                _ => Some(ResKey::Any),
+                None => Some(ResKey::Any),
             };
-            // check_rules has refused unknown literals, so `None` cannot occur here.
+            // check_rules refused unknown literals (now, or when a store
+            // accepted the register), so `None` cannot occur here.
             let Some(res) = res else { continue };
             let owner = raw.entry(r.owner.clone()).or_default();
             for a in actions {
@@ -311,20 +347,7 @@ impl Engine {
             })
             .collect();
 
-        let mut probes = Vec::with_capacity(rules.len());
-        let mut probe_problems = Vec::new();
-        for r in &rules {
-            match probe_of(&r.policy) {
-                Ok(p) => probes.push(p),
-                Err(e) => probe_problems.push(Problem::new(
-                    Origin::File {
-                        file: r.file.clone(),
-                        span: Some(r.span.clone()),
-                    },
-                    format!("rule `{}` cannot be prepared for evaluation: {e}", r.id),
-                )),
-            }
-        }
+        let probes = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
         let types = Types::new().map_err(|e| {
             vec![Problem::new(
                 Origin::File {
@@ -334,9 +357,6 @@ impl Engine {
                 e,
             )]
         })?;
-        if !probe_problems.is_empty() {
-            return Err(probe_problems);
-        }
         let mut lots_of_model: HashMap<ModelId, Vec<LotId>> = HashMap::new();
         for l in register.lots.values() {
             lots_of_model
@@ -374,6 +394,8 @@ impl Engine {
             authorizer: Authorizer::new(),
             probes,
             types,
+            schema,
+            lot_entities: std::sync::RwLock::new(HashMap::new()),
         })
     }
 
@@ -875,7 +897,9 @@ impl Engine {
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
-        let first = self.probe(&request, &all);
+        let lot_entities = self.entities_for(&q.item)?;
+        let entities = lot_entities.as_deref().unwrap_or(&self.entities);
+        let first = self.probe(&request, &all, entities);
         let lifted = first.fired.iter().any(|&i| {
             let r = &self.rules[i as usize];
             r.effect == RuleEffect::RequiresApproval
@@ -883,7 +907,7 @@ impl Engine {
         });
         let second = if lifted {
             let (req2, _) = self.request_for(q, true)?;
-            Some(self.probe(&req2, &all))
+            Some(self.probe(&req2, &all, entities))
         } else {
             None
         };
@@ -1025,8 +1049,53 @@ impl Engine {
         known
     }
 
+    /// The probe of rule `i`, built on first use.
+    fn probe_policy(&self, i: u32) -> Result<&cedar_policy::Policy, &String> {
+        let r = &self.rules[i as usize];
+        self.probes[i as usize]
+            .get_or_init(|| r.policy.get().map_err(str::to_owned).and_then(probe_of))
+            .as_ref()
+    }
+
+    /// The entities for a request about `item`: the shared ones, plus the
+    /// lot when the item is a lot (`None`: the shared ones will do).
+    fn entities_for(
+        &self,
+        item: &ItemRef,
+    ) -> Result<Option<std::sync::Arc<Entities>>, RequestError> {
+        let ItemRef::Lot(lot) = item else {
+            return Ok(None);
+        };
+        if let Some(e) = self
+            .lot_entities
+            .read()
+            .ok()
+            .and_then(|m| m.get(lot).cloned())
+        {
+            return Ok(Some(e));
+        }
+        let internal = |e: String| RequestError::UnknownLot {
+            id: lot.to_string(),
+            help: format!("internal: the lot cannot be prepared for evaluation: {e}"),
+        };
+        let entity = lot_entity(&self.register, lot).map_err(internal)?;
+        let e = std::sync::Arc::new(
+            self.entities
+                .clone()
+                .add_entities([entity], Some(&self.schema))
+                .map_err(|e| internal(e.to_string()))?,
+        );
+        if let Ok(mut m) = self.lot_entities.write() {
+            if m.len() >= LOT_CACHE_MAX {
+                m.clear();
+            }
+            m.insert(lot.clone(), e.clone());
+        }
+        Ok(Some(e))
+    }
+
     /// Evaluates the probes of `rules` in one Cedar call.
-    fn probe(&self, request: &Request, rules: &[u32]) -> Probe {
+    fn probe(&self, request: &Request, rules: &[u32], entities: &Entities) -> Probe {
         let mut out = Probe::default();
         if rules.is_empty() {
             return out;
@@ -1037,9 +1106,16 @@ impl Engine {
         let pset = match cached {
             Some(p) => p,
             None => {
-                let Ok(p) =
-                    PolicySet::from_policies(key.iter().map(|&i| self.probes[i as usize].clone()))
-                else {
+                let mut probes = Vec::with_capacity(key.len());
+                for &i in &key {
+                    match self.probe_policy(i) {
+                        Ok(p) => probes.push(p.clone()),
+                        Err(e) => {
+                            out.errored.insert(i, e.clone());
+                        }
+                    }
+                }
+                let Ok(p) = PolicySet::from_policies(probes) else {
                     // Rule ids are unique (checked at load), so this cannot
                     // happen; report the rules as unevaluated rather than guess.
                     for &i in rules {
@@ -1058,9 +1134,7 @@ impl Engine {
                 p
             }
         };
-        let resp = self
-            .authorizer
-            .is_authorized(request, &pset, &self.entities);
+        let resp = self.authorizer.is_authorized(request, &pset, entities);
         let ix = |id: &cedar_policy::PolicyId| {
             let name: &str = id.as_ref();
             self.by_id.get(name).copied()
@@ -1341,7 +1415,11 @@ impl Engine {
     /// An unscoped rule that names other models in its condition but not this
     /// one is about those models; leave it out of this model's timeline.
     fn mentions_other_model_only(&self, r: &Rule, model: &ModelId) -> bool {
-        let lits = r.policy.entity_literals();
+        let lits = r
+            .policy
+            .get()
+            .map(|p| p.entity_literals())
+            .unwrap_or_default();
         let models: Vec<String> = lits
             .iter()
             .filter(|u| u.type_name().to_string() == "Model")
@@ -1371,10 +1449,6 @@ fn probe_of(p: &cedar_policy::Policy) -> Result<cedar_policy::Policy, String> {
         obj.insert("effect".into(), serde_json::Value::String("permit".into()));
     }
     cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())
-}
-
-fn action_ix(a: &EntityUid) -> Option<u8> {
-    Action::parse(a.id().unescaped()).map(Action::index)
 }
 
 fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
@@ -1412,44 +1486,6 @@ fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
         );
         out.push(Entity::new(uid("Place", p.code.as_str())?, attrs, parents).map_err(e)?);
     }
-    let item_attrs = |m: &ItemModel,
-                      persistent: bool|
-     -> Result<HashMap<String, RestrictedExpression>, String> {
-        let providers =
-            |k: crate::register::DependencyKind| -> Result<RestrictedExpression, String> {
-                let v = m
-                    .dependencies
-                    .iter()
-                    .filter(|d| d.kind == k)
-                    .map(|d| {
-                        uid("Party", d.provider.as_str()).map(RestrictedExpression::new_entity_uid)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(RestrictedExpression::new_set(v))
-            };
-        let mut a = HashMap::new();
-        a.insert(
-            "origin".into(),
-            RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str())?),
-        );
-        a.insert(
-            "persistent".into(),
-            RestrictedExpression::new_bool(persistent),
-        );
-        a.insert(
-            "data_providers".into(),
-            providers(crate::register::DependencyKind::Data)?,
-        );
-        a.insert(
-            "component_providers".into(),
-            providers(crate::register::DependencyKind::Component)?,
-        );
-        a.insert(
-            "service_providers".into(),
-            providers(crate::register::DependencyKind::Service)?,
-        );
-        Ok(a)
-    };
     for m in reg.models.values() {
         let parents = HashSet::from([uid("Category", m.category.as_str())?]);
         out.push(
@@ -1461,23 +1497,68 @@ fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
             .map_err(e)?,
         );
     }
-    for l in reg.lots.values() {
-        let Some(m) = reg.models.get(&l.model) else {
-            continue;
-        };
-        let mut attrs = item_attrs(m, l.persistent.unwrap_or(m.persistent))?;
-        attrs.insert(
-            "model".into(),
-            RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())?),
-        );
-        attrs.insert(
-            "quantity".into(),
-            RestrictedExpression::new_long(
-                l.quantity.and_then(|q| i64::try_from(q).ok()).unwrap_or(0),
-            ),
-        );
-        let parents = HashSet::from([uid("Model", m.id.as_str())?]);
-        out.push(Entity::new(uid("Lot", l.id.as_str())?, attrs, parents).map_err(e)?);
-    }
     Entities::from_entities(out, Some(schema)).map_err(|x| x.to_string())
+}
+
+/// The attributes a model and its lots share.
+fn item_attrs(
+    m: &ItemModel,
+    persistent: bool,
+) -> Result<HashMap<String, RestrictedExpression>, String> {
+    let providers = |k: crate::register::DependencyKind| -> Result<RestrictedExpression, String> {
+        let v = m
+            .dependencies
+            .iter()
+            .filter(|d| d.kind == k)
+            .map(|d| uid("Party", d.provider.as_str()).map(RestrictedExpression::new_entity_uid))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RestrictedExpression::new_set(v))
+    };
+    let mut a = HashMap::new();
+    a.insert(
+        "origin".into(),
+        RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str())?),
+    );
+    a.insert(
+        "persistent".into(),
+        RestrictedExpression::new_bool(persistent),
+    );
+    a.insert(
+        "data_providers".into(),
+        providers(crate::register::DependencyKind::Data)?,
+    );
+    a.insert(
+        "component_providers".into(),
+        providers(crate::register::DependencyKind::Component)?,
+    );
+    a.insert(
+        "service_providers".into(),
+        providers(crate::register::DependencyKind::Service)?,
+    );
+    Ok(a)
+}
+
+/// The Cedar entity of one lot. Lots are added to the entities per request
+/// rather than all at load: a register of 500,000 lots would otherwise cost
+/// seconds and gigabytes before the first decision.
+fn lot_entity(reg: &Register, lot: &LotId) -> Result<Entity, String> {
+    let l = reg
+        .lots
+        .get(lot)
+        .ok_or_else(|| format!("unknown lot `{lot}`"))?;
+    let m = reg
+        .models
+        .get(&l.model)
+        .ok_or_else(|| format!("lot `{lot}` has unknown model `{}`", l.model))?;
+    let mut attrs = item_attrs(m, l.persistent.unwrap_or(m.persistent))?;
+    attrs.insert(
+        "model".into(),
+        RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())?),
+    );
+    attrs.insert(
+        "quantity".into(),
+        RestrictedExpression::new_long(l.quantity.and_then(|q| i64::try_from(q).ok()).unwrap_or(0)),
+    );
+    let parents = HashSet::from([uid("Model", m.id.as_str())?]);
+    Entity::new(uid("Lot", l.id.as_str())?, attrs, parents).map_err(|x| x.to_string())
 }

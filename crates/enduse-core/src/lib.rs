@@ -22,7 +22,7 @@ pub use date::{parse_day, DateError, DateSpec};
 pub use decision::{
     ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
 };
-pub use engine::Engine;
+pub use engine::{Checks, Engine};
 pub use ids::{
     AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
 };
@@ -33,5 +33,7 @@ pub use register::{
     ItemModel, Lot, MembershipStep, Party, PartyKind, Place, PlaceKind, Register, Source, Stage,
     StageDate, StepKind, Transfer, Treaty,
 };
-pub use rule::{parse_rules, Rule, RuleEffect, ANNOTATIONS};
+pub use rule::{
+    parse_rules, rule_from_header, LazyPolicy, Rule, RuleEffect, RuleHeader, ANNOTATIONS,
+};
 pub use timeline::{timeline, TimelineEvent, TimelineKind};

@@ -6,9 +6,10 @@ use crate::ids::{AuthorityId, PartyId, RuleId, SourceId};
 use crate::problem::{Origin, Problem};
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 /// The annotations a rule may carry. Anything else is refused, so that a typo
 /// such as `@valid_form` cannot silently make a rule timeless.
@@ -80,8 +81,104 @@ pub struct Rule {
     pub file: String,
     /// Byte span of the rule within `file`.
     pub span: Range<usize>,
-    /// The Cedar policy, re-identified with `id`.
-    pub policy: Policy,
+    /// What the Cedar parser read of the rule: annotations, effect, scope.
+    pub header: RuleHeader,
+    /// The Cedar policy, re-identified with `id`, parsed on first use.
+    pub policy: LazyPolicy,
+}
+
+/// What the Cedar parser reads of a rule besides its condition. Stores keep
+/// it beside the rule's text, so that opening a register of 100,000 rules
+/// need not parse them all again: each is parsed when a decision first
+/// needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleHeader {
+    /// Annotations in text order.
+    pub annotations: Vec<(String, String)>,
+    /// `forbid` (else `permit`).
+    pub forbid: bool,
+    /// Action ids of the scope; `None` for any action.
+    pub actions: Option<Vec<String>>,
+    /// Resource of the scope, `(type, id)`; `None` for any resource.
+    pub resource: Option<(String, String)>,
+}
+
+impl RuleHeader {
+    /// Reads the header of a parsed policy.
+    pub fn of(p: &Policy) -> Self {
+        use cedar_policy::{ActionConstraint, ResourceConstraint};
+        let id = |u: &cedar_policy::EntityUid| u.id().unescaped().to_owned();
+        Self {
+            annotations: p
+                .annotations()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            forbid: p.effect() == Effect::Forbid,
+            actions: match p.action_constraint() {
+                ActionConstraint::Any => None,
+                ActionConstraint::Eq(a) => Some(vec![id(&a)]),
+                ActionConstraint::In(v) => Some(v.iter().map(id).collect()),
+            },
+            resource: match p.resource_constraint() {
+                ResourceConstraint::In(u)
+                | ResourceConstraint::Eq(u)
+                | ResourceConstraint::IsIn(_, u) => Some((u.type_name().to_string(), id(&u))),
+                _ => None,
+            },
+        }
+    }
+
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A rule's Cedar policy: its text, parsed when first needed.
+#[derive(Debug, Clone)]
+pub struct LazyPolicy {
+    id: String,
+    text: String,
+    parsed: OnceLock<Result<Policy, String>>,
+}
+
+impl LazyPolicy {
+    fn parsed(id: &str, text: &str, p: Policy) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Ok(p));
+        Self {
+            id: id.to_owned(),
+            text: text.to_owned(),
+            parsed: cell,
+        }
+    }
+
+    fn unparsed(id: &str, text: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            text: text.to_owned(),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The policy, with id `@id`; parses the text on first call.
+    pub fn get(&self) -> Result<&Policy, &str> {
+        self.parsed
+            .get_or_init(|| {
+                Policy::parse(Some(PolicyId::new(&self.id)), &self.text)
+                    .map_err(|e| format!("the stored text of rule `{}` is not cedar: {e}", self.id))
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// The Cedar text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 impl Rule {
@@ -124,7 +221,7 @@ impl Rule {
 
     /// The Cedar text of the rule.
     pub fn cedar_text(&self) -> String {
-        self.policy.to_string()
+        self.policy.text().to_owned()
     }
 }
 
@@ -209,7 +306,28 @@ fn rule_from_policy(
     span: Range<usize>,
     p: &Policy,
 ) -> Result<Rule, Vec<Problem>> {
+    let header = RuleHeader::of(p);
+    let mut rule = rule_from_header(owner, file, text, span, header)?;
+    rule.policy = LazyPolicy::parsed(
+        rule.id.as_str(),
+        rule.policy.text(),
+        p.new_id(PolicyId::new(rule.id.as_str())),
+    );
+    Ok(rule)
+}
+
+/// Builds a rule from its header and its text (`text[span]` in `file`)
+/// without the Cedar parser, checking its metadata as [`parse_rules`] does.
+/// The policy itself is parsed when a decision first needs it.
+pub fn rule_from_header(
+    owner: &PartyId,
+    file: &str,
+    text: &str,
+    span: Range<usize>,
+    header: RuleHeader,
+) -> Result<Rule, Vec<Problem>> {
     let mut problems = Vec::new();
+    let body = text.get(span.clone()).unwrap_or_default();
     // Point at the annotation itself where we can find it, else at the policy.
     let locate = |key: &str| -> Range<usize> {
         let needle = format!("@{key}");
@@ -226,10 +344,12 @@ fn rule_from_policy(
         file: file.to_owned(),
         span: Some(locate(key)),
     };
-    let id_text = p.annotation("id").map(str::to_owned);
+    let annotation = |k: &str| header.annotation(k);
+    let id_text = annotation("id").map(str::to_owned);
     let label = id_text.clone().unwrap_or_else(|| "this policy".into());
 
-    for (k, _) in p.annotations() {
+    for (k, _) in &header.annotations {
+        let k = k.as_str();
         if !ANNOTATIONS.contains(&k) {
             problems.push(
                 Problem::new(origin(k), format!("unknown annotation `@{k}` on `{label}`"))
@@ -242,7 +362,7 @@ fn rule_from_policy(
     }
 
     let mut required = |key: &str| -> Option<String> {
-        match p.annotation(key) {
+        match annotation(key) {
             Some(v) if !v.trim().is_empty() => Some(v.to_owned()),
             _ => {
                 problems.push(
@@ -275,7 +395,7 @@ fn rule_from_policy(
             None
         }
     });
-    let valid_to = match p.annotation("valid_to").map(DateSpec::parse) {
+    let valid_to = match annotation("valid_to").map(DateSpec::parse) {
         None => None,
         Some(Ok(d)) => Some(d),
         Some(Err(e)) => {
@@ -303,7 +423,7 @@ fn rule_from_policy(
         }
     }
 
-    let approval = match p.annotation("approval") {
+    let approval = match annotation("approval") {
         None => None,
         Some(a) => match AuthorityId::parse(a) {
             Some(a) => Some(a),
@@ -321,9 +441,9 @@ fn rule_from_policy(
             }
         },
     };
-    let effect = match (p.effect(), &approval) {
-        (Effect::Permit, None) => RuleEffect::Permit,
-        (Effect::Permit, Some(_)) => {
+    let effect = match (header.forbid, &approval) {
+        (false, None) => RuleEffect::Permit,
+        (false, Some(_)) => {
             problems.push(
                 Problem::new(origin("approval"), format!("`{label}` is a permit with `@approval`"))
                     .with_help(Some(
@@ -334,11 +454,10 @@ fn rule_from_policy(
             );
             RuleEffect::Permit
         }
-        (Effect::Forbid, None) => RuleEffect::Forbid,
-        (Effect::Forbid, Some(a)) => {
+        (true, None) => RuleEffect::Forbid,
+        (true, Some(a)) => {
             // The Cedar text itself must show that the approval lifts the
             // forbid, so the policy means the same when read in bare Cedar.
-            let body = p.to_string();
             if !body.contains("context.approvals") || !body.contains(&format!("\"{a}\"")) {
                 problems.push(
                     Problem::new(
@@ -364,9 +483,12 @@ fn rule_from_policy(
     else {
         return Err(problems);
     };
-    let policy = p.new_id(PolicyId::new(&id));
+    let policy = LazyPolicy::unparsed(&id, body);
+    let supersedes = annotation("supersedes").map(RuleId::from);
+    let assumption = annotation("assumption").map(str::to_owned);
+    let note = annotation("note").map(str::to_owned);
     Ok(Rule {
-        reads: context_reads(&p.to_string()),
+        reads: context_reads(body),
         id: RuleId::new(id),
         owner: owner.clone(),
         effect,
@@ -377,11 +499,12 @@ fn rule_from_policy(
         recorded_at,
         source: SourceId::new(source),
         quote,
-        supersedes: p.annotation("supersedes").map(RuleId::from),
-        assumption: p.annotation("assumption").map(str::to_owned),
-        note: p.annotation("note").map(str::to_owned),
+        supersedes,
+        assumption,
+        note,
         file: file.to_owned(),
         span,
+        header,
         policy,
     })
 }

@@ -36,8 +36,8 @@ mod toml_model;
 pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
 pub use records::{
-    engine_from_records, files_from_records, record_from_text, records_from_files, Record,
-    RecordKind,
+    engine_from_records, engine_from_trusted_records, files_from_records, record_from_text,
+    records_from_files, Record, RecordKind,
 };
 
 use enduse_core::{Engine, PartyId, Problem};
@@ -61,7 +61,7 @@ pub fn load_bundled() -> Result<Engine, DataSetError> {
 pub fn load_files(files: &DataFiles) -> Result<Engine, DataSetError> {
     let mut problems: Vec<Problem> = Vec::new();
     let raw = toml_model::read_raw(files, &mut problems);
-    build(files, raw, problems)
+    build(files, raw, problems, enduse_core::Checks::Full, None)
 }
 
 /// Converts the raw register, parses the policy files of `files` and builds
@@ -70,10 +70,13 @@ pub(crate) fn build(
     files: &DataFiles,
     raw: toml_model::Raw,
     mut problems: Vec<Problem>,
+    checks: enduse_core::Checks,
+    prebuilt: Option<Vec<enduse_core::Rule>>,
 ) -> Result<Engine, DataSetError> {
     let register = toml_model::convert(raw, &mut problems);
-    let mut rules = Vec::new();
-    for (name, text) in files.policy_files() {
+    let parse = prebuilt.is_none();
+    let mut rules = prebuilt.unwrap_or_default();
+    for (name, text) in files.policy_files().filter(|_| parse) {
         let owner = PartyId::new(
             name.trim_start_matches("policies/")
                 .trim_end_matches(".cedar"),
@@ -103,5 +106,6 @@ pub(crate) fn build(
     let Some(schema) = schema else {
         return Err(DataSetError::from_problems(files, problems));
     };
-    Engine::new(register, rules, schema).map_err(|p| DataSetError::from_problems(files, p))
+    Engine::with_checks(register, rules, schema, checks)
+        .map_err(|p| DataSetError::from_problems(files, p))
 }

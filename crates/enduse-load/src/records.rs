@@ -124,6 +124,10 @@ pub struct Record {
 struct PolicyBody {
     owner: String,
     cedar: String,
+    /// What the Cedar parser read when the rule was stored; lets a trusted
+    /// load skip the parser (absent in bodies written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    header: Option<enduse_core::RuleHeader>,
 }
 
 fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
@@ -167,6 +171,25 @@ fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record 
         _ => {}
     }
     r
+}
+
+/// The record of a rule whose text is `cedar`.
+fn policy_record(r: &enduse_core::Rule, cedar: String) -> Record {
+    let ann = |k: &str| r.header.annotation(k).map(str::to_owned);
+    let body = PolicyBody {
+        owner: r.owner.to_string(),
+        cedar,
+        header: Some(r.header.clone()),
+    };
+    Record {
+        kind: RecordKind::Policy,
+        key: r.id.to_string(),
+        body: serde_json::to_string(&body).unwrap_or_default(),
+        valid_from: ann("valid_from"),
+        valid_to: ann("valid_to"),
+        recorded_at: ann("recorded_at"),
+        lot: None,
+    }
 }
 
 fn bad_toml(file: &str, e: &toml::de::Error) -> Problem {
@@ -233,19 +256,7 @@ pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), Da
     for r in engine.rules() {
         let text = files.get(&r.file).unwrap_or_default();
         let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
-        let body = PolicyBody {
-            owner: r.owner.to_string(),
-            cedar,
-        };
-        out.push(Record {
-            kind: RecordKind::Policy,
-            key: r.id.to_string(),
-            body: serde_json::to_string(&body).unwrap_or_default(),
-            valid_from: r.policy.annotation("valid_from").map(str::to_owned),
-            valid_to: r.policy.annotation("valid_to").map(str::to_owned),
-            recorded_at: r.policy.annotation("recorded_at").map(str::to_owned),
-            lot: None,
-        });
+        out.push(policy_record(r, cedar));
     }
     if !problems.is_empty() {
         return Err(DataSetError::from_problems(files, problems));
@@ -253,37 +264,56 @@ pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), Da
     Ok((engine, out))
 }
 
+/// A stored rule placed in a generated policy file.
+struct Placed {
+    owner: String,
+    file: String,
+    span: std::ops::Range<usize>,
+    header: Option<enduse_core::RuleHeader>,
+}
+
 /// The schema and policy files of `records` (policies grouped by owner and
-/// ordered by id), with problems for unreadable policy bodies.
+/// ordered by id), where each rule landed, and problems for unreadable
+/// policy bodies.
 fn cedar_files(
     origin: &str,
     records: &[&Record],
     problems: &mut Vec<Problem>,
-) -> BTreeMap<String, String> {
+) -> (BTreeMap<String, String>, Vec<Placed>) {
     let mut files: BTreeMap<String, String> = BTreeMap::new();
-    let mut policies: Vec<(String, &str, String)> = Vec::new();
+    let mut policies: Vec<(PolicyBody, &str)> = Vec::new();
     for r in records {
         match r.kind {
             RecordKind::Schema => {
                 files.insert("schema.cedarschema".into(), r.body.clone());
             }
             RecordKind::Policy => match serde_json::from_str::<PolicyBody>(&r.body) {
-                Ok(b) => policies.push((b.owner, &r.key, b.cedar)),
+                Ok(b) => policies.push((b, &r.key)),
                 Err(e) => problems.push(stored_problem(origin, r, &e.to_string())),
             },
             _ => {}
         }
     }
-    policies.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    for (owner, _, cedar) in policies {
-        let text = files.entry(format!("policies/{owner}.cedar")).or_default();
+    policies.sort_by(|a, b| (&a.0.owner, a.1).cmp(&(&b.0.owner, b.1)));
+    let mut placed = Vec::with_capacity(policies.len());
+    for (b, _) in policies {
+        let file = format!("policies/{}.cedar", b.owner);
+        let text = files.entry(file.clone()).or_default();
         if !text.is_empty() {
             text.push_str("\n\n");
         }
-        text.push_str(cedar.trim_end());
+        let start = text.len();
+        text.push_str(b.cedar.trim_end());
+        let end = text.len();
         text.push('\n');
+        placed.push(Placed {
+            owner: b.owner,
+            file,
+            span: start..end,
+            header: b.header,
+        });
     }
-    files
+    (files, placed)
 }
 
 fn stored_problem(origin: &str, r: &Record, msg: &str) -> Problem {
@@ -300,8 +330,50 @@ fn stored_problem(origin: &str, r: &Record, msg: &str) -> Problem {
 /// store). TOML records are read straight from their JSON, without a detour
 /// through TOML text.
 pub fn engine_from_records(origin: &str, records: &[&Record]) -> Result<Engine, DataSetError> {
+    engine_with_checks(origin, records, enduse_core::Checks::Full)
+}
+
+/// [`engine_from_records`] for records a store accepted, each write having
+/// validated the whole register: skips the checks that cost most at scale
+/// (references, and the rules against the schema in strict mode).
+pub fn engine_from_trusted_records(
+    origin: &str,
+    records: &[&Record],
+) -> Result<Engine, DataSetError> {
+    engine_with_checks(origin, records, enduse_core::Checks::Trusted)
+}
+
+fn engine_with_checks(
+    origin: &str,
+    records: &[&Record],
+    checks: enduse_core::Checks,
+) -> Result<Engine, DataSetError> {
     let mut problems = Vec::new();
-    let files = DataFiles::from_map(origin, cedar_files(origin, records, &mut problems));
+    let (files, placed) = cedar_files(origin, records, &mut problems);
+    let files = DataFiles::from_map(origin, files);
+    // Trusted records carry their rules' headers: build the rules from
+    // them and leave the Cedar parsing to the first decision that needs it.
+    let rules =
+        if checks == enduse_core::Checks::Trusted && placed.iter().all(|p| p.header.is_some()) {
+            let mut rules = Vec::with_capacity(placed.len());
+            for p in placed {
+                let text = files.get(&p.file).unwrap_or_default();
+                let Some(header) = p.header else { continue };
+                match enduse_core::rule_from_header(
+                    &enduse_core::PartyId::new(&p.owner),
+                    &p.file,
+                    text,
+                    p.span,
+                    header,
+                ) {
+                    Ok(r) => rules.push(r),
+                    Err(mut e) => problems.append(&mut e),
+                }
+            }
+            Some(rules)
+        } else {
+            None
+        };
     let mut raw = Raw::default();
     for r in records {
         if matches!(r.kind, RecordKind::Schema | RecordKind::Policy) {
@@ -311,14 +383,14 @@ pub fn engine_from_records(origin: &str, records: &[&Record]) -> Result<Engine, 
             problems.push(stored_problem(origin, r, &e));
         }
     }
-    crate::build(&files, raw, problems)
+    crate::build(&files, raw, problems, checks, rules)
 }
 
 /// Writes records back as data-set files: the inverse of
 /// [`records_from_files`] up to comments, formatting and order.
 pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles, DataSetError> {
     let mut problems = Vec::new();
-    let mut files = cedar_files(origin, records, &mut problems);
+    let (mut files, _) = cedar_files(origin, records, &mut problems);
     // Items by TOML array name; the name also fixes the file.
     let mut tables: BTreeMap<&str, Vec<(&str, toml::Value)>> = BTreeMap::new();
     for r in records {
@@ -434,19 +506,8 @@ pub fn record_from_text(
                     rules.len()
                 )));
             };
-            let body = PolicyBody {
-                owner: owner.to_owned(),
-                cedar: text.get(r.span.clone()).unwrap_or(text).to_owned(),
-            };
-            Ok(Record {
-                kind,
-                key: r.id.to_string(),
-                body: serde_json::to_string(&body).map_err(|e| fail(e.to_string()))?,
-                valid_from: r.policy.annotation("valid_from").map(str::to_owned),
-                valid_to: r.policy.annotation("valid_to").map(str::to_owned),
-                recorded_at: r.policy.annotation("recorded_at").map(str::to_owned),
-                lot: None,
-            })
+            let cedar = text.get(r.span.clone()).unwrap_or(text).to_owned();
+            Ok(policy_record(r, cedar))
         }
         RecordKind::DataSet => {
             let t = toml::from_str::<toml::Table>(text)

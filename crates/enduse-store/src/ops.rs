@@ -173,7 +173,7 @@ pub fn engine_at(
         }));
     }
     let refs: Vec<&Record> = records.iter().collect();
-    Ok(enduse_load::engine_from_records(
+    Ok(enduse_load::engine_from_trusted_records(
         &origin(store, as_of),
         &refs,
     )?)
