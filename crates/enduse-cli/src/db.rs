@@ -77,14 +77,14 @@ fn pause_hook(done: u64, total: u64) {
 
 fn run_import(
     store: &mut dyn Store,
-    files: &DataFiles,
+    records: Vec<enduse_load::Record>,
     note: &str,
     json: bool,
 ) -> Result<ImportReport, CliError> {
-    let bar = Bar::new("validating", json);
+    let bar = Bar::new("comparing", json);
     let mut phase = String::new();
     let mut paused = false;
-    let report = enduse_store::import(store, files, note, &mut |p, d, t| {
+    let report = enduse_store::import_records(store, records, note, &mut |p, d, t| {
         if p != phase {
             phase = p.to_owned();
             bar.message(p);
@@ -143,7 +143,8 @@ pub fn init(target: &str, json: bool) -> Result<String, CliError> {
         )));
     }
     let note = format!("init: bundled {}", enduse_load::BUNDLED_NAME);
-    let r = run_import(store.as_mut(), &enduse_load::bundled_files(), &note, json)?;
+    let records = enduse_store::prepare(&enduse_load::bundled_files())?;
+    let r = run_import(store.as_mut(), records, &note, json)?;
     Ok(report_text(target, &r, json))
 }
 
@@ -151,11 +152,14 @@ pub fn init(target: &str, json: bool) -> Result<String, CliError> {
 pub fn import(target: &str, dir: &Path, json: bool) -> Result<String, CliError> {
     // Read and validate before creating anything, so that a bad directory
     // leaves no empty database behind.
+    phase_hook("validating");
+    let spin = Bar::spinner("reading and validating", json);
     let files = DataFiles::read_dir(dir)?;
-    enduse_load::load_files(&files)?;
+    let records = enduse_store::prepare(&files)?;
+    spin.finish();
     let mut store = open(target, true)?;
     let note = format!("import {}", dir.display());
-    let r = run_import(store.as_mut(), &files, &note, json)?;
+    let r = run_import(store.as_mut(), records, &note, json)?;
     Ok(report_text(target, &r, json))
 }
 

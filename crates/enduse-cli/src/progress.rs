@@ -21,6 +21,19 @@ impl Bar {
         Self(bar)
     }
 
+    /// A spinner for work of unknown length.
+    pub fn spinner(what: &str, json: bool) -> Self {
+        let bar = ProgressBar::new_spinner();
+        if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        bar.set_message(what.to_owned());
+        Self(bar)
+    }
+
     /// Sets the position and the total.
     pub fn set(&self, done: u64, total: u64) {
         self.0.set_length(total);

@@ -173,6 +173,85 @@ fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record 
     r
 }
 
+/// Files the loader requires.
+const REQUIRED: &[&str] = &[
+    "dataset.toml",
+    "sources.toml",
+    "parties.toml",
+    "places.toml",
+    "models.toml",
+];
+
+/// [`records_from_files`] parsing each TOML file once (the loader and the
+/// split would each parse it: at a million transfers that was most of an
+/// import). `None` when anything is off, so that the caller falls back to
+/// the loader, whose problems carry lines.
+fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>), DataSetError>> {
+    let to_json = |v: toml::Value| serde_json::to_value(v).ok();
+    let mut out = Vec::new();
+    let mut raw = Raw::default();
+    if REQUIRED.iter().any(|f| files.get(f).is_none()) {
+        return None;
+    }
+    let info = toml::from_str::<toml::Table>(files.get("dataset.toml")?).ok()?;
+    let json = to_json(toml::Value::Table(info))?;
+    push_json(&mut raw, "dataset", &json.to_string()).ok()?;
+    out.push(record_of(RecordKind::DataSet, "dataset".into(), &json));
+    if let Some(text) = files.get("schema.cedarschema") {
+        out.push(Record {
+            kind: RecordKind::Schema,
+            key: "schema".into(),
+            body: text.to_owned(),
+            valid_from: None,
+            valid_to: None,
+            recorded_at: None,
+            lot: None,
+        });
+    }
+    let mut file_names: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
+    file_names.dedup();
+    for file in file_names {
+        let Some(text) = files.get(file) else {
+            continue;
+        };
+        let mut table = toml::from_str::<toml::Table>(text).ok()?;
+        let kinds: Vec<_> = TOML_KINDS
+            .iter()
+            .filter(|(_, _, f, _)| *f == file)
+            .collect();
+        if table
+            .keys()
+            .any(|k| !kinds.iter().any(|(_, name, ..)| name == k))
+        {
+            return None;
+        }
+        for (kind, name, _, key_field) in kinds {
+            let Some(items) = table.remove(*name) else {
+                continue;
+            };
+            let toml::Value::Array(items) = items else {
+                return None;
+            };
+            for item in items {
+                let json = to_json(item)?;
+                push_json(&mut raw, name, &json.to_string()).ok()?;
+                let key = str_field(&json, key_field)?;
+                out.push(record_of(*kind, key, &json));
+            }
+        }
+    }
+    Some(
+        crate::build(files, raw, Vec::new(), enduse_core::Checks::Full, None).map(|engine| {
+            for r in engine.rules() {
+                let text = files.get(&r.file).unwrap_or_default();
+                let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
+                out.push(policy_record(r, cedar));
+            }
+            (engine, out)
+        }),
+    )
+}
+
 /// The record of a rule whose text is `cedar`.
 fn policy_record(r: &enduse_core::Rule, cedar: String) -> Record {
     let ann = |k: &str| r.header.annotation(k).map(str::to_owned);
@@ -206,6 +285,14 @@ fn bad_toml(file: &str, e: &toml::de::Error) -> Problem {
 /// returned unless every file is valid, so a store never receives half a
 /// data set.
 pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSetError> {
+    if let Some(done) = records_in_one_pass(files) {
+        return done;
+    }
+    // Something is off: load the slow way, which locates every problem.
+    records_via_loader(files)
+}
+
+fn records_via_loader(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSetError> {
     let engine = crate::load_files(files)?;
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -548,5 +635,38 @@ pub fn record_from_text(
                 .map_err(|e| fail(format!("invalid {kind}: {e}")))?;
             Ok(record_of(kind, key, &json))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn one_pass_and_the_loader_make_the_same_records() {
+        let files = crate::bundled_files();
+        let (_, fast) = records_in_one_pass(&files).unwrap().unwrap();
+        let (_, slow) = records_via_loader(&files).unwrap();
+        assert!(fast.len() > 100);
+        assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn an_unknown_table_falls_back_to_the_located_error() {
+        let mut map: BTreeMap<String, String> = crate::bundled_files()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let parties = map.get_mut("parties.toml").unwrap();
+        parties.push_str("\n[[partys]]\nid = \"XX\"\n");
+        let files = DataFiles::from_map("t", map);
+        assert!(records_in_one_pass(&files).is_none());
+        let Err(e) = records_from_files(&files) else {
+            panic!("accepted an unknown table");
+        };
+        let p = &e.problems()[0];
+        assert_eq!(p.file, "parties.toml");
+        assert!(p.line.is_some(), "{p:?}");
     }
 }

@@ -80,7 +80,23 @@ pub fn import(
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<ImportReport, StoreError> {
     progress("validating", 0, 0);
-    let (_engine, records) = enduse_load::records_from_files(files)?;
+    let records = prepare(files)?;
+    import_records(store, records, note, progress)
+}
+
+/// Validates a whole data set and splits it into records, ready for
+/// [`import_records`]; touches no store.
+pub fn prepare(files: &DataFiles) -> Result<Vec<Record>, StoreError> {
+    Ok(enduse_load::records_from_files(files)?.1)
+}
+
+/// [`import`] of records from [`prepare`].
+pub fn import_records(
+    store: &mut dyn Store,
+    records: Vec<Record>,
+    note: &str,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<ImportReport, StoreError> {
     progress("comparing", 0, 0);
     let heads: HashMap<(RecordKind, String), Version> = live(store.heads(None)?)
         .into_iter()
