@@ -36,20 +36,25 @@ impl Store for MemStore {
     ) -> Result<TxnInfo, StoreError> {
         // Check everything before touching anything: all or nothing.
         let mut pending: HashMap<(RecordKind, String), (i64, bool)> = HashMap::new();
+        let mut numbers = Vec::with_capacity(changes.len());
         for c in changes {
             let k = (c.record.kind, c.record.key.clone());
             let cur = pending.get(&k).or_else(|| self.current.get(&k)).copied();
             check_expect(c, cur)?;
-            pending.insert(k, (cur.map_or(1, |(n, _)| n + 1), c.retract));
+            let n = cur.map_or(1, |(n, _)| n + 1);
+            pending.insert(k, (n, c.retract));
+            numbers.push(n);
         }
         let at = next_instant(self.txns.last().map(|t| t.at));
         let id = self.txns.last().map_or(1, |t| t.id + 1);
+        // Build the new versions aside and change the store only after the
+        // last call of `progress`: a caller that stops the write from its
+        // callback (by unwinding) must leave nothing behind, as a database
+        // rolls back.
         let total = changes.len() as u64;
-        for (i, c) in changes.iter().enumerate() {
-            let k = (c.record.kind, c.record.key.clone());
-            let n = self.current.get(&k).map_or(1, |(n, _)| n + 1);
-            self.current.insert(k, (n, c.retract));
-            self.versions.push(Version {
+        let mut new = Vec::with_capacity(changes.len());
+        for (i, (c, n)) in changes.iter().zip(numbers).enumerate() {
+            new.push(Version {
                 record: c.record.clone(),
                 version: n,
                 retracted: c.retract,
@@ -61,6 +66,8 @@ impl Store for MemStore {
             }
         }
         progress(total, total);
+        self.current.extend(pending);
+        self.versions.extend(new);
         let info = TxnInfo {
             id,
             at,

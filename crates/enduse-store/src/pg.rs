@@ -1,5 +1,5 @@
 //! The multi-user deployment: a PostgreSQL database shared by any number of
-//! enduse processes. Writers serialise on a table lock, so version checks
+//! enduse processes. Writers serialise on an advisory lock, so version checks
 //! see every earlier commit; bulk writes go through binary COPY.
 
 use crate::model::{
@@ -42,10 +42,19 @@ pub const PG_MIGRATIONS: &[&str] = &[
     CREATE TRIGGER facts_no_truncate BEFORE TRUNCATE ON facts
         FOR EACH STATEMENT EXECUTE FUNCTION enduse_append_only();",
     "CREATE INDEX facts_lot ON facts (lot) WHERE lot IS NOT NULL;",
+    "CREATE FUNCTION enduse_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'transactions are append-only'; END $$;
+    CREATE TRIGGER txns_no_change BEFORE UPDATE OR DELETE ON txns
+        FOR EACH ROW EXECUTE FUNCTION enduse_log_append_only();
+    CREATE TRIGGER txns_no_truncate BEFORE TRUNCATE ON txns
+        FOR EACH STATEMENT EXECUTE FUNCTION enduse_log_append_only();",
 ];
 
 /// Any fixed number: serialises migrations of processes opening at once.
 const MIGRATION_LOCK: i64 = 0x656e_6475_7365;
+
+/// Another: serialises writers (see [`PgStore::write`]).
+const WRITE_LOCK: i64 = 0x656e_6475_7377;
 
 /// A register in a PostgreSQL database.
 pub struct PgStore {
@@ -108,8 +117,45 @@ impl PgStore {
         Ok(s)
     }
 
+    /// The schema version by plain reads (`None` before the first
+    /// migration): needs no lock and no right to create tables.
+    fn read_version(&mut self) -> Result<Option<i64>, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let exists: bool = self
+            .client
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .map_err(&e)?
+            .get(0);
+        if !exists {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.client
+                .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+                .map_err(&e)?
+                .get(0),
+        ))
+    }
+
     fn migrate(&mut self, upto: usize) -> Result<(), StoreError> {
         let target = self.target.clone();
+        // Most opens find the schema current. Check that with reads first,
+        // so that a role that may only read (a deciding server) can open
+        // the database: `CREATE TABLE IF NOT EXISTS` needs the right to
+        // create tables even when the table exists.
+        if let Some(have) = self.read_version()? {
+            if have > PG_MIGRATIONS.len() as i64 {
+                return Err(StoreError::TooNew {
+                    target,
+                    found: have,
+                    known: PG_MIGRATIONS.len() as i64,
+                });
+            }
+            if have >= upto as i64 {
+                return Ok(());
+            }
+        }
         let e = db_err(&target);
         let mut tx = self.client.transaction().map_err(&e)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -202,8 +248,13 @@ impl Store for PgStore {
         let target = self.target.clone();
         let e = db_err(&target);
         let mut tx = self.client.transaction().map_err(&e)?;
-        // One writer at a time across every process; readers are not blocked.
-        tx.batch_execute("LOCK TABLE txns IN EXCLUSIVE MODE")
+        // One writer at a time across every process; readers are not
+        // blocked. An advisory lock rather than `LOCK TABLE ... EXCLUSIVE`,
+        // which needs UPDATE, DELETE or TRUNCATE rights: a role granted
+        // only SELECT and INSERT (all an append-only store needs) can write.
+        // Each statement below reads a fresh snapshot (READ COMMITTED), taken
+        // after the previous writer committed and let go of the lock.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
             .map_err(&e)?;
         let last: Option<i64> = tx
             .query_one("SELECT max(at) FROM txns", &[])

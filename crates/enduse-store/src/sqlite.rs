@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'facts are append-only: write a retraction'); END;",
     // 2: a lot's chain by index, for as-of look-ups without a scan.
     "CREATE INDEX facts_lot ON facts (lot) WHERE lot IS NOT NULL;",
+    // 3: the log of transactions is append-only too: a rewritten or
+    // deleted entry would falsify who wrote what, and when.
+    "CREATE TRIGGER txns_no_update BEFORE UPDATE ON txns
+        BEGIN SELECT RAISE(ABORT, 'transactions are append-only'); END;
+    CREATE TRIGGER txns_no_delete BEFORE DELETE ON txns
+        BEGIN SELECT RAISE(ABORT, 'transactions are append-only'); END;",
 ];
 
 /// A register in one SQLite file.
@@ -53,6 +59,28 @@ fn db_err(target: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| StoreError::Database {
         target: target.to_owned(),
         message: e.to_string().to_lowercase(),
+    }
+}
+
+/// Switches the database to WAL. Changing the journal mode does not wait
+/// in the busy handler: when several processes open a new file at once,
+/// all but one get `database is locked` here. So wait as `busy_timeout`
+/// would (an existing WAL database answers at once).
+fn wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -71,8 +99,7 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(&e)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(&e)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(&e)?;
+        wal(&conn).map_err(&e)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(&e)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(&e)?;
@@ -84,8 +111,48 @@ impl SqliteStore {
         Ok(s)
     }
 
+    /// The schema version by a plain read (`None` before the first
+    /// migration), which never waits for a writer.
+    fn read_version(&self) -> Result<Option<i64>, StoreError> {
+        let e = db_err(&self.target);
+        let tables: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&e)?;
+        if tables == 0 {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .map_err(&e)
+    }
+
     fn migrate(&mut self, upto: usize) -> Result<(), StoreError> {
         let target = self.target.clone();
+        // Most opens find the schema current: check that with a read, so
+        // that opening a database (to read it, say) does not queue behind
+        // a long write for the write lock.
+        if let Some(have) = self.read_version()? {
+            if have > MIGRATIONS.len() as i64 {
+                return Err(StoreError::TooNew {
+                    target,
+                    found: have,
+                    known: MIGRATIONS.len() as i64,
+                });
+            }
+            if have >= upto as i64 {
+                return Ok(());
+            }
+        }
         let e = db_err(&target);
         let tx = self
             .conn
