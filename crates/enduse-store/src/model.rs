@@ -148,22 +148,40 @@ pub trait Store {
 
 /// Keeps, for each (kind, key), the version with the highest number among
 /// `rows` at or before `as_of`; shared by backends that fetch candidate rows.
+/// The result is in heads order: by kind name, then key (bytewise).
 pub(crate) fn latest(rows: Vec<Version>, as_of: Option<DateTime<Utc>>) -> Vec<Version> {
-    let mut best: std::collections::BTreeMap<(RecordKind, String), Version> =
-        std::collections::BTreeMap::new();
+    let mut rows: Vec<Version> = rows
+        .into_iter()
+        .filter(|v| as_of.is_none_or(|t| v.sys_from <= t))
+        .collect();
+    rows.sort_unstable_by(|a, b| {
+        (a.record.kind.as_str(), &a.record.key, a.version).cmp(&(
+            b.record.kind.as_str(),
+            &b.record.key,
+            b.version,
+        ))
+    });
+    last_of_runs(rows.into_iter().map(Ok::<_, std::convert::Infallible>)).unwrap_or_default()
+}
+
+/// The last version of each run of one (kind, key) in `rows`, which come
+/// ordered by kind name, key and version (as the primary key orders them):
+/// the heads, in one pass and without a map, which mattered at 1.6 million
+/// rows.
+pub(crate) fn last_of_runs<E>(
+    rows: impl Iterator<Item = Result<Version, E>>,
+) -> Result<Vec<Version>, E> {
+    let mut out: Vec<Version> = Vec::new();
     for v in rows {
-        if as_of.is_some_and(|t| v.sys_from > t) {
-            continue;
-        }
-        let k = (v.record.kind, v.record.key.clone());
-        match best.get(&k) {
-            Some(b) if b.version >= v.version => {}
-            _ => {
-                best.insert(k, v);
+        let v = v?;
+        match out.last_mut() {
+            Some(last) if last.record.kind == v.record.kind && last.record.key == v.record.key => {
+                *last = v;
             }
+            _ => out.push(v),
         }
     }
-    best.into_values().collect()
+    Ok(out)
 }
 
 /// Checks a change's expectation against the current version (`None` when

@@ -356,10 +356,16 @@ impl Store for PgStore {
     fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError> {
         let t = as_of.map_or(i64::MAX, |t| t.timestamp_micros());
         let rows = self.rows(
-            &format!("SELECT {COLS} FROM facts WHERE sys_from <= $1"),
+            &format!(
+                "SELECT {COLS} FROM facts WHERE sys_from <= $1 \
+                 ORDER BY kind COLLATE \"C\", key COLLATE \"C\", version"
+            ),
             &[&t],
         )?;
-        Ok(latest(rows, None))
+        Ok(
+            crate::model::last_of_runs(rows.into_iter().map(Ok::<_, std::convert::Infallible>))
+                .unwrap_or_default(),
+        )
     }
 
     fn history(&mut self, kind: RecordKind, key: &str) -> Result<Vec<Version>, StoreError> {

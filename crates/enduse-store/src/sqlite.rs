@@ -311,17 +311,17 @@ impl Store for SqliteStore {
         let e = db_err(&self.target);
         let mut st = self
             .conn
-            .prepare(&format!("SELECT {COLS} FROM facts WHERE sys_from <= ?1"))
+            .prepare(&format!(
+                "SELECT {COLS} FROM facts WHERE sys_from <= ?1 ORDER BY kind, key, version"
+            ))
             .map_err(&e)?;
         let rows = st
             .query_map(
                 [as_of.map_or(i64::MAX, |t| t.timestamp_micros())],
                 row_version,
             )
-            .map_err(&e)?
-            .collect::<Result<Vec<_>, _>>()
             .map_err(&e)?;
-        Ok(latest(rows, None))
+        crate::model::last_of_runs(rows).map_err(&e)
     }
 
     fn history(&mut self, kind: RecordKind, key: &str) -> Result<Vec<Version>, StoreError> {
