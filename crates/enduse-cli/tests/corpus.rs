@@ -252,6 +252,27 @@ fn corpus_through_the_binary_from_a_sqlite_database() {
     corpus_through_binary_with(&["--db", db]);
 }
 
+#[path = "../../enduse-store/tests/support/pgcluster.rs"]
+mod pgcluster;
+
+/// And from a PostgreSQL database.
+#[test]
+fn corpus_through_the_binary_from_postgres() {
+    let cluster = pgcluster::Cluster::start();
+    let db = cluster.fresh_db();
+    let out = assert_cmd::Command::cargo_bin("enduse")
+        .unwrap()
+        .args(["init", "--db", &db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    corpus_through_binary_with(&["--db", &db]);
+}
+
 fn corpus_through_binary_with(extra: &[&str]) {
     let c = corpus();
     let today = s(&c, "today").unwrap();

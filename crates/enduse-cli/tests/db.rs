@@ -467,3 +467,44 @@ fn sigkill_inside_the_import_transaction_leaves_the_old_register() {
         gen_records
     );
 }
+
+#[path = "../../enduse-store/tests/support/pgcluster.rs"]
+mod pgcluster;
+
+/// The same commands against a throw-away PostgreSQL server: init, a
+/// conflict between two real processes, --db-as-of, and an import killed
+/// inside its transaction.
+#[test]
+fn postgres_through_the_binary() {
+    let cluster = pgcluster::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+
+    let db = cluster.fresh_db();
+    let v = json(&db, &["init"]);
+    assert_eq!(v["added"].as_u64(), Some(records_of_bundled() as u64));
+    assert_eq!(outcome(&db, &[]), "forbid");
+    let before = json(&db, &["log"])["transactions"][0]["at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(json(&db, &["log"])["backend"], "postgres");
+    two_processes_race(&db, dir.path());
+    assert_ne!(outcome(&db, &[]), "forbid");
+    assert_eq!(outcome(&db, &["--db-as-of", &before]), "forbid");
+
+    let db = cluster.fresh_db();
+    ok(&db, &["init"]);
+    let data = gen(dir.path(), "2000");
+    import_and_kill(&db, &data, &[("ENDUSE_TEST_PAUSE_WRITING", "1")], "paused:");
+    assert_eq!(txn_count(&db), 1, "none of the killed import");
+    let mut store = enduse_store::open(&db).unwrap();
+    assert_eq!(
+        enduse_store::records_at(store.as_mut(), None)
+            .unwrap()
+            .len(),
+        records_of_bundled()
+    );
+    drop(store);
+    ok(&db, &["import", data.to_str().unwrap()]);
+    assert_eq!(txn_count(&db), 2);
+}

@@ -187,10 +187,9 @@ const REQUIRED: &[&str] = &[
 /// import). `None` when anything is off, so that the caller falls back to
 /// the loader, whose problems carry lines.
 fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>), DataSetError>> {
-    // basic-toml reads straight into JSON values, several times faster and
-    // lighter than the span-keeping parser the loader needs for messages.
+    // Straight into JSON values, without an intermediate TOML tree.
     let parse = |text: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
-        let mut v: serde_json::Value = basic_toml::from_str(text).ok()?;
+        let mut v: serde_json::Value = toml::from_str(text).ok()?;
         sort_keys(&mut v);
         match v {
             serde_json::Value::Object(m) => Some(m),
