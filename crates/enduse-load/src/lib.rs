@@ -64,6 +64,29 @@ pub fn load_files(files: &DataFiles) -> Result<Engine, DataSetError> {
     build(files, raw, problems, enduse_core::Checks::Full, None)
 }
 
+/// Parses every policy file of `files`; every problem of every file.
+pub(crate) fn parse_policy_files(
+    files: &DataFiles,
+) -> Result<Vec<enduse_core::Rule>, Vec<Problem>> {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for (name, text) in files.policy_files() {
+        let owner = PartyId::new(
+            name.trim_start_matches("policies/")
+                .trim_end_matches(".cedar"),
+        );
+        match enduse_core::parse_rules(&owner, name, text) {
+            Ok(mut r) => rules.append(&mut r),
+            Err(mut e) => problems.append(&mut e),
+        }
+    }
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Converts the raw register, parses the policy files of `files` and builds
 /// the engine; `problems` already holds those found while reading.
 pub(crate) fn build(
@@ -74,18 +97,16 @@ pub(crate) fn build(
     prebuilt: Option<Vec<enduse_core::Rule>>,
 ) -> Result<Engine, DataSetError> {
     let register = toml_model::convert(raw, &mut problems);
-    let parse = prebuilt.is_none();
-    let mut rules = prebuilt.unwrap_or_default();
-    for (name, text) in files.policy_files().filter(|_| parse) {
-        let owner = PartyId::new(
-            name.trim_start_matches("policies/")
-                .trim_end_matches(".cedar"),
-        );
-        match enduse_core::parse_rules(&owner, name, text) {
-            Ok(mut r) => rules.append(&mut r),
-            Err(mut e) => problems.append(&mut e),
-        }
-    }
+    let rules = match prebuilt {
+        Some(r) => r,
+        None => match parse_policy_files(files) {
+            Ok(r) => r,
+            Err(mut e) => {
+                problems.append(&mut e);
+                Vec::new()
+            }
+        },
+    };
     let schema = files.get("schema.cedarschema");
     if schema.is_none() {
         problems.push(Problem::new(

@@ -187,6 +187,35 @@ const REQUIRED: &[&str] = &[
 /// import). `None` when anything is off, so that the caller falls back to
 /// the loader, whose problems carry lines.
 fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>), DataSetError>> {
+    // The Cedar files parse on a second core while the TOML files parse here.
+    std::thread::scope(|s| {
+        let rules = s.spawn(|| crate::parse_policy_files(files));
+        let split = split_toml(files);
+        let rules = rules.join().ok()?.ok()?;
+        let (raw, mut out) = split?;
+        Some(
+            crate::build(
+                files,
+                raw,
+                Vec::new(),
+                enduse_core::Checks::Full,
+                Some(rules),
+            )
+            .map(|engine| {
+                for r in engine.rules() {
+                    let text = files.get(&r.file).unwrap_or_default();
+                    let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
+                    out.push(policy_record(r, cedar));
+                }
+                (engine, out)
+            }),
+        )
+    })
+}
+
+/// The TOML files as records and as the loader's raw register, or `None`
+/// if anything is off.
+fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
     // Straight into JSON values, without an intermediate TOML tree.
     let parse = |text: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
         let mut v: serde_json::Value = toml::from_str(text).ok()?;
@@ -246,16 +275,7 @@ fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>)
             }
         }
     }
-    Some(
-        crate::build(files, raw, Vec::new(), enduse_core::Checks::Full, None).map(|engine| {
-            for r in engine.rules() {
-                let text = files.get(&r.file).unwrap_or_default();
-                let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
-                out.push(policy_record(r, cedar));
-            }
-            (engine, out)
-        }),
-    )
+    Some((raw, out))
 }
 
 /// Sorts the keys of every object, so that bodies are canonical whatever
@@ -459,37 +479,54 @@ fn engine_with_checks(
     let (files, placed) = cedar_files(origin, records, &mut problems);
     let files = DataFiles::from_map(origin, files);
     // Trusted records carry their rules' headers: build the rules from
-    // them and leave the Cedar parsing to the first decision that needs it.
-    let rules =
-        if checks == enduse_core::Checks::Trusted && placed.iter().all(|p| p.header.is_some()) {
+    // them (on a second core, while this one reads the register) and leave
+    // the Cedar parsing to the first decision that needs it.
+    let trusted =
+        checks == enduse_core::Checks::Trusted && placed.iter().all(|p| p.header.is_some());
+    let (rules, raw) = std::thread::scope(|s| {
+        let rules = s.spawn(|| {
+            if !trusted {
+                return None;
+            }
             let mut rules = Vec::with_capacity(placed.len());
-            for p in placed {
+            let mut problems = Vec::new();
+            for p in &placed {
                 let text = files.get(&p.file).unwrap_or_default();
-                let Some(header) = p.header else { continue };
+                let Some(header) = p.header.clone() else {
+                    continue;
+                };
                 match enduse_core::rule_from_header(
                     &enduse_core::PartyId::new(&p.owner),
                     &p.file,
                     text,
-                    p.span,
+                    p.span.clone(),
                     header,
                 ) {
                     Ok(r) => rules.push(r),
                     Err(mut e) => problems.append(&mut e),
                 }
             }
+            Some((rules, problems))
+        });
+        let mut raw = Raw::default();
+        for r in records {
+            if matches!(r.kind, RecordKind::Schema | RecordKind::Policy) {
+                continue;
+            }
+            if let Err(e) = push_json(&mut raw, r.kind.as_str(), &r.body) {
+                problems.push(stored_problem(origin, r, &e));
+            }
+        }
+        (rules.join(), raw)
+    });
+    let rules = match rules {
+        Ok(Some((rules, mut p))) => {
+            problems.append(&mut p);
             Some(rules)
-        } else {
-            None
-        };
-    let mut raw = Raw::default();
-    for r in records {
-        if matches!(r.kind, RecordKind::Schema | RecordKind::Policy) {
-            continue;
         }
-        if let Err(e) = push_json(&mut raw, r.kind.as_str(), &r.body) {
-            problems.push(stored_problem(origin, r, &e));
-        }
-    }
+        // A panic on the other thread: build the slow way, which reports.
+        Ok(None) | Err(_) => None,
+    };
     crate::build(&files, raw, problems, checks, rules)
 }
 

@@ -87,7 +87,18 @@ pub fn import(
 /// Validates a whole data set and splits it into records, ready for
 /// [`import_records`]; touches no store.
 pub fn prepare(files: &DataFiles) -> Result<Vec<Record>, StoreError> {
-    Ok(enduse_load::records_from_files(files)?.1)
+    let (engine, records) = enduse_load::records_from_files(files)?;
+    drop_aside(engine);
+    Ok(records)
+}
+
+/// Frees a large value on another thread: freeing the engine of a million
+/// transfers takes seconds that nobody needs to wait for.
+/// Should no thread be spared, the value is freed here instead.
+fn drop_aside<T: Send + 'static>(v: T) {
+    let _ = std::thread::Builder::new()
+        .name("enduse-drop".into())
+        .spawn(move || drop(v));
 }
 
 /// [`import`] of records from [`prepare`].
@@ -147,6 +158,7 @@ pub fn import_records(
         return Ok(report);
     }
     report.txn = Some(store.write(&changes, note, &mut |d, t| progress("writing", d, t))?);
+    drop_aside(changes);
     Ok(report)
 }
 
