@@ -242,8 +242,8 @@ fn stale_expect_version_is_a_conflict_and_writes_nothing() {
 
 /// Two real processes edit the same rule, both having read version 1:
 /// exactly one wins, the other gets a conflict, and the history has one
-/// new version.
-pub fn two_processes_race(db: &str, dir: &Path) {
+/// new version, the winner's. Returns the place the winner spared.
+pub fn two_processes_race(db: &str, dir: &Path) -> &'static str {
     let a = dir.join("a.cedar");
     let b = dir.join("b.cedar");
     std::fs::write(&a, EDITED_RULE).unwrap();
@@ -279,6 +279,17 @@ pub fn two_processes_race(db: &str, dir: &Path) {
     );
     let h = json(db, &["history", "--policy", "us-atacms-ukraine-only"]);
     assert_eq!(h["versions"].as_array().unwrap().len(), 2);
+    let spared = if oa.status.success() {
+        "RU-KRS"
+    } else {
+        "RU-BRY"
+    };
+    let cedar = h["versions"][1]["body"]["cedar"].as_str().unwrap();
+    assert!(
+        cedar.contains(spared),
+        "the winner's text is stored: {cedar}"
+    );
+    spared
 }
 
 #[test]
@@ -488,8 +499,9 @@ fn postgres_through_the_binary() {
         .unwrap()
         .to_owned();
     assert_eq!(json(&db, &["log"])["backend"], "postgres");
-    two_processes_race(&db, dir.path());
-    assert_ne!(outcome(&db, &[]), "forbid");
+    let spared = two_processes_race(&db, dir.path());
+    // Kursk is spared only if the first writer won.
+    assert_eq!(outcome(&db, &[]) == "forbid", spared != "RU-KRS");
     assert_eq!(outcome(&db, &["--db-as-of", &before]), "forbid");
 
     let db = cluster.fresh_db();
