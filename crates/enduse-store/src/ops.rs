@@ -251,6 +251,9 @@ fn edit(
     expect: Option<Expect>,
     note: &str,
 ) -> Result<TxnInfo, StoreError> {
+    if !retract {
+        enduse_load::check_key(&record).map_err(StoreError::Usage)?;
+    }
     let heads = live(store.heads(None)?);
     let current = heads
         .iter()
