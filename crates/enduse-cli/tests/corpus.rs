@@ -273,6 +273,34 @@ fn corpus_through_the_binary_from_postgres() {
     corpus_through_binary_with(&["--db", &db]);
 }
 
+/// Not only the same outcomes: the same text, word for word, rule order
+/// and notes included, from the database as from the files.
+#[test]
+fn database_and_files_answer_word_for_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("enduse.db");
+    let db = db.to_str().unwrap();
+    let run = |args: &[String], extra: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("enduse")
+            .unwrap()
+            .env("ENDUSE_TODAY", "2026-01-01")
+            .args(args)
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    run(&["init".into()], &["--db", db]);
+    let c = corpus();
+    for case in c["cases"].as_array().unwrap() {
+        let mut args = cli_args(case);
+        args.retain(|a| a != "--json");
+        let files = run(&args, &[]);
+        let store = run(&args, &["--db", db]);
+        assert_eq!(files, store, "{}", s(case, "name").unwrap());
+    }
+}
+
 fn corpus_through_binary_with(extra: &[&str]) {
     let c = corpus();
     let today = s(&c, "today").unwrap();

@@ -216,6 +216,10 @@ impl Engine {
             }
         };
 
+        // One order whatever the source: a store returns rules by id, files
+        // by position, and answers must not depend on which was read.
+        let mut rules = rules;
+        rules.sort_by(|a, b| (&a.owner, &a.id).cmp(&(&b.owner, &b.id)));
         let mut by_id = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
             by_id.insert(r.id.clone(), i as u32);
