@@ -338,24 +338,40 @@ fn boundaries() -> Result<&'static enduse_geo::Boundaries, CliError> {
         .map_err(|e| CliError::Geo(e.clone()))
 }
 
-/// The control layer: `--control FILE`, or the bundled one.
-fn control_layer(file: Option<&std::path::Path>) -> Result<enduse_geo::ControlLayer, CliError> {
-    match file {
-        None => Ok(enduse_geo::ControlLayer::bundled(boundaries()?)?),
-        Some(f) => {
-            let text = std::fs::read_to_string(f).map_err(|e| {
-                CliError::Usage(format!(
-                    "cannot read `{}`: {}",
-                    f.display(),
-                    e.to_string().to_lowercase()
-                ))
-            })?;
-            enduse_geo::ControlLayer::from_json(&text, boundaries()?).map_err(|e| match e {
-                enduse_geo::GeoError::Data(m) => CliError::Usage(format!("`{}`: {m}", f.display())),
-                other => CliError::Geo(other),
-            })
+/// The control layer: `--control FILE`; else the database's (as of
+/// `--db-as-of`) when one is read; else the data set's `control.json`; else
+/// the bundled one.
+fn control_layer(
+    file: Option<&std::path::Path>,
+    src: &Source,
+) -> Result<enduse_geo::ControlLayer, CliError> {
+    let parse = |text: &str, name: &str| {
+        enduse_geo::ControlLayer::from_json(text, boundaries()?).map_err(|e| match e {
+            enduse_geo::GeoError::Data(m) => CliError::Usage(format!("`{name}`: {m}")),
+            other => CliError::Geo(other),
+        })
+    };
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read `{}`: {}",
+                f.display(),
+                e.to_string().to_lowercase()
+            ))
+        })?;
+        return parse(&text, &f.display().to_string());
+    }
+    if src.db.is_some() || src.db_as_of.is_some() {
+        if let Some(text) = crate::db::control_json(&src.db_target(), src.db_as_of.as_deref())? {
+            return parse(&text, "the database's control layer");
+        }
+    } else if let Some(dir) = &src.data {
+        let path = dir.join(enduse_load::CONTROL_FILE);
+        if path.is_file() {
+            return control_layer(Some(&path), src);
         }
     }
+    Ok(enduse_geo::ControlLayer::bundled(boundaries()?)?)
 }
 
 /// Who controls `point` on `date`, from `--control FILE` or the bundled layer.
@@ -364,8 +380,9 @@ fn control_at(
     date: NaiveDate,
     de_jure: &str,
     file: Option<&std::path::Path>,
+    src: &Source,
 ) -> Result<enduse_geo::Control, CliError> {
-    Ok(control_layer(file)?.control(point, date, de_jure))
+    Ok(control_layer(file, src)?.control(point, date, de_jure))
 }
 
 /// Classifies `LAT,LON` on the bundled boundaries.
@@ -611,7 +628,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 }
                 Some(at) => {
                     let point = enduse_geo::LatLon::parse(at)?;
-                    let layer = control_layer(control_file)?;
+                    let layer = control_layer(control_file, &src)?;
                     let (place, km, controlled_by) =
                         crate::map::point_facts(engine, boundaries()?, &layer, point, q.as_of)
                             .ok_or_else(|| CliError::NoCountry(at.clone()))?;
@@ -665,7 +682,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Command::Where(wh) => {
             let (loc, km, point) = locate(&wh.point)?;
             let as_of = day("as-of", wh.as_of.as_deref(), now)?;
-            let control = control_at(point, as_of, &loc.country, control_file)?;
+            let control = control_at(point, as_of, &loc.country, control_file, &src)?;
             w(
                 out,
                 render::location(&point, &loc, km, as_of, &control, cli.json),
@@ -686,7 +703,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             let summary = crate::map::render(
                 engine,
                 geo,
-                &control_layer(control_file)?,
+                &control_layer(control_file, &src)?,
                 &template,
                 m.cell,
             );

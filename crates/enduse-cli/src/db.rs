@@ -60,6 +60,44 @@ pub fn engine(target: &str, as_of: Option<&str>) -> Result<enduse_core::Engine, 
     Ok(enduse_store::engine_at(store.as_mut(), as_of)?)
 }
 
+/// The control layer stored in the database at `as_of`, if it holds one.
+pub fn control_json(target: &str, as_of: Option<&str>) -> Result<Option<String>, CliError> {
+    let as_of = as_of.map(parse_instant).transpose()?;
+    let mut store = open(target, false)?;
+    let records = enduse_store::records_at(store.as_mut(), as_of)?;
+    let refs: Vec<&enduse_load::Record> = records.iter().collect();
+    Ok(enduse_load::control_json(&refs))
+}
+
+/// Checks a data set's control layer against the boundaries, as `check
+/// --at` will read it, before anything is written.
+fn check_control(files: &DataFiles) -> Result<(), CliError> {
+    let Some(text) = files.get(enduse_load::CONTROL_FILE) else {
+        return Ok(());
+    };
+    let b = enduse_geo::Boundaries::bundled()?;
+    enduse_geo::ControlLayer::from_json(text, &b).map_err(|e| match e {
+        enduse_geo::GeoError::Data(m) => {
+            CliError::Usage(format!("`{}`: {m}", enduse_load::CONTROL_FILE))
+        }
+        other => CliError::Geo(other),
+    })?;
+    Ok(())
+}
+
+/// The bundled data set with the bundled control layer.
+fn bundled_with_control() -> DataFiles {
+    let mut map: std::collections::BTreeMap<String, String> = enduse_load::bundled_files()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    map.insert(
+        enduse_load::CONTROL_FILE.to_owned(),
+        enduse_geo::ControlLayer::bundled_json().to_owned(),
+    );
+    DataFiles::from_map(enduse_load::BUNDLED_NAME, map)
+}
+
 fn phase_hook(phase: &str) {
     // The kill test needs to know when the import is inside its write
     // transaction, and a moment to kill it there.
@@ -143,7 +181,7 @@ pub fn init(target: &str, json: bool) -> Result<String, CliError> {
         )));
     }
     let note = format!("init: bundled {}", enduse_load::BUNDLED_NAME);
-    let records = enduse_store::prepare(&enduse_load::bundled_files())?;
+    let records = enduse_store::prepare(&bundled_with_control())?;
     let r = run_import(store.as_mut(), records, &note, json)?;
     Ok(report_text(target, &r, json))
 }
@@ -155,6 +193,7 @@ pub fn import(target: &str, dir: &Path, json: bool) -> Result<String, CliError> 
     phase_hook("validating");
     let spin = Bar::spinner("reading and validating", json);
     let files = DataFiles::read_dir(dir)?;
+    check_control(&files)?;
     let records = enduse_store::prepare(&files)?;
     spin.finish();
     let mut store = open(target, true)?;

@@ -107,10 +107,18 @@ fn init_refuses_a_second_time_and_check_needs_an_existing_database() {
     assert_eq!(txn_count(&db), 1);
 }
 
+/// Records `init` writes: the bundled data set and the bundled control layer.
 fn records_of_bundled() -> usize {
     enduse_load::records_from_files(&enduse_load::bundled_files())
         .unwrap()
         .1
+        .len()
+        + control_areas()
+}
+
+fn control_areas() -> usize {
+    enduse_load::control_records(enduse_geo::ControlLayer::bundled_json())
+        .unwrap()
         .len()
 }
 
@@ -434,11 +442,13 @@ fn sigkill_inside_the_import_transaction_leaves_the_old_register() {
     let (dir, db) = tmp_db();
     ok(&db, &["init"]);
     let data = gen(dir.path(), "3000");
+    // The stored control layer stays: the generated set has none.
     let gen_records =
         enduse_load::records_from_files(&enduse_load::DataFiles::read_dir(&data).unwrap())
             .unwrap()
             .1
-            .len();
+            .len()
+            + control_areas();
     // Deterministic: killed while half the rows are written, uncommitted.
     import_and_kill(&db, &data, &[("ENDUSE_TEST_PAUSE_WRITING", "1")], "paused:");
     assert_intact(&db);
@@ -518,5 +528,68 @@ fn postgres_through_the_binary() {
     );
     drop(store);
     ok(&db, &["import", data.to_str().unwrap()]);
+    assert_eq!(txn_count(&db), 2);
+}
+
+/// The control layer lives in the database too, with its valid times and
+/// its versions: `where` and `check --at` read it, as of --db-as-of.
+#[test]
+fn control_areas_are_stored_versioned_and_read_as_of() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    assert!(control_areas() >= 3);
+    let h = json(&db, &["history", "control", "crimea-2014"]);
+    assert_eq!(h["versions"][0]["valid_from"], "2014-02-27..2014-03-18");
+    assert_eq!(h["versions"][0]["body"]["controlled_by"], "RU");
+    let before = json(&db, &["log"])["transactions"][0]["at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Simferopol, Crimea: controlled by RU from 2014.
+    let whereis = |extra: &[&str]| {
+        let mut a = vec!["where", "44.95,34.10", "--as-of", "2020-06-01"];
+        a.extend_from_slice(extra);
+        json(&db, &a)
+    };
+    assert_eq!(whereis(&[])["control"]["controlled_by"], "RU");
+
+    // A correction: the area's control starts in 2021 instead.
+    let mut area: Value = h["versions"][0]["body"].clone();
+    area["valid_from"] = "2021-01-01".into();
+    let f = dir.path().join("area.json");
+    std::fs::write(&f, area.to_string()).unwrap();
+    ok(&db, &["put", "control", "--file", f.to_str().unwrap()]);
+    assert_ne!(whereis(&[])["control"]["controlled_by"], "RU");
+    assert_eq!(
+        whereis(&["--db-as-of", &before])["control"]["controlled_by"],
+        "RU"
+    );
+
+    // Export writes control.json; importing the export changes nothing.
+    let out = dir.path().join("out");
+    ok(&db, &["export", out.to_str().unwrap()]);
+    assert!(out.join("control.json").is_file());
+    let v = json(&db, &["import", out.to_str().unwrap()]);
+    assert_eq!(v["txn"], Value::Null, "{v}");
+
+    // A data set without control.json leaves the stored layer alone.
+    std::fs::remove_file(out.join("control.json")).unwrap();
+    let v = json(&db, &["import", out.to_str().unwrap()]);
+    assert_eq!(v["txn"], Value::Null, "{v}");
+
+    // A bad control layer is refused before anything is written.
+    std::fs::write(
+        out.join("control.json"),
+        r#"{"areas": [{"id": "x", "controlled_by": "RU", "valid_from": "2022-13-01", "polygon": [[30,50],[31,50],[31,51],[30,50]]}]}"#,
+    )
+    .unwrap();
+    let o = enduse(&db, &["import", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("control.json"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(txn_count(&db), 2);
 }

@@ -50,6 +50,11 @@ pub struct ControlLayer {
 }
 
 impl ControlLayer {
+    /// The text of the bundled layer (`data/geo/control.json`).
+    pub fn bundled_json() -> &'static str {
+        CONTROL
+    }
+
     /// The bundled layer (`data/geo/control.json`).
     pub fn bundled(boundaries: &Boundaries) -> Result<Self, GeoError> {
         Self::from_json(CONTROL, boundaries)

@@ -28,7 +28,8 @@ impl DataFiles {
         }
     }
 
-    /// Reads `*.toml`, `*.cedarschema` and `policies/*.cedar` from `dir`.
+    /// Reads `*.toml`, `*.cedarschema`, `policies/*.cedar` and the control
+    /// layer `control.json` (if any) from `dir`.
     pub fn read_dir(dir: &Path) -> Result<Self, DataSetError> {
         let io = |path: &Path, e: std::io::Error| DataSetError::Io {
             path: path.display().to_string(),
@@ -64,7 +65,11 @@ impl DataFiles {
         for e in entries {
             let path = e.path();
             let name = e.file_name().to_string_lossy().to_string();
-            if path.is_file() && (name.ends_with(".toml") || name.ends_with(".cedarschema")) {
+            if path.is_file()
+                && (name.ends_with(".toml")
+                    || name.ends_with(".cedarschema")
+                    || name == crate::CONTROL_FILE)
+            {
                 add(name, &path)?;
             }
         }

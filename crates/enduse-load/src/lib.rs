@@ -36,12 +36,16 @@ mod toml_model;
 pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
 pub use records::{
-    check_key, engine_from_records, engine_from_trusted_records, files_from_records,
-    record_from_text, records_from_files, Record, RecordKind,
+    check_key, control_json, control_records, engine_from_records, engine_from_trusted_records,
+    files_from_records, record_from_text, records_from_files, Record, RecordKind,
 };
 
 use enduse_core::{Engine, PartyId, Problem};
 use std::path::Path;
+
+/// The control layer of a data set directory (optional): who controls which
+/// area when. Its format is `enduse-geo`'s; the loader only stores it.
+pub const CONTROL_FILE: &str = "control.json";
 
 /// Name of the data set bundled into the binary.
 pub const BUNDLED_NAME: &str = "ukraine-2022-2025";

@@ -40,6 +40,8 @@ pub enum RecordKind {
     Approval,
     /// One Cedar rule, with its owner.
     Policy,
+    /// One area of the control layer (`control.json`): who controls it when.
+    Control,
 }
 
 /// (kind, TOML array name, file, key field)
@@ -58,7 +60,7 @@ const TOML_KINDS: &[(RecordKind, &str, &str, &str)] = &[
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 14] = [
         Self::DataSet,
         Self::Schema,
         Self::Source,
@@ -72,6 +74,7 @@ impl RecordKind {
         Self::Conflict,
         Self::Approval,
         Self::Policy,
+        Self::Control,
     ];
 
     /// The stored name.
@@ -80,6 +83,7 @@ impl RecordKind {
             Self::DataSet => "dataset",
             Self::Schema => "schema",
             Self::Policy => "policy",
+            Self::Control => "control",
             k => TOML_KINDS
                 .iter()
                 .find(|(x, ..)| *x == k)
@@ -168,9 +172,54 @@ fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record 
             r.valid_from = str_field(body, "date");
             r.recorded_at = str_field(body, "date");
         }
+        RecordKind::Control => {
+            r.valid_from = str_field(body, "valid_from");
+            r.valid_to = str_field(body, "valid_to");
+        }
         _ => {}
     }
     r
+}
+
+/// The areas of a control layer (`{"areas": [...]}`) as records, keyed by
+/// `id`. Only the shape is checked here; `enduse-geo` checks the content.
+pub fn control_records(text: &str) -> Result<Vec<Record>, String> {
+    let mut v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("`{CONTROL}`: {e}", CONTROL = crate::CONTROL_FILE))?;
+    sort_keys(&mut v);
+    let areas = v
+        .get_mut("areas")
+        .and_then(|a| a.as_array_mut())
+        .ok_or_else(|| format!("`{}` has no `areas` list", crate::CONTROL_FILE))?;
+    let mut out = Vec::with_capacity(areas.len());
+    for (i, a) in areas.iter().enumerate() {
+        let key = str_field(a, "id")
+            .ok_or_else(|| format!("`{}`: area {i} has no `id`", crate::CONTROL_FILE))?;
+        if out.iter().any(|r: &Record| r.key == key) {
+            return Err(format!(
+                "`{}`: area `{key}` appears twice",
+                crate::CONTROL_FILE
+            ));
+        }
+        out.push(record_of(RecordKind::Control, key, a));
+    }
+    Ok(out)
+}
+
+/// The control layer (`{"areas": [...]}`, by id) of `records`, if they hold
+/// any area.
+pub fn control_json(records: &[&Record]) -> Option<String> {
+    let mut areas: Vec<(&str, serde_json::Value)> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Control)
+        .filter_map(|r| Some((r.key.as_str(), serde_json::from_str(&r.body).ok()?)))
+        .collect();
+    if areas.is_empty() {
+        return None;
+    }
+    areas.sort_by(|a, b| a.0.cmp(b.0));
+    let list: Vec<serde_json::Value> = areas.into_iter().map(|(_, v)| v).collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "areas": list })).ok()
 }
 
 /// Files the loader requires.
@@ -325,11 +374,29 @@ fn bad_toml(file: &str, e: &toml::de::Error) -> Problem {
 /// returned unless every file is valid, so a store never receives half a
 /// data set.
 pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSetError> {
-    if let Some(done) = records_in_one_pass(files) {
-        return done;
-    }
-    // Something is off: load the slow way, which locates every problem.
-    records_via_loader(files)
+    let control = match files.get(crate::CONTROL_FILE).map(control_records) {
+        None => Vec::new(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            return Err(DataSetError::from_problems(
+                files,
+                vec![Problem::new(
+                    Origin::File {
+                        file: crate::CONTROL_FILE.into(),
+                        span: None,
+                    },
+                    e,
+                )],
+            ))
+        }
+    };
+    let (engine, mut records) = match records_in_one_pass(files) {
+        Some(done) => done?,
+        // Something is off: load the slow way, which locates every problem.
+        None => records_via_loader(files)?,
+    };
+    records.extend(control);
+    Ok((engine, records))
 }
 
 fn records_via_loader(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSetError> {
@@ -518,7 +585,10 @@ fn engine_with_checks(
         let mut problems = Vec::new();
         let mut raw = Raw::default();
         for r in records {
-            if matches!(r.kind, RecordKind::Schema | RecordKind::Policy) {
+            if matches!(
+                r.kind,
+                RecordKind::Schema | RecordKind::Policy | RecordKind::Control
+            ) {
                 continue;
             }
             if let Err(e) = push_json(&mut raw, r.kind.as_str(), &r.body) {
@@ -551,7 +621,7 @@ pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles
     let mut tables: BTreeMap<&str, Vec<(&str, toml::Value)>> = BTreeMap::new();
     for r in records {
         match r.kind {
-            RecordKind::Schema | RecordKind::Policy => {}
+            RecordKind::Schema | RecordKind::Policy | RecordKind::Control => {}
             RecordKind::DataSet => match serde_json::from_str::<toml::Table>(&r.body) {
                 Ok(t) => {
                     files.insert(
@@ -608,6 +678,9 @@ pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles
             files.insert(file.to_string(), text);
         }
     }
+    if let Some(c) = control_json(records) {
+        files.insert(crate::CONTROL_FILE.into(), c);
+    }
     let files = DataFiles::from_map(origin, files);
     if problems.is_empty() {
         Ok(files)
@@ -623,6 +696,9 @@ pub fn check_key(r: &Record) -> Result<(), String> {
     let from_body = match r.kind {
         RecordKind::DataSet => Some("dataset".to_owned()),
         RecordKind::Schema => Some("schema".to_owned()),
+        RecordKind::Control => serde_json::from_str::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| str_field(&v, "id")),
         RecordKind::Policy => serde_json::from_str::<PolicyBody>(&r.body)
             .ok()
             .and_then(|b| b.header)
@@ -697,6 +773,16 @@ pub fn record_from_text(
             };
             let cedar = text.get(r.span.clone()).unwrap_or(text).to_owned();
             Ok(policy_record(r, cedar))
+        }
+        RecordKind::Control => {
+            // One area, as in the `areas` list of `control.json`.
+            let mut v: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| fail(format!("invalid json: {e}")))?;
+            sort_keys(&mut v);
+            let Some(key) = str_field(&v, "id") else {
+                return Err(fail("a control area needs an `id` (a string)".into()));
+            };
+            Ok(record_of(kind, key, &v))
         }
         RecordKind::DataSet => {
             let t = toml::from_str::<toml::Table>(text)

@@ -140,9 +140,12 @@ pub fn import_records(
             expect,
         });
     }
+    // A data set without a control layer leaves the stored one alone.
+    let has_control = seen.iter().any(|(k, _)| *k == RecordKind::Control);
     let mut gone: Vec<&Version> = heads
         .iter()
         .filter(|(k, _)| !seen.contains(*k))
+        .filter(|(k, _)| has_control || k.0 != RecordKind::Control)
         .map(|(_, v)| v)
         .collect();
     gone.sort_by(|a, b| (a.record.kind, &a.record.key).cmp(&(b.record.kind, &b.record.key)));
