@@ -36,8 +36,9 @@ mod toml_model;
 pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
 pub use records::{
-    check_key, control_json, control_records, engine_from_records, engine_from_trusted_records,
-    files_from_records, record_from_text, records_from_files, Record, RecordKind,
+    check_key, control_json, control_records, derive_times, engine_from_records,
+    engine_from_trusted_records, files_from_records, record_from_text, records_from_files, Record,
+    RecordKind,
 };
 
 use enduse_core::{Engine, PartyId, Problem};

@@ -222,6 +222,91 @@ pub fn control_json(records: &[&Record]) -> Option<String> {
     serde_json::to_string_pretty(&serde_json::json!({ "areas": list })).ok()
 }
 
+/// The first day a date as written can mean (`2023-01-16..2023-01-20` →
+/// `2023-01-16`, `2025` → `2025`): ISO dates order as text.
+fn start_of(d: &str) -> &str {
+    d.split("..").next().unwrap_or(d)
+}
+
+fn earliest<'a>(dates: impl Iterator<Item = &'a str>) -> Option<String> {
+    dates
+        .min_by(|a, b| start_of(a).cmp(start_of(b)))
+        .map(str::to_owned)
+}
+
+/// Fills in the times a record does not carry itself but its register
+/// implies, for the records of `targets`; `others` are the rest of the
+/// register (the targets may be all of it, and `others` empty):
+/// - a transfer became known with the earliest source it or its stages cite;
+/// - a model with the earliest source it cites;
+/// - a lot held from its first transfer and became known with it.
+pub fn derive_times(targets: &mut [Record], others: &[&Record]) {
+    let mut source_date: std::collections::HashMap<String, String> = Default::default();
+    for r in targets
+        .iter()
+        .chain(others.iter().copied())
+        .filter(|r| r.kind == RecordKind::Source)
+    {
+        if let Some(d) = &r.recorded_at {
+            source_date.insert(r.key.clone(), d.clone());
+        }
+    }
+    let known = |body: &str| -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let mut ids: Vec<&str> = v
+            .get("sources")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str())
+            .collect();
+        for st in v
+            .get("stages")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+        {
+            ids.extend(st.get("source").and_then(|s| s.as_str()));
+        }
+        earliest(
+            ids.iter()
+                .filter_map(|i| source_date.get(*i).map(String::as_str)),
+        )
+    };
+    for t in targets.iter_mut() {
+        if matches!(t.kind, RecordKind::Transfer | RecordKind::Model) {
+            t.recorded_at = known(&t.body);
+        }
+    }
+    if !targets.iter().any(|t| t.kind == RecordKind::Lot) {
+        return;
+    }
+    // (valid_from, recorded_at) of every transfer, by lot.
+    type Times = Vec<(Option<String>, Option<String>)>;
+    let mut by_lot: std::collections::HashMap<String, Times> = Default::default();
+    for t in targets.iter().filter(|r| r.kind == RecordKind::Transfer) {
+        if let Some(lot) = &t.lot {
+            by_lot
+                .entry(lot.clone())
+                .or_default()
+                .push((t.valid_from.clone(), t.recorded_at.clone()));
+        }
+    }
+    for t in others.iter().filter(|r| r.kind == RecordKind::Transfer) {
+        if let Some(lot) = &t.lot {
+            by_lot
+                .entry(lot.clone())
+                .or_default()
+                .push((t.valid_from.clone(), known(&t.body)));
+        }
+    }
+    for t in targets.iter_mut().filter(|r| r.kind == RecordKind::Lot) {
+        let times = by_lot.get(&t.key).map(Vec::as_slice).unwrap_or_default();
+        t.valid_from = earliest(times.iter().filter_map(|x| x.0.as_deref()));
+        t.recorded_at = earliest(times.iter().filter_map(|x| x.1.as_deref()));
+    }
+}
+
 /// Files the loader requires.
 const REQUIRED: &[&str] = &[
     "dataset.toml",
@@ -396,6 +481,7 @@ pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), Da
         None => records_via_loader(files)?,
     };
     records.extend(control);
+    derive_times(&mut records, &[]);
     Ok((engine, records))
 }
 
@@ -838,6 +924,38 @@ mod tests {
         let (_, slow) = records_via_loader(&files).unwrap();
         assert!(fast.len() > 100);
         assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn times_a_register_implies_are_derived() {
+        let (_, records) = records_from_files(&crate::bundled_files()).unwrap();
+        let get = |k: RecordKind, key: &str| {
+            records
+                .iter()
+                .find(|r| r.kind == k && r.key == key)
+                .unwrap()
+                .clone()
+        };
+        // Delivered 2023-09, per the Washington Post of 2024-09-11.
+        let t = get(RecordKind::Transfer, "us-ua-atacms-2023");
+        assert_eq!(t.valid_from.as_deref(), Some("2023-09"));
+        assert_eq!(t.recorded_at.as_deref(), Some("2024-09-11"));
+        let lot = get(RecordKind::Lot, "us-ua-atacms");
+        assert_eq!(lot.valid_from.as_deref(), Some("2023-09"));
+        assert_eq!(lot.recorded_at.as_deref(), Some("2024-09-11"));
+
+        // Derived for one record against the rest, as an edit does.
+        let mut one = vec![lot.clone()];
+        one[0].valid_from = None;
+        let others: Vec<&Record> = records.iter().filter(|r| r.key != lot.key).collect();
+        derive_times(&mut one, &others);
+        assert_eq!(one[0], lot);
+
+        assert_eq!(start_of("2023-01-16..2023-01-20"), "2023-01-16");
+        assert_eq!(
+            earliest(["2024-09-11", "2023-01-16..2023-01-20", "2025"].into_iter()).as_deref(),
+            Some("2023-01-16..2023-01-20")
+        );
     }
 
     #[test]

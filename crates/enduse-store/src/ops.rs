@@ -268,26 +268,60 @@ fn edit(
             record.kind, record.key
         )));
     }
-    let mut next: Vec<&Record> = heads
+    // The register after the change, with the times it implies (a
+    // transfer's from its sources, a lot's from its transfers) derived
+    // again everywhere, exactly as an import of it would: so that an edit
+    // of a source or a transfer leaves no stale time behind.
+    let mut next: Vec<Record> = heads
         .iter()
         .map(|v| &v.record)
         .filter(|r| !(r.kind == record.kind && r.key == record.key))
+        .cloned()
         .collect();
     if !retract {
-        next.push(&record);
+        next.push(record.clone());
     }
-    enduse_load::engine_from_records(&origin(store, None), &next)?;
+    enduse_load::derive_times(&mut next, &[]);
+    let refs: Vec<&Record> = next.iter().collect();
+    enduse_load::engine_from_records(&origin(store, None), &refs)?;
     let expect = expect.unwrap_or(match current {
         Some(v) => Expect::Version(v),
         None => Expect::Absent,
     });
-    store.write(
-        &[Change {
-            record,
-            retract,
-            expect,
-        }],
-        note,
-        &mut |_, _| {},
-    )
+    let mut changes = Vec::new();
+    let old: HashMap<(RecordKind, &str), &Version> = heads
+        .iter()
+        .map(|v| ((v.record.kind, v.record.key.as_str()), v))
+        .collect();
+    for r in next {
+        let is_target = r.kind == record.kind && r.key == record.key;
+        let head = old.get(&(r.kind, r.key.as_str())).copied();
+        match head {
+            _ if is_target => changes.insert(
+                0,
+                Change {
+                    record: r,
+                    retract: false,
+                    expect,
+                },
+            ),
+            Some(h) if !same(&h.record, &r) => changes.push(Change {
+                record: r,
+                retract: false,
+                expect: Expect::Version(h.version),
+            }),
+            _ => {}
+        }
+    }
+    if retract {
+        changes.insert(
+            0,
+            Change {
+                record,
+                retract: true,
+                expect,
+            },
+        );
+    }
+    store.write(&changes, note, &mut |_, _| {})
 }

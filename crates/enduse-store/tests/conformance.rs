@@ -1850,6 +1850,9 @@ fn arb_data_set() -> impl Strategy<Value = Generated> {
                     records[i] = with_summary(&records[i], &text);
                 }
             }
+            // Times a register implies (a lot's from its transfers) follow
+            // what was dropped, as an import would derive them.
+            enduse_load::derive_times(&mut records, &[]);
             Generated { records }
         })
 }
@@ -1863,7 +1866,11 @@ fn round_trip(env: &Env, g: &Generated) -> Result<(), TestCaseError> {
     };
     let want = sorted(g.records.clone());
     // Records -> files -> records is the identity.
-    prop_assert_eq!(&sorted(back), &want);
+    let back = sorted(back);
+    if let Some((x, y)) = back.iter().zip(&want).find(|(x, y)| x != y) {
+        prop_assert_eq!(x, y);
+    }
+    prop_assert_eq!(&back, &want);
 
     // A store that held the bundled set takes the generated one.
     let t = env.fresh();
