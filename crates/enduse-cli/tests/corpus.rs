@@ -239,6 +239,12 @@ fn corpus_through_the_binary_from_a_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("enduse.db");
     let db = db.to_str().unwrap();
+    init(db);
+    corpus_through_binary_with(&["--db", db]);
+}
+
+/// `enduse init --db DB`, which must succeed.
+fn init(db: &str) {
     let out = assert_cmd::Command::cargo_bin("enduse")
         .unwrap()
         .args(["init", "--db", db])
@@ -249,7 +255,6 @@ fn corpus_through_the_binary_from_a_sqlite_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    corpus_through_binary_with(&["--db", db]);
 }
 
 #[path = "../../enduse-store/tests/support/pgcluster.rs"]
@@ -260,16 +265,7 @@ mod pgcluster;
 fn corpus_through_the_binary_from_postgres() {
     let cluster = pgcluster::Cluster::start();
     let db = cluster.fresh_db();
-    let out = assert_cmd::Command::cargo_bin("enduse")
-        .unwrap()
-        .args(["init", "--db", &db])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init(&db);
     corpus_through_binary_with(&["--db", &db]);
 }
 
@@ -290,7 +286,7 @@ fn database_and_files_answer_word_for_word() {
             .unwrap();
         (out.status.code(), String::from_utf8(out.stdout).unwrap())
     };
-    run(&["init".into()], &["--db", db]);
+    init(db);
     let c = corpus();
     for case in c["cases"].as_array().unwrap() {
         let mut args = cli_args(case);

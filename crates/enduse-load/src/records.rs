@@ -368,19 +368,9 @@ fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
     push_json(&mut raw, "dataset", &json.to_string()).ok()?;
     out.push(record_of(RecordKind::DataSet, "dataset".into(), &json));
     if let Some(text) = files.get("schema.cedarschema") {
-        out.push(Record {
-            kind: RecordKind::Schema,
-            key: "schema".into(),
-            body: text.to_owned(),
-            valid_from: None,
-            valid_to: None,
-            recorded_at: None,
-            lot: None,
-        });
+        out.push(schema_record(text));
     }
-    let mut file_names: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
-    file_names.dedup();
-    for file in file_names {
+    for file in toml_files() {
         let Some(text) = files.get(file) else {
             continue;
         };
@@ -445,6 +435,26 @@ fn policy_record(r: &enduse_core::Rule, cedar: String) -> Record {
     }
 }
 
+/// The schema's record: its text, as the single `schema`.
+fn schema_record(text: &str) -> Record {
+    Record {
+        kind: RecordKind::Schema,
+        key: "schema".into(),
+        body: text.to_owned(),
+        valid_from: None,
+        valid_to: None,
+        recorded_at: None,
+        lot: None,
+    }
+}
+
+/// The TOML files that hold records, each once, in load order.
+fn toml_files() -> Vec<&'static str> {
+    let mut names: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
+    names.dedup();
+    names
+}
+
 fn bad_toml(file: &str, e: &toml::de::Error) -> Problem {
     Problem::new(
         Origin::File {
@@ -501,19 +511,9 @@ fn records_via_loader(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSe
         }
     }
     if let Some(text) = files.get("schema.cedarschema") {
-        out.push(Record {
-            kind: RecordKind::Schema,
-            key: "schema".into(),
-            body: text.to_owned(),
-            valid_from: None,
-            valid_to: None,
-            recorded_at: None,
-            lot: None,
-        });
+        out.push(schema_record(text));
     }
-    let mut seen_files: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
-    seen_files.dedup();
-    for file in seen_files {
+    for file in toml_files() {
         let Some(text) = files.get(file) else {
             continue;
         };
@@ -728,9 +728,7 @@ pub fn files_from_records(origin: &str, records: &[&Record]) -> Result<DataFiles
             }
         }
     }
-    let mut file_names: Vec<&str> = TOML_KINDS.iter().map(|(_, _, f, _)| *f).collect();
-    file_names.dedup();
-    for file in file_names {
+    for file in toml_files() {
         let mut text = String::new();
         // Kinds within a file in TOML_KINDS order (categories before models,
         // lots before transfers), items by key.
@@ -836,15 +834,7 @@ pub fn record_from_text(
         )
     };
     match kind {
-        RecordKind::Schema => Ok(Record {
-            kind,
-            key: "schema".into(),
-            body: text.to_owned(),
-            valid_from: None,
-            valid_to: None,
-            recorded_at: None,
-            lot: None,
-        }),
+        RecordKind::Schema => Ok(schema_record(text)),
         RecordKind::Policy => {
             let Some(owner) = owner else {
                 return Err(fail("a new rule needs an owner: give --owner PARTY".into()));
