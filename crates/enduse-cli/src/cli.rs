@@ -17,7 +17,13 @@ Examples:
   enduse check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2025-06-15 --known-at 2025-07-01
   enduse check --actor PL --action reexport --model \"Leopard 2\" --recipient UA --as-of 2023-01-18
   enduse consent-chain --actor UA --model \"Storm Shadow\"
-  enduse timeline --model ATACMS";
+  enduse timeline --model ATACMS
+
+A database that keeps every version (SQLite by default, or PostgreSQL):
+  enduse init                                   # ./enduse.db with the bundled data set
+  enduse import my-register/ --db enduse.db
+  enduse history --policy us-atacms-ukraine-only
+  enduse check --actor UA --action use --model ATACMS --place RU-KRS --as-of 2024-09-11 --db-as-of 2026-01-05T10:00:00Z";
 
 /// Decide whether a party may use, deploy, transfer or re-export supplied
 /// weapons, under the conditions of every party that binds them, as those
@@ -98,7 +104,7 @@ struct DirArg {
 #[derive(Args, Debug)]
 struct HistoryArgs {
     /// Record kind: dataset, schema, source, party, place, category, model,
-    /// lot, transfer, treaty, conflict, approval or policy.
+    /// lot, transfer, treaty, conflict, approval, policy or control.
     #[arg(required_unless_present = "policy")]
     kind: Option<String>,
     /// The record's id (a rule's @id, a party's id, a place's code).
@@ -113,8 +119,8 @@ struct HistoryArgs {
 struct PutArgs {
     /// Record kind (see `history`).
     kind: String,
-    /// The record: a TOML table of its fields, the schema text, or one Cedar
-    /// rule with its @id.
+    /// The record: a TOML table of its fields, the schema text, one Cedar
+    /// rule with its @id, or one control area as JSON.
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
     /// The party owning a rule (default: the rule's current owner).

@@ -593,3 +593,38 @@ fn control_areas_are_stored_versioned_and_read_as_of() {
     );
     assert_eq!(txn_count(&db), 2);
 }
+
+/// Replaces system times and transaction instants, which differ per run.
+fn redact_instants(s: &str) -> String {
+    let mut out = String::new();
+    for line in s.lines() {
+        let mut l = line.to_owned();
+        while let Some(i) = l.find("20").filter(|&i| {
+            l[i..].len() >= 27
+                && l.as_bytes().get(i + 10) == Some(&b'T')
+                && l[i..i + 27].ends_with('Z')
+        }) {
+            l.replace_range(i..i + 27, "<instant>");
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn snapshot_history_and_log() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    let rule = dir.path().join("rule.cedar");
+    std::fs::write(&rule, EDITED_RULE).unwrap();
+    ok(&db, &["put", "policy", "--file", rule.to_str().unwrap()]);
+    let history = ok(&db, &["history", "--policy", "us-atacms-ukraine-only"]);
+    insta::assert_snapshot!(
+        redact_instants(&history.replace(&db, "<db>")).replace(rule.to_str().unwrap(), "<file>")
+    );
+    let log = ok(&db, &["log"]);
+    insta::assert_snapshot!(
+        redact_instants(&log.replace(&db, "<db>")).replace(rule.to_str().unwrap(), "<file>")
+    );
+}
