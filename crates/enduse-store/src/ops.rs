@@ -109,52 +109,68 @@ pub fn import_records(
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<ImportReport, StoreError> {
     progress("comparing", 0, 0);
-    let heads: HashMap<(RecordKind, String), Version> = live(store.heads(None)?)
-        .into_iter()
-        .map(|v| ((v.record.kind, v.record.key.clone()), v))
+    let heads = live(store.heads(None)?);
+    // Keys borrowed, not cloned: at 1.6 million records the clones cost
+    // seconds.
+    let by_key: HashMap<(RecordKind, &str), &Version> = heads
+        .iter()
+        .map(|v| ((v.record.kind, v.record.key.as_str()), v))
         .collect();
     let mut report = ImportReport::default();
-    let mut changes = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for r in records {
-        let k = (r.kind, r.key.clone());
-        let expect = match heads.get(&k) {
-            Some(h) if same(&h.record, &r) => {
+    let mut expects: Vec<Option<Expect>> = Vec::with_capacity(records.len());
+    let mut seen: std::collections::HashSet<(RecordKind, &str)> =
+        std::collections::HashSet::with_capacity(if heads.is_empty() { 0 } else { records.len() });
+    for r in &records {
+        let k = (r.kind, r.key.as_str());
+        if !heads.is_empty() {
+            seen.insert(k);
+        }
+        expects.push(match by_key.get(&k) {
+            Some(h) if same(&h.record, r) => {
                 report.unchanged += 1;
-                seen.insert(k);
-                continue;
+                None
             }
             Some(h) => {
                 report.changed += 1;
-                Expect::Version(h.version)
+                Some(Expect::Version(h.version))
             }
             None => {
                 report.added += 1;
-                Expect::Absent
+                Some(Expect::Absent)
             }
-        };
-        seen.insert(k);
-        changes.push(Change {
-            record: r,
-            retract: false,
-            expect,
         });
     }
     // A data set without a control layer leaves the stored one alone.
-    let has_control = seen.iter().any(|(k, _)| *k == RecordKind::Control);
+    let has_control = records.iter().any(|r| r.kind == RecordKind::Control);
     let mut gone: Vec<&Version> = heads
         .iter()
-        .filter(|(k, _)| !seen.contains(*k))
-        .filter(|(k, _)| has_control || k.0 != RecordKind::Control)
-        .map(|(_, v)| v)
+        .filter(|v| !seen.contains(&(v.record.kind, v.record.key.as_str())))
+        .filter(|v| has_control || v.record.kind != RecordKind::Control)
         .collect();
     gone.sort_by(|a, b| (a.record.kind, &a.record.key).cmp(&(b.record.kind, &b.record.key)));
-    for v in gone {
+    let gone: Vec<(RecordKind, String, i64)> = gone
+        .into_iter()
+        .map(|v| (v.record.kind, v.record.key.clone(), v.version))
+        .collect();
+    drop(seen);
+    drop(by_key);
+    let mut changes: Vec<Change> = records
+        .into_iter()
+        .zip(expects)
+        .filter_map(|(record, expect)| {
+            expect.map(|expect| Change {
+                record,
+                retract: false,
+                expect,
+            })
+        })
+        .collect();
+    for (kind, key, version) in gone {
         report.retracted += 1;
         changes.push(Change {
-            record: tombstone(v.record.kind, &v.record.key),
+            record: tombstone(kind, &key),
             retract: true,
-            expect: Expect::Version(v.version),
+            expect: Expect::Version(version),
         });
     }
     if changes.is_empty() {
