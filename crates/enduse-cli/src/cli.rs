@@ -351,12 +351,6 @@ fn control_layer(
     file: Option<&std::path::Path>,
     src: &Source,
 ) -> Result<enduse_geo::ControlLayer, CliError> {
-    let parse = |text: &str, name: &str| {
-        enduse_geo::ControlLayer::from_json(text, boundaries()?).map_err(|e| match e {
-            enduse_geo::GeoError::Data(m) => CliError::Usage(format!("`{name}`: {m}")),
-            other => CliError::Geo(other),
-        })
-    };
     if let Some(f) = file {
         let text = std::fs::read_to_string(f).map_err(|e| {
             CliError::Usage(format!(
@@ -365,11 +359,11 @@ fn control_layer(
                 e.to_string().to_lowercase()
             ))
         })?;
-        return parse(&text, &f.display().to_string());
+        return parse_control(&text, &f.display().to_string());
     }
     if src.db.is_some() || src.db_as_of.is_some() {
         if let Some(text) = crate::db::control_json(&src.db_target(), src.db_as_of.as_deref())? {
-            return parse(&text, "the database's control layer");
+            return parse_control(&text, "the database's control layer");
         }
     } else if let Some(dir) = &src.data {
         let path = dir.join(enduse_load::CONTROL_FILE);
@@ -378,6 +372,15 @@ fn control_layer(
         }
     }
     Ok(enduse_geo::ControlLayer::bundled(boundaries()?)?)
+}
+
+/// Reads a control layer named `name` (in messages) on the bundled
+/// boundaries.
+pub fn parse_control(text: &str, name: &str) -> Result<enduse_geo::ControlLayer, CliError> {
+    enduse_geo::ControlLayer::from_json(text, boundaries()?).map_err(|e| match e {
+        enduse_geo::GeoError::Data(m) => CliError::Usage(format!("`{name}`: {m}")),
+        other => CliError::Geo(other),
+    })
 }
 
 /// Who controls `point` on `date`, from `--control FILE` or the bundled layer.

@@ -13,22 +13,10 @@ use std::path::Path;
 /// The database used when neither `--db` nor `ENDUSE_DB` names one.
 pub const DEFAULT_DB: &str = "enduse.db";
 
-fn is_sqlite_path(target: &str) -> Option<&str> {
-    if target == "memory:"
-        || target.starts_with("postgres://")
-        || target.starts_with("postgresql://")
-        || target.contains("host=")
-        || target.contains("dbname=")
-    {
-        return None;
-    }
-    Some(target.strip_prefix("sqlite:").unwrap_or(target))
-}
-
 /// Opens `target`. Unless `create`, a SQLite file must already exist, so
 /// that a typo in `--db` is an error rather than a new empty database.
 pub fn open(target: &str, create: bool) -> Result<Box<dyn Store>, CliError> {
-    if let Some(path) = is_sqlite_path(target) {
+    if let Some(path) = enduse_store::sqlite_path(target) {
         if !create && !Path::new(path).exists() {
             return Err(CliError::Usage(format!(
                 "no database at `{path}`: create it with `enduse init --db {path}`, or name another with --db"
@@ -72,16 +60,9 @@ pub fn control_json(target: &str, as_of: Option<&str>) -> Result<Option<String>,
 /// Checks a data set's control layer against the boundaries, as `check
 /// --at` will read it, before anything is written.
 fn check_control(files: &DataFiles) -> Result<(), CliError> {
-    let Some(text) = files.get(enduse_load::CONTROL_FILE) else {
-        return Ok(());
-    };
-    let b = enduse_geo::Boundaries::bundled()?;
-    enduse_geo::ControlLayer::from_json(text, &b).map_err(|e| match e {
-        enduse_geo::GeoError::Data(m) => {
-            CliError::Usage(format!("`{}`: {m}", enduse_load::CONTROL_FILE))
-        }
-        other => CliError::Geo(other),
-    })?;
+    if let Some(text) = files.get(enduse_load::CONTROL_FILE) {
+        crate::cli::parse_control(text, enduse_load::CONTROL_FILE)?;
+    }
     Ok(())
 }
 

@@ -416,6 +416,15 @@ fn sort_keys(v: &mut serde_json::Value) {
     }
 }
 
+/// A record for every rule of `engine`, with its verbatim text from `files`.
+fn push_policy_records(engine: &Engine, files: &DataFiles, out: &mut Vec<Record>) {
+    for r in engine.rules() {
+        let text = files.get(&r.file).unwrap_or_default();
+        let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
+        out.push(policy_record(r, cedar));
+    }
+}
+
 /// The record of a rule whose text is `cedar`.
 fn policy_record(r: &enduse_core::Rule, cedar: String) -> Record {
     let ann = |k: &str| r.header.annotation(k).map(str::to_owned);
@@ -533,11 +542,7 @@ fn records_via_loader(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSe
             }
         }
     }
-    for r in engine.rules() {
-        let text = files.get(&r.file).unwrap_or_default();
-        let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
-        out.push(policy_record(r, cedar));
-    }
+    push_policy_records(&engine, files, &mut out);
     if !problems.is_empty() {
         return Err(DataSetError::from_problems(files, problems));
     }

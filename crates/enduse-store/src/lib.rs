@@ -30,7 +30,7 @@ pub use mem::MemStore;
 pub use model::{Change, Expect, Store, StoreError, TxnInfo, Version};
 pub use ops::{
     engine_at, export_files, import, import_records, open, prepare, put, records_at, retract,
-    ImportReport,
+    sqlite_path, ImportReport,
 };
 pub use pg::{PgStore, PG_MIGRATIONS};
 pub use sqlite::{SqliteStore, MIGRATIONS};

@@ -19,15 +19,24 @@ pub fn open(target: &str) -> Result<Box<dyn Store>, StoreError> {
     if target == "memory:" {
         return Ok(Box::new(MemStore::new()));
     }
-    if target.starts_with("postgres://")
+    match sqlite_path(target) {
+        Some(path) => Ok(Box::new(SqliteStore::open(Path::new(path))?)),
+        None => Ok(Box::new(PgStore::open(target)?)),
+    }
+}
+
+/// The SQLite file `target` names for [`open`], or `None` when it names
+/// PostgreSQL or `memory:`.
+pub fn sqlite_path(target: &str) -> Option<&str> {
+    if target == "memory:"
+        || target.starts_with("postgres://")
         || target.starts_with("postgresql://")
         || target.contains("host=")
         || target.contains("dbname=")
     {
-        return Ok(Box::new(PgStore::open(target)?));
+        return None;
     }
-    let path = target.strip_prefix("sqlite:").unwrap_or(target);
-    Ok(Box::new(SqliteStore::open(Path::new(path))?))
+    Some(target.strip_prefix("sqlite:").unwrap_or(target))
 }
 
 /// What an import changed.
