@@ -218,6 +218,12 @@ struct AskArgs {
     /// Evaluate as if this authority had approved (repeatable), e.g. US:SecDef.
     #[arg(long, value_name = "AUTHORITY")]
     approval: Vec<String>,
+    /// Which facts to use: `reported` (confirmed, stated positions and
+    /// reported facts, the default) or `confirmed` (leave out facts reported
+    /// only by media citing officials). Disputed facts are never used; the
+    /// answer says what would change if they held.
+    #[arg(long, value_name = "STATUS", value_parser = ["reported", "confirmed"], default_value = "reported")]
+    status: String,
 }
 
 #[derive(Args, Debug)]
@@ -234,9 +240,18 @@ struct CheckArgs {
     /// To whom, for transfer and reexport.
     #[arg(long, value_name = "PARTY")]
     recipient: Option<String>,
-    /// Class of target (military, airfield, infrastructure, ...).
+    /// Class of target, from the data set's vocabulary (military,
+    /// airfield, launch-site, civilian-infrastructure, ...).
     #[arg(long, value_name = "CLASS")]
     target_class: Option<String>,
+    /// Purpose of the use, from the data set's vocabulary (self-defence,
+    /// counter-fire, ...).
+    #[arg(long, value_name = "PURPOSE")]
+    purpose: Option<String>,
+    /// Final destination of a transfer or re-export, where it differs from
+    /// the immediate recipient.
+    #[arg(long, value_name = "PARTY")]
+    destination: Option<String>,
     /// Distance of the place from the Ukraine-Russia land border, in km
     /// (computed when --at is given).
     #[arg(long, value_name = "KM", conflicts_with = "at")]
@@ -473,6 +488,13 @@ fn base_query(engine: &Engine, a: &AskArgs, now: NaiveDate) -> Result<Query, Cli
         place: None,
         recipient: None,
         target_class: None,
+        purpose: None,
+        destination: None,
+        statuses: if a.status == "confirmed" {
+            enduse_core::StatusFilter::Confirmed
+        } else {
+            enduse_core::StatusFilter::Reported
+        },
         border_distance_km: None,
         controlled_by: None,
         as_of,
@@ -652,6 +674,12 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 .map(|p| engine.resolve_party(p))
                 .transpose()?;
             q.target_class = c.target_class;
+            q.purpose = c.purpose;
+            q.destination = c
+                .destination
+                .as_deref()
+                .map(|p| engine.resolve_party(p))
+                .transpose()?;
             let d = engine.decide(&q)?;
             w(
                 out,

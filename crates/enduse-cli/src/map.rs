@@ -139,6 +139,8 @@ pub fn render(
                             parties: vec![],
                             missing: vec![],
                             notes: vec![],
+                            reported: vec![],
+                            if_disputed: None,
                         })
                     });
                     for p in &d.parties {

@@ -72,7 +72,16 @@ fn rule_lines(out: &mut String, r: &RuleRef) {
         RuleEffect::Forbid => "x",
         RuleEffect::RequiresApproval => "?",
     };
-    let _ = writeln!(out, "    {mark} {} — {}", r.id, r.summary);
+    let kind = match r.kind {
+        enduse_core::CitationKind::Rule => "",
+        enduse_core::CitationKind::Default => "default ",
+        enduse_core::CitationKind::Consent => "decision ",
+    };
+    let status = match r.status {
+        enduse_core::Status::Confirmed => String::new(),
+        s => format!(" [{s}]"),
+    };
+    let _ = writeln!(out, "    {mark} {kind}{} — {}{status}", r.id, r.summary);
     let until = r
         .valid_to
         .map(|t| format!(" until {t}"))
@@ -92,6 +101,21 @@ fn rule_lines(out: &mut String, r: &RuleRef) {
         "      {}, {}, \"{}\": \"{}\"",
         r.source.outlet, r.source.date, r.source.title, r.quote
     );
+    for more in r.sources.iter().skip(1) {
+        let quote = more
+            .quote
+            .as_deref()
+            .map(|q| format!(": \"{q}\""))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "      also {}, {}, \"{}\"{quote}",
+            more.outlet, more.date, more.title
+        );
+    }
+    if let Some(a) = &r.assurance {
+        let _ = writeln!(out, "      {a}");
+    }
     if let Some(a) = &r.assumption {
         let _ = writeln!(out, "      assumption: {a}");
     }
@@ -114,8 +138,14 @@ pub fn decision(engine: &Engine, d: &Decision) -> String {
     if let Some(r) = &q.recipient {
         let _ = write!(question, " to {}", reg.party_name(r));
     }
+    if let Some(dest) = &q.destination {
+        let _ = write!(question, " (final destination {})", reg.party_name(dest));
+    }
     if let Some(t) = &q.target_class {
         let _ = write!(question, " against {t} targets");
+    }
+    if let Some(p) = &q.purpose {
+        let _ = write!(question, " for {p}");
     }
     if let Some(k) = q.border_distance_km {
         let _ = write!(question, " ({k} km from the border)");
@@ -149,6 +179,19 @@ pub fn decision(engine: &Engine, d: &Decision) -> String {
     if !d.missing.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "Missing: {}", d.missing.join("; "));
+    }
+    if let Some(alt) = &d.if_disputed {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "If the disputed facts held: {} ({}).",
+            alt.outcome.label(),
+            alt.facts
+                .iter()
+                .map(|f| f.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if !d.notes.is_empty() {
         let _ = writeln!(out);

@@ -203,6 +203,10 @@ fn check_json_has_the_documented_fields() {
     assert_eq!(us["rules"][0]["id"], "us-storm-shadow-secdef-review");
     assert_eq!(
         us["rules"][0]["source"]["outlet"],
+        "The Wall Street Journal (as reported by RksNews)"
+    );
+    assert_eq!(
+        us["rules"][0]["sources"][1]["outlet"],
         "NZ Herald (citing the Wall Street Journal)"
     );
     assert!(v["missing"]

@@ -45,6 +45,12 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
             .or_else(|| at(r).map(|(code, _)| engine.resolve_place(&code).unwrap())),
         recipient: s(r, "recipient").map(|p| engine.resolve_party(p).unwrap()),
         target_class: s(r, "target_class").map(str::to_owned),
+        purpose: s(r, "purpose").map(str::to_owned),
+        destination: s(r, "destination").map(|p| engine.resolve_party(p).unwrap()),
+        statuses: match s(r, "status") {
+            Some("confirmed") => enduse_core::StatusFilter::Confirmed,
+            _ => enduse_core::StatusFilter::Reported,
+        },
         border_distance_km: r
             .get("border_distance_km")
             .and_then(Value::as_i64)
@@ -135,6 +141,21 @@ fn compare(name: &str, got: &Value, expect: &Value) -> Vec<String> {
             ));
         }
     }
+    if let Some(ed) = expect.get("if_disputed") {
+        let gd = &got["if_disputed"]["outcome"];
+        let ed = if ed.is_null() { ed } else { &ed["outcome"] };
+        if gd != ed && !(gd.is_null() && ed.is_null()) {
+            bad.push(format!("{name}: if_disputed {gd} != expected {ed}"));
+        }
+    }
+    if let Some(er) = expect.get("reported") {
+        if &got["reported"] != er {
+            bad.push(format!(
+                "{name}: reported {} != expected {er}",
+                got["reported"]
+            ));
+        }
+    }
     // Every cited rule carries its public source.
     for p in got["parties"].as_array().into_iter().flatten() {
         for r in p["rules"].as_array().into_iter().flatten() {
@@ -199,6 +220,9 @@ fn cli_args(case: &Value) -> Vec<String> {
         ("--at", "at"),
         ("--recipient", "recipient"),
         ("--target-class", "target_class"),
+        ("--purpose", "purpose"),
+        ("--destination", "destination"),
+        ("--status", "status"),
     ] {
         if let Some(v) = s(r, key) {
             a.push(flag.into());

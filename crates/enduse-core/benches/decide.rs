@@ -119,6 +119,7 @@ fn build_register() -> Register {
             .map(|a| Authority {
                 id: AuthorityId::parse(&a).unwrap(),
                 name: "Chief of export control".into(),
+                acts_for: None,
             })
             .into_iter()
             .collect();
@@ -190,6 +191,8 @@ fn build_register() -> Register {
                 title: format!("Report number {s} on export conditions"),
                 url: Some(format!("https://example.invalid/report/{s}")),
                 note: None,
+                quote: None,
+                language: None,
             },
         );
     }
@@ -218,6 +221,8 @@ fn build_register() -> Register {
                     what: "targeting data".into(),
                     provider: party_id(2),
                     source: Some(SourceId::new("src-1")),
+                    from: None,
+                    to: None,
                 }],
                 persistent: false,
                 sources: vec![SourceId::new("src-2")],
@@ -261,6 +266,8 @@ fn build_register() -> Register {
                 refurbished_by: None,
                 // A real rule of the sender, in force on the benchmark date.
                 conditions: vec![RuleId::new(rule_id(1, k, "use", PERIODS - 1, "restrict"))],
+                status: Default::default(),
+                destination: None,
                 sources: vec![SourceId::new("src-5")],
                 note: None,
             },
@@ -516,6 +523,9 @@ fn query(model: usize, place: &str, distance: i64, approvals: &[&str]) -> Query 
         place: Some(PlaceCode::new(place)),
         recipient: None,
         target_class: Some("military".into()),
+        purpose: None,
+        destination: None,
+        statuses: Default::default(),
         border_distance_km: Some(distance),
         controlled_by: None,
         as_of: day(2024, 6, 15),

@@ -7,6 +7,23 @@ use crate::register::{PartyKind, Register};
 use crate::rule::Rule;
 use std::collections::HashMap;
 
+fn term(
+    out: &mut Vec<Problem>,
+    kind: &str,
+    id: &str,
+    field: &str,
+    t: &str,
+    terms: &std::collections::BTreeMap<String, crate::vocab::Term>,
+) {
+    if !terms.contains_key(t) {
+        out.push(
+            Problem::record(kind, id, Some(field), format!("unknown term `{t}`")).with_help(Some(
+                crate::query::suggest(t, terms.keys().map(String::as_str)),
+            )),
+        );
+    }
+}
+
 /// Checks that every reference in the register resolves; returns every problem.
 pub fn check_register(reg: &Register) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -206,20 +223,191 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
             source(&mut out, "treaty", id, s);
         }
     }
-    for a in &reg.approvals {
-        party(&mut out, "approval", &a.id, "requester", &a.requester);
-        source(&mut out, "approval", &a.id, &a.source);
+    let authority = |out: &mut Vec<Problem>, kind: &str, id: &str, a: &crate::ids::AuthorityId| {
         let known = reg
             .parties
-            .get(&a.authority.party())
-            .is_some_and(|p| p.authorities.iter().any(|x| x.id == a.authority));
+            .get(&a.party())
+            .is_some_and(|p| p.authorities.iter().any(|x| &x.id == a));
         if !known {
+            out.push(
+                Problem::record(
+                    kind,
+                    id,
+                    Some("authority"),
+                    format!("unknown authority `{a}`"),
+                )
+                .with_help(Some(
+                    "declare it under the party's authorities in parties.toml".into(),
+                )),
+            );
+        }
+    };
+    for p in reg.parties.values() {
+        for a in &p.authorities {
+            if let Some(f) = &a.acts_for {
+                authority(&mut out, "party", p.id.as_str(), f);
+            }
+        }
+    }
+    for a in &reg.consents {
+        if let Some(r) = &a.requester {
+            party(&mut out, "approval", &a.id, "requester", r);
+        }
+        if let Some(r) = &a.scope.actor {
+            party(&mut out, "approval", &a.id, "actor", r);
+        }
+        if let Some(r) = &a.scope.recipient {
+            party(&mut out, "approval", &a.id, "recipient", r);
+        }
+        for m in &a.scope.models {
+            if !reg.models.contains_key(m) {
+                out.push(Problem::record(
+                    "approval",
+                    &a.id,
+                    Some("models"),
+                    format!("unknown model `{m}`"),
+                ));
+            }
+        }
+        for l in &a.scope.lots {
+            if !reg.lots.contains_key(l) {
+                out.push(Problem::record(
+                    "approval",
+                    &a.id,
+                    Some("lots"),
+                    format!("unknown lot `{l}`"),
+                ));
+            }
+        }
+        for pl in &a.scope.places {
+            if !reg.places.contains_key(pl) {
+                out.push(Problem::record(
+                    "approval",
+                    &a.id,
+                    Some("places"),
+                    format!("unknown place `{pl}`"),
+                ));
+            }
+        }
+        for t in &a.scope.targets {
+            term(&mut out, "approval", &a.id, "targets", t, &reg.targets);
+        }
+        for s in &a.sources {
+            source(&mut out, "approval", &a.id, s);
+        }
+        if a.sources.is_empty() {
             out.push(Problem::record(
                 "approval",
                 &a.id,
-                Some("authority"),
-                format!("unknown authority `{}`", a.authority),
+                Some("sources"),
+                "a decision needs at least one source".into(),
             ));
+        }
+        authority(&mut out, "approval", &a.id, &a.authority);
+        if let (Some(p), Some(first)) = (a.public, reg.earliest_source_date(&a.sources)) {
+            if p.latest() < first.earliest() {
+                out.push(
+                    Problem::record(
+                        "approval",
+                        &a.id,
+                        Some("public"),
+                        format!(
+                            "public on {p}, before its earliest source ({first}): a fact cannot be public before it was reported"
+                        ),
+                    )
+                    .with_help(Some("cite the earlier report, or correct the date".into())),
+                );
+            }
+        }
+    }
+    for d in &reg.defaults {
+        party(&mut out, "default", &d.id, "party", &d.party);
+        for s in &d.sources {
+            source(&mut out, "default", &d.id, s);
+        }
+        if d.sources.is_empty() {
+            out.push(Problem::record(
+                "default",
+                &d.id,
+                Some("sources"),
+                "a default needs at least one source".into(),
+            ));
+        }
+        match (&d.effect, &d.authority) {
+            (crate::vocab::DefaultEffect::NeedsApproval, None) => out.push(Problem::record(
+                "default",
+                &d.id,
+                Some("authority"),
+                "`needs_approval` names no `authority`".into(),
+            )),
+            (crate::vocab::DefaultEffect::NeedsApproval, Some(a)) => {
+                authority(&mut out, "default", &d.id, a);
+                if a.party() != d.party {
+                    out.push(Problem::record(
+                        "default",
+                        &d.id,
+                        Some("authority"),
+                        format!("`{a}` is not an authority of {}", d.party),
+                    ));
+                }
+            }
+            (_, Some(_)) => out.push(Problem::record(
+                "default",
+                &d.id,
+                Some("authority"),
+                "only a `needs_approval` default names an authority".into(),
+            )),
+            _ => {}
+        }
+        for t in &d.transfers {
+            match reg.transfers.get(t) {
+                None => out.push(Problem::record(
+                    "default",
+                    &d.id,
+                    Some("transfers"),
+                    format!("unknown transfer `{t}`"),
+                )),
+                Some(tr) if tr.from != d.party => out.push(Problem::record(
+                    "default",
+                    &d.id,
+                    Some("transfers"),
+                    format!("transfer `{t}` is sent by {}, not by {}", tr.from, d.party),
+                )),
+                Some(_) => {}
+            }
+        }
+        if let (Some(r), Some(first)) = (d.recorded_at, reg.earliest_source_date(&d.sources)) {
+            if r < first.earliest() {
+                out.push(Problem::record(
+                    "default",
+                    &d.id,
+                    Some("recorded_at"),
+                    format!("public on {r}, before its earliest source ({first})"),
+                ));
+            }
+        }
+    }
+    for g in reg.groups.values() {
+        for m in &g.members {
+            party(&mut out, "group", &g.id, "members", &m.party);
+            if let Some(s) = &m.source {
+                source(&mut out, "group", &g.id, s);
+            }
+        }
+    }
+    for (kind, terms) in [("target", &reg.targets), ("purpose", &reg.purposes)] {
+        for t in terms.values() {
+            if let Some(parent) = &t.parent {
+                term(&mut out, kind, &t.id, "parent", parent, terms);
+                if crate::register::term_chain(terms, parent).contains(&t.id) {
+                    out.push(Problem::record(
+                        kind,
+                        &t.id,
+                        Some("parent"),
+                        format!("{kind}s form a cycle"),
+                    ));
+                }
+            }
         }
     }
     for c in &reg.conflicts {
@@ -258,14 +446,37 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
                 )),
             );
         }
-        if !reg.sources.contains_key(&r.source) {
-            out.push(
-                Problem::new(
+        for s in &r.sources {
+            if !reg.sources.contains_key(s) {
+                out.push(
+                    Problem::new(at(r), format!("rule `{}` cites unknown source `{s}`", r.id))
+                        .with_help(Some("declare it in sources.toml".into())),
+                );
+            }
+        }
+        if let Some(first) = reg.earliest_source_date(&r.sources) {
+            if r.recorded_at < first.earliest() {
+                out.push(
+                    Problem::new(
+                        at(r),
+                        format!(
+                            "rule `{}` is public on {} (`@recorded_at`), before every source it cites (earliest {first})",
+                            r.id, r.recorded_at
+                        ),
+                    )
+                    .with_help(Some(
+                        "a fact cannot be public before it was reported: cite the earlier report, or correct `@recorded_at`".into(),
+                    )),
+                );
+            }
+        }
+        if let Some(a) = &r.assured_by {
+            if !reg.parties.contains_key(a) {
+                out.push(Problem::new(
                     at(r),
-                    format!("rule `{}` cites unknown source `{}`", r.id, r.source),
-                )
-                .with_help(Some("declare it in sources.toml".into())),
-            );
+                    format!("rule `{}` is an assurance by unknown party `{a}`", r.id),
+                ));
+            }
         }
         if let Some(a) = &r.approval {
             let known = reg
@@ -309,6 +520,9 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
                 "Lot" => reg.lots.contains_key(&LotId::new(&id)),
                 "Category" => reg.categories.contains_key(&CategoryId::new(&id)),
                 "Place" => reg.places.contains_key(&PlaceCode::new(&id)),
+                "TargetClass" => reg.targets.contains_key(&id),
+                "Purpose" => reg.purposes.contains_key(&id),
+                "Group" => reg.groups.contains_key(&id),
                 _ => true,
             };
             if !exists {
@@ -366,20 +580,28 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
             Some(_) => {}
         }
     }
-    for a in &reg.approvals {
-        match seen.get(&a.rule) {
+    for a in &reg.consents {
+        let Some(rule) = &a.rule else { continue };
+        match seen.get(rule) {
             None => out.push(Problem::record(
                 "approval",
                 &a.id,
                 Some("rule"),
-                format!("unknown rule `{}`", a.rule),
+                format!("unknown rule `{rule}`"),
             )),
-            Some(r) if r.approval.as_ref() != Some(&a.authority) => out.push(Problem::record(
-                "approval",
-                &a.id,
-                Some("authority"),
-                format!("rule `{}` is not lifted by `{}`", a.rule, a.authority),
-            )),
+            Some(r)
+                if !r
+                    .approval
+                    .as_ref()
+                    .is_some_and(|n| reg.same_decider(&a.authority, n)) =>
+            {
+                out.push(Problem::record(
+                    "approval",
+                    &a.id,
+                    Some("authority"),
+                    format!("rule `{rule}` is not lifted by `{}`", a.authority),
+                ))
+            }
             Some(_) => {}
         }
     }

@@ -86,6 +86,12 @@ pub enum Role {
     /// The actor itself, when its own rules speak to the action (an export
     /// embargo binds the state that imposed it).
     Own,
+    /// The home state of a company in the chain (its export control governs
+    /// the company's transfers, wherever its stock is).
+    Jurisdiction {
+        /// The company.
+        company: PartyId,
+    },
 }
 
 impl Role {
@@ -112,6 +118,7 @@ impl Role {
             Role::Provider { what, .. } => format!("provider of {what}"),
             Role::Treaty => "treaty binding the actor".into(),
             Role::Own => "the actor's own rules".into(),
+            Role::Jurisdiction { company } => format!("home state of {company}"),
         }
     }
 }
@@ -144,13 +151,36 @@ pub struct SourceRef {
     pub title: String,
     /// Address, where known.
     pub url: Option<String>,
+    /// What it says, in a short quote (where the data set records one).
+    pub quote: Option<String>,
+}
+
+/// What a citation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CitationKind {
+    /// A Cedar rule of the party.
+    #[default]
+    Rule,
+    /// The party's declared default: what its silence means.
+    Default,
+    /// A recorded decision of an authority (consent granted or refused).
+    Consent,
 }
 
 /// A rule as cited in a decision.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleRef {
-    /// Rule id.
+    /// Rule id (or the default's, or the consent decision's).
     pub id: RuleId,
+    /// A rule, a default or a consent decision.
+    pub kind: CitationKind,
+    /// How well established the fact is.
+    pub status: crate::vocab::Status,
+    /// Every source, the first being `source`.
+    pub sources: Vec<SourceRef>,
+    /// For an assurance: who gave it to whom.
+    pub assurance: Option<String>,
     /// Its party.
     pub party: PartyId,
     /// Permit, forbid or requires approval.
@@ -228,4 +258,17 @@ pub struct Decision {
     pub missing: Vec<String>,
     /// Remarks: imprecise dates, rules not yet public, parties not binding.
     pub notes: Vec<String>,
+    /// Reported (not confirmed) facts the outcome rests on.
+    pub reported: Vec<RuleId>,
+    /// The outcome if the disputed facts on record held (only when it differs).
+    pub if_disputed: Option<DisputedOutcome>,
+}
+
+/// What the answer would be if disputed facts held.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisputedOutcome {
+    /// The outcome with the disputed facts used.
+    pub outcome: Outcome,
+    /// The disputed facts that change it.
+    pub facts: Vec<RuleRef>,
 }

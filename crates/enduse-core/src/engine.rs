@@ -6,11 +6,13 @@ use crate::date::DateSpec;
 use crate::decision::{
     ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
 };
-use crate::ids::{CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId};
+use crate::decision::{CitationKind, DisputedOutcome};
+use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId};
 use crate::problem::{Origin, Problem};
 use crate::query::{suggest, Action, ItemRef, Query, RequestError};
 use crate::register::{ItemModel, Register};
 use crate::rule::{Rule, RuleEffect};
+use crate::vocab::{Consent, DefaultEffect, PartyDefault, Status};
 use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
     RestrictedExpression, Schema, ValidationMode, Validator,
@@ -112,7 +114,12 @@ pub struct Engine {
     types: Types,
     schema: Schema,
     /// Entities with one lot added, for requests about that lot.
-    lot_entities: std::sync::RwLock<HashMap<LotId, std::sync::Arc<Entities>>>,
+    lot_entities: std::sync::RwLock<EntityCache>,
+    /// Days on which some group membership begins or ends, in order.
+    group_days: Vec<NaiveDate>,
+    /// Whether any fact is disputed (a decision is then also made as if
+    /// the disputed facts held).
+    has_disputed: bool,
     /// Lots of each model, and transfers of each lot in date order: the
     /// chain walk runs on every decision.
     lots_of_model: HashMap<ModelId, Vec<LotId>>,
@@ -121,6 +128,9 @@ pub struct Engine {
     /// back for every request about the same item, parties and epoch.
     psets: std::sync::RwLock<HashMap<Vec<u32>, std::sync::Arc<PolicySet>>>,
 }
+
+/// Entity sets by (group-membership epoch, lot).
+type EntityCache = HashMap<(Option<usize>, Option<LotId>), std::sync::Arc<Entities>>;
 
 /// Beyond this many cached policy sets the cache starts afresh.
 const PSET_CACHE_MAX: usize = 4096;
@@ -147,6 +157,8 @@ struct Types {
     model: EntityTypeName,
     lot: EntityTypeName,
     action: EntityTypeName,
+    target: EntityTypeName,
+    purpose: EntityTypeName,
 }
 
 impl Types {
@@ -158,8 +170,23 @@ impl Types {
             model: t("Model")?,
             lot: t("Lot")?,
             action: t("Action")?,
+            target: t("TargetClass")?,
+            purpose: t("Purpose")?,
         })
     }
+}
+
+/// What a party's decision needs besides its own rules.
+struct PartyCtx<'a> {
+    q: &'a Query,
+    first: &'a Probe,
+    second: Option<&'a Probe>,
+    provided: &'a [&'static str],
+    /// Authorities whose approval counts as given.
+    effective: &'a [AuthorityId],
+    /// Recorded decisions of authorities that cover the request.
+    covering: &'a [&'a Consent],
+    use_disputed: bool,
 }
 
 /// What one Cedar call over probes found.
@@ -252,7 +279,7 @@ impl Engine {
         }
 
         let entities = match &schema {
-            Some(schema) => match build_entities(&register, schema) {
+            Some(schema) => match build_entities(&register, schema, None) {
                 Ok(e) => Some(e),
                 Err(msg) => {
                     problems.push(Problem::new(
@@ -381,7 +408,31 @@ impl Engine {
                 (l, v.into_iter().map(|t| t.id.clone()).collect())
             })
             .collect();
+        let mut group_days: Vec<NaiveDate> = register
+            .groups
+            .values()
+            .flat_map(|g| g.members.iter())
+            .flat_map(|m| [Some(m.from.latest()), m.to.map(|t| t.earliest())])
+            .flatten()
+            .collect();
+        group_days.sort_unstable();
+        group_days.dedup();
+        let has_disputed = rules.iter().any(|r| r.status == Status::Disputed)
+            || register
+                .consents
+                .iter()
+                .any(|c| c.status == Status::Disputed)
+            || register
+                .defaults
+                .iter()
+                .any(|d| d.status == Status::Disputed)
+            || register
+                .transfers
+                .values()
+                .any(|t| t.status == Status::Disputed);
         Ok(Self {
+            has_disputed,
+            group_days,
             lots_of_model,
             transfers_of_lot,
             psets: std::sync::RwLock::new(HashMap::new()),
@@ -528,7 +579,13 @@ impl Engine {
         let model = self.model_of(item)?;
         let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
         let mut order: Vec<PartyId> = Vec::new();
-        let mut add = |p: &PartyId, r: Role| {
+        fn add_to(
+            order: &mut Vec<PartyId>,
+            roles: &mut BTreeMap<PartyId, Vec<Role>>,
+            actor: &PartyId,
+            p: &PartyId,
+            r: Role,
+        ) {
             if p == actor {
                 return;
             }
@@ -539,7 +596,8 @@ impl Engine {
             if !v.contains(&r) {
                 v.push(r);
             }
-        };
+        }
+        let mut add = |p: &PartyId, r: Role| add_to(&mut order, &mut roles, actor, p, r);
         add(&model.origin, Role::Origin);
 
         let lots: Vec<&LotId> = match item {
@@ -563,6 +621,7 @@ impl Engine {
             // Walk back from the actor: who gave it to the holder, and so on.
             while let Some(t) = transfers.iter().rev().find(|t| {
                 t.to == holder
+                    && t.status != crate::vocab::Status::Disputed
                     && t.first_date().is_some_and(|d| d <= as_of)
                     && !seen.contains(t.id.as_str())
             }) {
@@ -571,13 +630,18 @@ impl Engine {
                     &t.from,
                     Role::Supplier {
                         transfer: t.id.clone(),
-                        attached_conditions: !t.conditions.is_empty(),
+                        attached_conditions: !t.conditions.is_empty()
+                            || self
+                                .register
+                                .defaults
+                                .iter()
+                                .any(|d| d.transfers.contains(&t.id)),
                     },
                 );
                 holder = t.from.clone();
             }
         }
-        for d in &model.dependencies {
+        for d in model.dependencies.iter().filter(|d| d.in_force(as_of)) {
             add(
                 &d.provider,
                 Role::Provider {
@@ -588,8 +652,39 @@ impl Engine {
         }
         let cats = self.register.category_chain(&model.category);
         for t in self.register.treaties.values() {
-            if t.prohibits.iter().any(|c| cats.contains(c)) && t.binds(actor, as_of) {
+            if t.prohibits.iter().any(|c| cats.contains(c))
+                && t.binds(actor, as_of, &self.register.conflicts)
+            {
                 add(&t.id, Role::Treaty);
+            }
+        }
+        // A company acts under its home state's export control: a company in
+        // the chain (or acting) brings its home state in.
+        let companies: Vec<PartyId> = roles
+            .keys()
+            .chain(std::iter::once(actor))
+            .filter(|p| {
+                self.register
+                    .parties
+                    .get(*p)
+                    .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
+            })
+            .cloned()
+            .collect();
+        for c in companies {
+            if let Some(home) = self
+                .register
+                .parties
+                .get(&c)
+                .and_then(|x| x.country.clone())
+            {
+                add_to(
+                    &mut order,
+                    &mut roles,
+                    actor,
+                    &home,
+                    Role::Jurisdiction { company: c.clone() },
+                );
             }
         }
         let keys = self.res_keys(model, item);
@@ -714,10 +809,37 @@ impl Engine {
         self.gather(party, &actions, keys, |b| &b.all)
     }
 
+    fn source_ref(&self, id: &crate::ids::SourceId, fallback: NaiveDate) -> SourceRef {
+        let src = self.register.sources.get(id);
+        SourceRef {
+            id: id.clone(),
+            outlet: src.map(|s| s.outlet.clone()).unwrap_or_default(),
+            date: src.map(|s| s.date).unwrap_or(DateSpec::day(fallback)),
+            title: src.map(|s| s.title.clone()).unwrap_or_default(),
+            url: src.and_then(|s| s.url.clone()),
+            quote: src.and_then(|s| s.quote.clone()),
+        }
+    }
+
     fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
-        let src = self.register.sources.get(&r.source);
+        let sources: Vec<SourceRef> = r
+            .sources
+            .iter()
+            .map(|s| self.source_ref(s, r.recorded_at))
+            .collect();
         RuleRef {
             id: r.id.clone(),
+            kind: CitationKind::Rule,
+            status: r.status,
+            source: self.source_ref(&r.source, r.recorded_at),
+            sources,
+            assurance: r.assured_by.as_ref().map(|a| {
+                format!(
+                    "an assurance given by {} to {}",
+                    self.register.party_name(a),
+                    self.register.party_name(&r.owner)
+                )
+            }),
             party: r.owner.clone(),
             effect: r.effect,
             summary: r.summary.clone(),
@@ -726,17 +848,138 @@ impl Engine {
             valid_to: r.valid_to,
             recorded_at: r.recorded_at,
             date_uncertain: r.uncertain_on(as_of),
-            source: SourceRef {
-                id: r.source.clone(),
-                outlet: src.map(|s| s.outlet.clone()).unwrap_or_default(),
-                date: src.map(|s| s.date).unwrap_or(DateSpec::day(r.recorded_at)),
-                title: src.map(|s| s.title.clone()).unwrap_or_default(),
-                url: src.and_then(|s| s.url.clone()),
-            },
             quote: r.quote.clone(),
             assumption: r.assumption.clone(),
             supersedes: r.supersedes.clone(),
         }
+    }
+
+    /// The day a consent decision counts as public.
+    fn consent_public(&self, c: &Consent) -> NaiveDate {
+        c.public_bound(|s| self.register.sources.get(s).map(|x| x.date))
+    }
+
+    /// The day a default counts as public.
+    fn default_public(&self, d: &PartyDefault) -> NaiveDate {
+        d.recorded_at.unwrap_or_else(|| {
+            self.register
+                .earliest_source_date(&d.sources)
+                .map_or(NaiveDate::MAX, |x| x.latest())
+        })
+    }
+
+    fn consent_ref(&self, c: &Consent, as_of: NaiveDate) -> RuleRef {
+        let public = self.consent_public(c);
+        let sources: Vec<SourceRef> = c
+            .sources
+            .iter()
+            .map(|s| self.source_ref(s, public))
+            .collect();
+        let from = c.scope.from.or(c.decided).unwrap_or(DateSpec::day(public));
+        RuleRef {
+            id: RuleId::new(c.id.clone()),
+            kind: CitationKind::Consent,
+            status: c.status,
+            source: sources
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+            sources,
+            assurance: None,
+            party: c.authority.party(),
+            effect: if c.granted {
+                RuleEffect::Permit
+            } else {
+                RuleEffect::Forbid
+            },
+            summary: c.summary.clone(),
+            approval: Some(c.authority.clone()),
+            valid_from: from,
+            valid_to: c.scope.to,
+            recorded_at: public,
+            date_uncertain: from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of)),
+            quote: c.quote.clone().unwrap_or_default(),
+            assumption: None,
+            supersedes: None,
+        }
+    }
+
+    fn default_ref(&self, d: &PartyDefault, as_of: NaiveDate) -> RuleRef {
+        let public = self.default_public(d);
+        let sources: Vec<SourceRef> = d
+            .sources
+            .iter()
+            .map(|s| self.source_ref(s, public))
+            .collect();
+        RuleRef {
+            id: RuleId::new(d.id.clone()),
+            kind: CitationKind::Default,
+            status: d.status,
+            source: sources
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+            sources,
+            assurance: None,
+            party: d.party.clone(),
+            effect: match d.effect {
+                DefaultEffect::Permit => RuleEffect::Permit,
+                DefaultEffect::Forbid => RuleEffect::Forbid,
+                DefaultEffect::NeedsApproval => RuleEffect::RequiresApproval,
+            },
+            summary: d.summary.clone(),
+            approval: d.authority.clone(),
+            valid_from: d.valid_from,
+            valid_to: d.valid_to,
+            recorded_at: public,
+            date_uncertain: d.valid_from.straddles(as_of)
+                || d.valid_to.is_some_and(|t| t.straddles(as_of)),
+            quote: d.quote.clone().unwrap_or_default(),
+            assumption: None,
+            supersedes: None,
+        }
+    }
+
+    /// Whether consent decision `c` covers the request `q`: its scope
+    /// matches, its window covers the as-of day, it was public by known-at,
+    /// and its status is used.
+    fn consent_covers(
+        &self,
+        c: &Consent,
+        q: &Query,
+        model: &ItemModel,
+        use_disputed: bool,
+    ) -> bool {
+        let sc = &c.scope;
+        let status_ok = c.status.used_under(q.statuses)
+            || (use_disputed && c.status == crate::vocab::Status::Disputed);
+        let item_ok = (sc.models.is_empty() && sc.lots.is_empty())
+            || sc.models.contains(&model.id)
+            || matches!(&q.item, ItemRef::Lot(l) if sc.lots.contains(l));
+        let place_ok = sc.places.is_empty()
+            || q.place.as_ref().is_some_and(|p| {
+                let chain = self.register.place_chain(p);
+                sc.places.iter().any(|x| chain.contains(x))
+            });
+        let target_ok = sc.targets.is_empty()
+            || q.target_class.as_ref().is_some_and(|t| {
+                let chain = self.register.target_chain(t);
+                sc.targets.iter().any(|x| chain.contains(x))
+            });
+        let recipient_ok = sc
+            .recipient
+            .as_ref()
+            .is_none_or(|r| q.destination.as_ref() == Some(r) || q.recipient.as_ref() == Some(r));
+        c.binding
+            && status_ok
+            && sc.actor.as_ref().is_none_or(|a| a == &q.actor)
+            && (sc.actions.is_empty() || sc.actions.contains(&q.action))
+            && item_ok
+            && place_ok
+            && target_ok
+            && recipient_ok
+            && c.window_covers(q.as_of)
+            && self.consent_public(c) <= q.known_at
     }
 
     /// The Cedar context of a query. Approvals are left out on the first
@@ -745,19 +988,16 @@ impl Engine {
     fn context_for(
         &self,
         q: &Query,
-        with_approvals: bool,
+        approvals: &[AuthorityId],
     ) -> Result<(Context, Vec<&'static str>), RequestError> {
-        let bad = |e: String| RequestError::UnknownPlace {
-            id: e,
-            help: "internal: could not build the request context".into(),
-        };
+        let bad =
+            |e: String| RequestError::Internal(format!("could not build the request context: {e}"));
         let mut provided = vec!["approvals"];
         let mut pairs: Vec<(String, RestrictedExpression)> = vec![(
             "approvals".into(),
             RestrictedExpression::new_set(
-                q.approvals
+                approvals
                     .iter()
-                    .filter(|_| with_approvals)
                     .map(|a| RestrictedExpression::new_string(a.to_string())),
             ),
         )];
@@ -779,6 +1019,22 @@ impl Engine {
                 RestrictedExpression::new_string(t.clone()),
             ));
             provided.push("target_class");
+            if !self.register.targets.is_empty() {
+                pairs.push(("target".into(), entity(&self.types.target, t)));
+                provided.push("target");
+            }
+        }
+        if let Some(p) = &q.purpose {
+            pairs.push(("purpose".into(), entity(&self.types.purpose, p)));
+            provided.push("purpose");
+        }
+        if let Some(d) = q.destination.as_ref().or(q.recipient.as_ref()) {
+            pairs.push(("destination".into(), entity(&self.types.party, d.as_str())));
+            pairs.push((
+                "destination_in_conflict".into(),
+                RestrictedExpression::new_bool(self.register.in_conflict(d, q.as_of)),
+            ));
+            provided.extend(["destination", "destination_in_conflict"]);
         }
         if let Some(c) = &q.controlled_by {
             pairs.push((
@@ -801,13 +1057,11 @@ impl Engine {
     fn request_for(
         &self,
         q: &Query,
-        with_approvals: bool,
+        approvals: &[AuthorityId],
     ) -> Result<(Request, Vec<&'static str>), RequestError> {
-        let (context, provided) = self.context_for(q, with_approvals)?;
-        let bad = |e: String| RequestError::UnknownModel {
-            id: e,
-            help: "internal: could not build the cedar request".into(),
-        };
+        let (context, provided) = self.context_for(q, approvals)?;
+        let bad =
+            |e: String| RequestError::Internal(format!("could not build the cedar request: {e}"));
         let t = &self.types;
         let resource = match &q.item {
             ItemRef::Lot(l) => {
@@ -829,6 +1083,11 @@ impl Engine {
     }
 
     /// Decides a query.
+    ///
+    /// Facts of status `disputed` are never used for the outcome; when the
+    /// outcome would differ if they held, the decision says so in
+    /// `if_disputed`. Reported facts are used (unless the query asks for
+    /// confirmed facts only) and listed in `reported`.
     pub fn decide(&self, q: &Query) -> Result<Decision, RequestError> {
         if !self.register.parties.contains_key(&q.actor) {
             return Err(RequestError::UnknownParty {
@@ -839,7 +1098,7 @@ impl Engine {
                 ),
             });
         }
-        if let Some(r) = &q.recipient {
+        for r in q.recipient.iter().chain(q.destination.iter()) {
             if !self.register.parties.contains_key(r) {
                 return Err(RequestError::UnknownParty {
                     id: r.to_string(),
@@ -859,10 +1118,88 @@ impl Engine {
         for a in &q.approvals {
             self.resolve_authority(a.as_str())?;
         }
+        if let Some(t) = &q.target_class {
+            self.check_term("target class", t, &self.register.targets)?;
+        }
+        if let Some(t) = &q.purpose {
+            self.check_term("purpose", t, &self.register.purposes)?;
+        }
+        let mut d = self.decide_with(q, false)?;
+        if self.has_disputed {
+            let alt = self.decide_with(q, true)?;
+            if alt.outcome != d.outcome {
+                let facts: Vec<RuleRef> = alt
+                    .parties
+                    .iter()
+                    .flat_map(|p| p.rules.iter())
+                    .filter(|r| r.status == Status::Disputed)
+                    .cloned()
+                    .collect();
+                d.notes.push(format!(
+                    "if the disputed facts on record held ({}), the outcome would be {}",
+                    facts
+                        .iter()
+                        .map(|f| format!("`{}`", f.id))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    alt.outcome
+                ));
+                d.if_disputed = Some(DisputedOutcome {
+                    outcome: alt.outcome,
+                    facts,
+                });
+            }
+        }
+        let mut reported: Vec<RuleId> = d
+            .parties
+            .iter()
+            .flat_map(|p| p.rules.iter())
+            .filter(|r| r.status == Status::Reported)
+            .map(|r| r.id.clone())
+            .collect();
+        reported.sort();
+        reported.dedup();
+        if !reported.is_empty() {
+            d.notes.push(format!(
+                "the answer rests on facts reported only by media citing officials, not confirmed on the record: {}",
+                reported
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        d.reported = reported;
+        Ok(d)
+    }
+
+    fn check_term(
+        &self,
+        what: &'static str,
+        t: &str,
+        terms: &BTreeMap<String, crate::vocab::Term>,
+    ) -> Result<(), RequestError> {
+        if terms.is_empty() || terms.contains_key(t) {
+            return Ok(());
+        }
+        Err(RequestError::UnknownTerm {
+            what,
+            id: t.to_owned(),
+            help: suggest(t, terms.keys().map(String::as_str)),
+        })
+    }
+
+    /// Whether `status` is used for a query (disputed only in the second,
+    /// "if it held" pass).
+    fn status_used(status: Status, q: &Query, use_disputed: bool) -> bool {
+        status.used_under(q.statuses) || (use_disputed && status == Status::Disputed)
+    }
+
+    fn decide_with(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
         let chain = self.chain(&q.actor, &q.item, q.as_of)?;
         let keys = self.res_keys(model, &q.item);
-        let (request, provided) = self.request_for(q, false)?;
+        let (request, provided) = self.request_for(q, &[])?;
 
         let mut notes = Vec::new();
         let mut parties = Vec::new();
@@ -892,31 +1229,82 @@ impl Engine {
                 ));
                 continue;
             }
-            let known = self.select(link, q, &keys, &mut notes);
+            let known = self.select(link, q, &keys, &mut notes, use_disputed);
             selected.push((link, known));
         }
+        // Decisions of authorities that cover this request.
+        let covering: Vec<&Consent> = self
+            .register
+            .consents
+            .iter()
+            .filter(|c| self.consent_covers(c, q, model, use_disputed))
+            .collect();
+        for c in self.register.consents.iter().filter(|c| {
+            !c.binding
+                && self.consent_public(c) <= q.known_at
+                && c.scope.models.contains(&model.id)
+                && c.scope.actor.as_ref().is_none_or(|a| a == &q.actor)
+                && (c.scope.actions.is_empty() || c.scope.actions.contains(&q.action))
+        }) {
+            notes.push(format!(
+                "{} {} a request ({}) whose exact scope is not on record; it is cited, not applied: `{}`",
+                self.authority_name(&c.authority),
+                if c.granted { "granted" } else { "refused" },
+                c.summary,
+                c.id
+            ));
+        }
         // One Cedar call for every binding party's rules; a second, with the
-        // approvals in the context, only when an approval given lifts one.
+        // approvals in the context, only when an approval given (or a
+        // recorded grant) lifts one.
         let all: Vec<u32> = selected
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
-        let lot_entities = self.entities_for(&q.item)?;
+        let lot_entities = self.entities_for(&q.item, q.as_of)?;
         let entities = lot_entities.as_deref().unwrap_or(&self.entities);
         let first = self.probe(&request, &all, entities);
+        // The authorities whose approval counts as given: those of the query
+        // ("as if approved"), and those a recorded grant gives for this request.
+        let mut effective: Vec<AuthorityId> = q.approvals.clone();
+        for &i in &first.fired {
+            let r = &self.rules[i as usize];
+            let Some(named) = r.approval.as_ref() else {
+                continue;
+            };
+            let given = q
+                .approvals
+                .iter()
+                .any(|a| self.register.same_decider(a, named))
+                || covering
+                    .iter()
+                    .any(|c| c.granted && self.register.same_decider(&c.authority, named));
+            if given && !effective.contains(named) {
+                effective.push(named.clone());
+            }
+        }
         let lifted = first.fired.iter().any(|&i| {
             let r = &self.rules[i as usize];
             r.effect == RuleEffect::RequiresApproval
-                && r.approval.as_ref().is_some_and(|a| q.approvals.contains(a))
+                && r.approval.as_ref().is_some_and(|a| effective.contains(a))
         });
         let second = if lifted {
-            let (req2, _) = self.request_for(q, true)?;
+            let (req2, _) = self.request_for(q, &effective)?;
             Some(self.probe(&req2, &all, entities))
         } else {
             None
         };
+        let ctx = PartyCtx {
+            q,
+            first: &first,
+            second: second.as_ref(),
+            provided: &provided,
+            effective: &effective,
+            covering: &covering,
+            use_disputed,
+        };
         for (link, known) in &selected {
-            let pd = self.decide_party(link, q, known, &first, second.as_ref(), &provided);
+            let pd = self.decide_party(link, known, &ctx);
             // The actor's own rules count only where one of them applies; a
             // state is not "indeterminate" about its own silence.
             if link.roles == [Role::Own] && pd.rules.is_empty() {
@@ -948,7 +1336,11 @@ impl Engine {
                 .iter()
                 .filter(|p| p.outcome == Outcome::NeedsApproval)
             {
-                for r in &p.rules {
+                for r in p
+                    .rules
+                    .iter()
+                    .filter(|r| r.effect == RuleEffect::RequiresApproval)
+                {
                     if let Some(a) = &r.approval {
                         let need = ApprovalNeed {
                             party: a.party(),
@@ -978,6 +1370,8 @@ impl Engine {
             parties,
             missing,
             notes,
+            reported: Vec::new(),
+            if_disputed: None,
         })
     }
 
@@ -999,6 +1393,7 @@ impl Engine {
         q: &Query,
         keys: &[ResKey],
         notes: &mut Vec<String>,
+        use_disputed: bool,
     ) -> Vec<u32> {
         let mut in_force = self.candidates(&link.party, q.action, keys, q.as_of);
         let revived = self.revived(&link.party, q.as_of, q.known_at);
@@ -1020,6 +1415,25 @@ impl Engine {
         let (known, unknown): (Vec<u32>, Vec<u32>) = in_force
             .iter()
             .partition(|&&i| self.rules[i as usize].known_on(q.known_at));
+        let (known, unused): (Vec<u32>, Vec<u32>) = known
+            .into_iter()
+            .partition(|&i| Self::status_used(self.rules[i as usize].status, q, use_disputed));
+        if !use_disputed {
+            for &i in &unused {
+                let r = &self.rules[i as usize];
+                notes.push(format!(
+                    "{} rule `{}` is {}; it is not used{}",
+                    link.name,
+                    r.id,
+                    r.status,
+                    if r.status == Status::Reported {
+                        " (only confirmed facts were asked for)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
         for &i in &unknown {
             let r = &self.rules[i as usize];
             notes.push(format!(
@@ -1061,39 +1475,59 @@ impl Engine {
             .as_ref()
     }
 
-    /// The entities for a request about `item`: the shared ones, plus the
-    /// lot when the item is a lot (`None`: the shared ones will do).
+    /// The entities for a request about `item` on `as_of`: the shared ones,
+    /// with parties in the groups they belong to that day, plus the lot when
+    /// the item is a lot (`None`: the shared ones will do).
     fn entities_for(
         &self,
         item: &ItemRef,
+        as_of: NaiveDate,
     ) -> Result<Option<std::sync::Arc<Entities>>, RequestError> {
-        let ItemRef::Lot(lot) = item else {
-            return Ok(None);
+        let lot = match item {
+            ItemRef::Lot(l) => Some(l),
+            ItemRef::Model(_) => None,
         };
+        // Membership changes on few days: one entity set per stretch of days.
+        let epoch = if self.group_days.is_empty() {
+            None
+        } else {
+            Some(self.group_days.partition_point(|d| *d <= as_of))
+        };
+        if lot.is_none() && epoch.is_none() {
+            return Ok(None);
+        }
+        let key = (epoch, lot.cloned());
         if let Some(e) = self
             .lot_entities
             .read()
             .ok()
-            .and_then(|m| m.get(lot).cloned())
+            .and_then(|m| m.get(&key).cloned())
         {
             return Ok(Some(e));
         }
-        let internal = |e: String| RequestError::UnknownLot {
-            id: lot.to_string(),
-            help: format!("internal: the lot cannot be prepared for evaluation: {e}"),
+        let internal = |e: String| {
+            RequestError::Internal(format!("the request's entities cannot be prepared: {e}"))
         };
-        let entity = lot_entity(&self.register, lot).map_err(internal)?;
-        let e = std::sync::Arc::new(
-            self.entities
-                .clone()
-                .add_entities([entity], Some(&self.schema))
-                .map_err(|e| internal(e.to_string()))?,
-        );
+        let base = match epoch {
+            Some(_) => {
+                build_entities(&self.register, &self.schema, Some(as_of)).map_err(internal)?
+            }
+            None => self.entities.clone(),
+        };
+        let e = match lot {
+            Some(lot) => {
+                let entity = lot_entity(&self.register, lot).map_err(internal)?;
+                base.add_entities([entity], Some(&self.schema))
+                    .map_err(|e| internal(e.to_string()))?
+            }
+            None => base,
+        };
+        let e = std::sync::Arc::new(e);
         if let Ok(mut m) = self.lot_entities.write() {
             if m.len() >= LOT_CACHE_MAX {
                 m.clear();
             }
-            m.insert(lot.clone(), e.clone());
+            m.insert(key, e.clone());
         }
         Ok(Some(e))
     }
@@ -1153,16 +1587,113 @@ impl Engine {
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decide_party(
+    /// The default of `link`'s party that applies to `q`, if any: in force,
+    /// public by known-at, of a used status; one attached to the transfer
+    /// through which the party binds wins over a general one.
+    fn default_for(
         &self,
         link: &ChainLink,
         q: &Query,
-        known: &[u32],
-        first: &Probe,
-        approved_probe: Option<&Probe>,
-        provided: &[&str],
-    ) -> PartyDecision {
+        use_disputed: bool,
+    ) -> Option<&PartyDefault> {
+        let via: Vec<&crate::ids::TransferId> = link
+            .roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Supplier { transfer, .. } => Some(transfer),
+                _ => None,
+            })
+            .collect();
+        self.register
+            .defaults
+            .iter()
+            .filter(|d| {
+                d.party == link.party
+                    && d.actions.contains(&q.action)
+                    && d.in_force(q.as_of)
+                    && self.default_public(d) <= q.known_at
+                    && Self::status_used(d.status, q, use_disputed)
+                    && (d.transfers.is_empty() || d.transfers.iter().any(|t| via.contains(&t)))
+            })
+            .max_by_key(|d| !d.transfers.is_empty())
+    }
+
+    /// Applies the party's default where its rules are silent. Returns false
+    /// when it has none.
+    fn apply_default(&self, link: &ChainLink, c: &PartyCtx<'_>, pd: &mut PartyDecision) -> bool {
+        if link.roles == [Role::Own] {
+            return false;
+        }
+        let q = c.q;
+        let Some(d) = self.default_for(link, q, c.use_disputed) else {
+            return false;
+        };
+        let cite = self.default_ref(d, q.as_of);
+        pd.missing.clear();
+        match d.effect {
+            DefaultEffect::Permit => {
+                pd.outcome = Outcome::Permit;
+                pd.reason = format!(
+                    "{}'s conditions do not restrict this; {}",
+                    link.name, d.summary
+                );
+                pd.rules = vec![cite];
+            }
+            DefaultEffect::Forbid => {
+                pd.outcome = Outcome::Forbid;
+                pd.reason = format!(
+                    "{}'s conditions do not permit this; {}",
+                    link.name, d.summary
+                );
+                pd.rules = vec![cite];
+            }
+            DefaultEffect::NeedsApproval => {
+                let Some(named) = d.authority.as_ref() else {
+                    return false;
+                };
+                let grant = c
+                    .covering
+                    .iter()
+                    .find(|g| g.granted && self.register.same_decider(&g.authority, named));
+                let asked = q
+                    .approvals
+                    .iter()
+                    .any(|a| self.register.same_decider(a, named));
+                if let Some(g) = grant.filter(|_| !asked) {
+                    pd.outcome = Outcome::Permit;
+                    pd.reason = format!(
+                        "{} requires the consent of {}, and it was given: {}",
+                        link.name,
+                        self.authority_name(named),
+                        g.summary
+                    );
+                    pd.rules = vec![cite, self.consent_ref(g, q.as_of)];
+                } else if asked {
+                    pd.outcome = Outcome::Permit;
+                    pd.reason = format!(
+                        "{} requires the consent of {}; permitted with the approval given",
+                        link.name,
+                        self.authority_name(named)
+                    );
+                    pd.rules = vec![cite];
+                } else {
+                    pd.outcome = Outcome::NeedsApproval;
+                    pd.reason = format!(
+                        "{} requires the consent of {}: {}",
+                        link.name,
+                        self.authority_name(named),
+                        d.summary
+                    );
+                    pd.rules = vec![cite];
+                }
+            }
+        }
+        true
+    }
+
+    fn decide_party(&self, link: &ChainLink, known: &[u32], c: &PartyCtx<'_>) -> PartyDecision {
+        let q = c.q;
+        let (first, approved_probe, provided) = (c.first, c.second, c.provided);
         let role = link
             .roles
             .iter()
@@ -1179,16 +1710,55 @@ impl Engine {
             missing: Vec::new(),
             reason: String::new(),
         };
+        let rule = |i: &u32| &self.rules[*i as usize];
+        let fired: Vec<&Rule> = known
+            .iter()
+            .filter(|i| first.fired.contains(i))
+            .map(rule)
+            .collect();
+        // Refusals by this party's authorities that cover the request, unless
+        // the query asks "as if approved" by one of them. A refusal under a
+        // named rule counts only where that rule applies.
+        let refusals: Vec<&Consent> = c
+            .covering
+            .iter()
+            .copied()
+            .filter(|x| {
+                !x.granted
+                    && x.authority.party() == link.party
+                    && x.rule
+                        .as_ref()
+                        .is_none_or(|id| fired.iter().any(|r| &r.id == id))
+                    && !q
+                        .approvals
+                        .iter()
+                        .any(|a| self.register.same_decider(a, &x.authority))
+            })
+            .collect();
+        let refusal_refs = |pd: &mut PartyDecision| {
+            for x in &refusals {
+                pd.rules.push(self.consent_ref(x, q.as_of));
+            }
+        };
         if known.is_empty() {
+            if !refusals.is_empty() {
+                pd.outcome = Outcome::Forbid;
+                refusal_refs(&mut pd);
+                pd.reason = format!("{} refused: {}", link.name, refusals[0].summary);
+                return pd;
+            }
+            if self.apply_default(link, c, &mut pd) {
+                return pd;
+            }
             pd.reason = if link.rules_on_record == 0 {
                 format!(
-                    "{} has no conditions on record for {}",
+                    "{} has no conditions on record for {}, and no declared default",
                     link.name,
                     self.item_label(q)
                 )
             } else {
                 format!(
-                    "{} has no conditions on record for {} in force on {} and public by {}",
+                    "{} has no conditions on record for {} in force on {} and public by {}, and no declared default",
                     link.name,
                     self.item_label(q),
                     q.as_of,
@@ -1199,12 +1769,6 @@ impl Engine {
                 .push(format!("conditions of {} ({})", link.name, link.party));
             return pd;
         }
-        let rule = |i: &u32| &self.rules[*i as usize];
-        let fired: Vec<&Rule> = known
-            .iter()
-            .filter(|i| first.fired.contains(i))
-            .map(rule)
-            .collect();
         let errored: Vec<(&Rule, &String)> = known
             .iter()
             .filter_map(|i| first.errored.get(i).map(|e| (rule(i), e)))
@@ -1213,7 +1777,7 @@ impl Engine {
             r.reads
                 .iter()
                 .filter(|a| !provided.contains(&a.as_str()))
-                .cloned()
+                .map(|a| missing_fact(a))
                 .collect()
         };
         let plain: Vec<&Rule> = fired
@@ -1225,7 +1789,7 @@ impl Engine {
             .iter()
             .copied()
             .filter(|r| r.effect == RuleEffect::RequiresApproval)
-            .partition(|r| r.approval.as_ref().is_some_and(|a| q.approvals.contains(a)));
+            .partition(|r| r.approval.as_ref().is_some_and(|a| c.effective.contains(a)));
         let mut permits: Vec<&Rule> = if approved.is_empty() {
             fired
                 .iter()
@@ -1251,6 +1815,22 @@ impl Engine {
                 }
             }
         }
+        // The recorded grants that lifted a restriction (not the query's
+        // "as if approved"), to be cited.
+        let grants: Vec<&Consent> = c
+            .covering
+            .iter()
+            .copied()
+            .filter(|g| {
+                g.granted
+                    && approved.iter().any(|r| {
+                        r.approval.as_ref().is_some_and(|n| {
+                            self.register.same_decider(&g.authority, n)
+                                && !q.approvals.iter().any(|a| self.register.same_decider(a, n))
+                        })
+                    })
+            })
+            .collect();
         let errored_restrictions: Vec<&(&Rule, &String)> = errored
             .iter()
             .filter(|(r, _)| r.effect.restricts())
@@ -1277,7 +1857,13 @@ impl Engine {
         if !plain.is_empty() {
             pd.outcome = Outcome::Forbid;
             pd.rules = refs(&plain);
+            refusal_refs(&mut pd);
             pd.reason = format!("{} forbids: {}", link.name, plain[0].summary);
+        } else if !refusals.is_empty() {
+            pd.outcome = Outcome::Forbid;
+            refusal_refs(&mut pd);
+            pd.rules.extend(refs(&approval));
+            pd.reason = format!("{} refused: {}", link.name, refusals[0].summary);
         } else if !errored_restrictions.is_empty() {
             pd.outcome = Outcome::Indeterminate;
             pd.rules = errored_restrictions
@@ -1301,11 +1887,22 @@ impl Engine {
         } else if !permits.is_empty() {
             pd.outcome = Outcome::Permit;
             pd.rules = refs(&permits);
+            for g in &grants {
+                pd.rules.push(self.consent_ref(g, q.as_of));
+            }
             pd.reason = match permits.iter().find(|r| r.effect == RuleEffect::Permit) {
                 Some(p) if approved.is_empty() => format!("{} permits: {}", link.name, p.summary),
+                Some(p) if !grants.is_empty() => format!(
+                    "{} permits, with the consent on record ({}): {}",
+                    link.name, grants[0].summary, p.summary
+                ),
                 Some(p) => format!(
                     "{} permits, with the approval given: {}",
                     link.name, p.summary
+                ),
+                None if !grants.is_empty() => format!(
+                    "{} permits with the consent on record: {}",
+                    link.name, grants[0].summary
                 ),
                 None => format!("{} permits with the approval given", link.name),
             };
@@ -1322,10 +1919,10 @@ impl Engine {
                 link.name,
                 pd.missing.join(", ")
             );
-        } else {
+        } else if !self.apply_default(link, c, &mut pd) {
             pd.outcome = Outcome::Indeterminate;
             pd.reason = format!(
-                "{} has conditions on record for {}, but none covers this request",
+                "{} has conditions on record for {}, but none covers this request, and it declared no default",
                 link.name,
                 self.item_label(q)
             );
@@ -1432,10 +2029,31 @@ impl Engine {
         models.is_empty() || models.iter().any(|m| m == model.as_str())
     }
 
+    /// The day a consent decision counts as public (see [`Consent::public_bound`]).
+    pub fn consent_public_day(&self, c: &Consent) -> NaiveDate {
+        self.consent_public(c)
+    }
+
     /// Converts a rule to its citation form.
     pub fn cite(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
         self.rule_ref(r, as_of)
     }
+}
+
+/// A fact a request lacked, with the option that supplies it.
+fn missing_fact(attr: &str) -> String {
+    let how = match attr {
+        "place" => "--place, or --at LAT,LON",
+        "border_distance_km" => "--at LAT,LON, or --border-distance-km",
+        "controlled_by" => "--at LAT,LON",
+        "areas" => "--at LAT,LON",
+        "recipient" | "recipient_in_conflict" => "--recipient",
+        "destination" | "destination_in_conflict" => "--destination or --recipient",
+        "target_class" | "target" => "--target-class",
+        "purpose" => "--purpose",
+        _ => return attr.to_owned(),
+    };
+    format!("{attr} (give {how})")
 }
 
 /// An entity reference as a context value.
@@ -1455,7 +2073,13 @@ fn probe_of(p: &cedar_policy::Policy) -> Result<cedar_policy::Policy, String> {
     cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())
 }
 
-fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
+/// The entities of the register. Party entities are in the groups they
+/// belong to on `day` (none when `None`).
+fn build_entities(
+    reg: &Register,
+    schema: &Schema,
+    day: Option<NaiveDate>,
+) -> Result<Entities, String> {
     let mut out: Vec<Entity> = Vec::new();
     let e = |x: cedar_policy::EntityAttrEvaluationError| x.to_string();
     for p in reg.parties.values() {
@@ -1464,7 +2088,28 @@ fn build_entities(reg: &Register, schema: &Schema) -> Result<Entities, String> {
             "kind".to_string(),
             RestrictedExpression::new_string(format!("{:?}", p.kind).to_lowercase()),
         );
-        out.push(Entity::new(uid("Party", p.id.as_str())?, attrs, HashSet::new()).map_err(e)?);
+        let groups = match day {
+            Some(d) => reg
+                .groups_of(&p.id, d)
+                .into_iter()
+                .map(|g| uid("Group", g))
+                .collect::<Result<HashSet<_>, _>>()?,
+            None => HashSet::new(),
+        };
+        out.push(Entity::new(uid("Party", p.id.as_str())?, attrs, groups).map_err(e)?);
+    }
+    for g in reg.groups.values() {
+        out.push(Entity::new_no_attrs(uid("Group", &g.id)?, HashSet::new()));
+    }
+    for (ty, terms) in [("TargetClass", &reg.targets), ("Purpose", &reg.purposes)] {
+        for t in terms.values() {
+            let parents = t
+                .parent
+                .iter()
+                .map(|p| uid(ty, p))
+                .collect::<Result<HashSet<_>, _>>()?;
+            out.push(Entity::new_no_attrs(uid(ty, &t.id)?, parents));
+        }
     }
     for c in reg.categories.values() {
         let parents = c

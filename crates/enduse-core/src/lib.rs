@@ -16,11 +16,13 @@ mod query;
 mod register;
 mod rule;
 mod timeline;
+mod vocab;
 
 pub use check::check_register;
 pub use date::{parse_day, DateError, DateSpec};
 pub use decision::{
-    ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
+    ApprovalNeed, ChainLink, CitationKind, Decision, DisputedOutcome, Outcome, PartyDecision, Role,
+    RuleRef, SourceRef,
 };
 pub use engine::{Checks, Engine};
 pub use ids::{
@@ -29,11 +31,15 @@ pub use ids::{
 pub use problem::{Origin, Problem};
 pub use query::{check_dates, Action, ItemRef, Query, RequestError};
 pub use register::{
-    ApprovalRecord, Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind,
-    ItemModel, Lot, MembershipStep, Party, PartyKind, Place, PlaceKind, Register, Source, Stage,
-    StageDate, StepKind, Transfer, Treaty,
+    Authority, Category, Conflict, DataSetInfo, Dependency, DependencyKind, ItemModel, Lot,
+    MembershipStep, Party, PartyKind, Place, PlaceKind, Register, Source, Stage, StageDate,
+    StepKind, Transfer, Treaty,
 };
 pub use rule::{
     parse_rules, rule_from_header, LazyPolicy, Rule, RuleEffect, RuleHeader, ANNOTATIONS,
 };
 pub use timeline::{timeline, TimelineEvent, TimelineKind};
+pub use vocab::{
+    Consent, ConsentScope, DefaultEffect, Group, GroupMembership, PartyDefault, Status,
+    StatusFilter, Term, WithdrawalRule,
+};

@@ -78,8 +78,15 @@ pub struct Query {
     pub place: Option<PlaceCode>,
     /// To whom (for transfer and re-export).
     pub recipient: Option<PartyId>,
-    /// Against what kind of target.
+    /// Against what kind of target (a declared target class).
     pub target_class: Option<String>,
+    /// For what purpose (a declared purpose: self-defence, counter-fire).
+    pub purpose: Option<String>,
+    /// For transfer and re-export: the final destination, where it differs
+    /// from the immediate recipient.
+    pub destination: Option<PartyId>,
+    /// Which facts to use: confirmed and reported (default), or confirmed only.
+    pub statuses: crate::vocab::StatusFilter,
     /// Distance of the place from the Ukraine-Russia land border, in km.
     pub border_distance_km: Option<i64>,
     /// Who controls the place on the as-of day (computed from a control
@@ -141,6 +148,21 @@ pub enum RequestError {
         /// Suggestions.
         help: String,
     },
+    /// A target class or purpose the data set does not declare.
+    #[error("unknown {what} `{id}`")]
+    #[diagnostic(code(enduse::unknown_term), help("{help}"))]
+    UnknownTerm {
+        /// `target class` or `purpose`.
+        what: &'static str,
+        /// What was given.
+        id: String,
+        /// Suggestions.
+        help: String,
+    },
+    /// The engine could not build a request (a bug, never the user's input).
+    #[error("internal error: {0}")]
+    #[diagnostic(code(enduse::internal))]
+    Internal(String),
     /// A lot given together with a different model.
     #[error("lot `{lot}` is of model `{lot_model}`, not `{model}`")]
     #[diagnostic(

@@ -5,6 +5,7 @@ use crate::date::DateSpec;
 use crate::ids::{
     AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
 };
+use crate::vocab::{Consent, Group, PartyDefault, Status, Term, WithdrawalRule};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,6 +31,9 @@ pub struct Authority {
     pub id: AuthorityId,
     /// Human name ("Secretary of Defense").
     pub name: String,
+    /// The authority this one decides for (an export-control office acting
+    /// for its government): a decision of either counts for both.
+    pub acts_for: Option<AuthorityId>,
 }
 
 /// A party of the register.
@@ -87,6 +91,10 @@ pub struct Source {
     pub url: Option<String>,
     /// Caveats (how the date was inferred, who is cited).
     pub note: Option<String>,
+    /// A short quote of what the source says of the facts that cite it.
+    pub quote: Option<String>,
+    /// Language, where not English.
+    pub language: Option<String>,
 }
 
 /// What a model depends on.
@@ -112,6 +120,18 @@ pub struct Dependency {
     pub provider: PartyId,
     /// Where this is reported.
     pub source: Option<SourceId>,
+    /// In force from (binds only while in force; imprecise: from its earliest day).
+    pub from: Option<DateSpec>,
+    /// In force until (exclusive).
+    pub to: Option<DateSpec>,
+}
+
+impl Dependency {
+    /// Whether the dependency holds on `d`, read strictly (it binds from the
+    /// earliest possible start to the latest possible end).
+    pub fn in_force(&self, d: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f.earliest() <= d) && self.to.is_none_or(|t| d < t.latest())
+    }
 }
 
 /// An item category, possibly within a broader one.
@@ -213,6 +233,10 @@ pub struct Transfer {
     pub sources: Vec<SourceId>,
     /// Caveats.
     pub note: Option<String>,
+    /// How well established.
+    pub status: Status,
+    /// The final destination, where it differs from the immediate recipient.
+    pub destination: Option<PartyId>,
 }
 
 impl Transfer {
@@ -228,14 +252,22 @@ impl Transfer {
 pub enum StepKind {
     /// Signature (does not bind by itself here).
     Signed,
-    /// Ratification or accession deposited.
+    /// Ratification deposited.
     Ratified,
+    /// Accession deposited.
+    Accession,
     /// Entry into force for this party: binding from this day.
     InForce,
+    /// Notice of withdrawal deposited: the treaty's withdrawal rule says
+    /// when it takes effect.
+    NoticeOfWithdrawal,
     /// Withdrawal takes effect: no longer binding from this day.
     Withdrawal,
     /// Suspension: no longer binding from this day.
     Suspension,
+    /// A vote, a government decision or a decree: an event on the record
+    /// that changes nothing by itself.
+    Event,
 }
 
 /// A dated membership step.
@@ -249,6 +281,8 @@ pub struct MembershipStep {
     pub date: DateSpec,
     /// Where it is recorded.
     pub source: SourceId,
+    /// What it was (for events: "parliament approved withdrawal").
+    pub note: Option<String>,
 }
 
 /// A treaty. Its prohibitions are rules owned by the treaty's party id.
@@ -266,13 +300,18 @@ pub struct Treaty {
     pub non_members: Vec<PartyId>,
     /// Sources for the non-membership facts.
     pub sources: Vec<SourceId>,
+    /// When a notice of withdrawal takes effect; `None`: notices are only
+    /// recorded, and a `withdrawal` step marks the effect.
+    pub withdrawal: Option<WithdrawalRule>,
 }
 
 impl Treaty {
     /// Whether `party` is bound on `date`: an in-force step on or before it,
     /// with no later withdrawal or suspension that has taken effect. An
     /// imprecise step date binds from its earliest day (the stricter reading).
-    pub fn binds(&self, party: &PartyId, date: NaiveDate) -> bool {
+    /// A notice of withdrawal takes effect under the treaty's withdrawal rule,
+    /// which may depend on the armed `conflicts` the party is engaged in.
+    pub fn binds(&self, party: &PartyId, date: NaiveDate, conflicts: &[Conflict]) -> bool {
         let mut bound = false;
         let mut steps: Vec<&MembershipStep> = self
             .steps
@@ -286,10 +325,45 @@ impl Treaty {
                 StepKind::Withdrawal | StepKind::Suspension if s.date.latest() <= date => {
                     bound = false
                 }
+                StepKind::NoticeOfWithdrawal
+                    if self
+                        .withdrawal_effect(party, s.date, conflicts)
+                        .is_some_and(|e| e <= date) =>
+                {
+                    bound = false
+                }
                 _ => {}
             }
         }
         bound
+    }
+
+    /// The day a notice of withdrawal given on `notice` takes effect for
+    /// `party`, or `None` if not (yet) foreseeable: with no withdrawal rule,
+    /// or during an armed conflict that has not ended.
+    pub fn withdrawal_effect(
+        &self,
+        party: &PartyId,
+        notice: DateSpec,
+        conflicts: &[Conflict],
+    ) -> Option<NaiveDate> {
+        let rule = self.withdrawal?;
+        let end = notice
+            .latest()
+            .checked_add_months(chrono::Months::new(rule.notice_months))?;
+        if !rule.not_during_armed_conflict {
+            return Some(end);
+        }
+        let engaged = conflicts.iter().find(|c| {
+            c.parties.contains(party)
+                && c.from.earliest() <= end
+                && c.to.is_none_or(|t| end < t.latest())
+        });
+        match engaged {
+            None => Some(end),
+            // Takes effect only at the end of the conflict (read strictly).
+            Some(c) => c.to.map(|t| t.latest()),
+        }
     }
 }
 
@@ -306,27 +380,6 @@ pub struct Conflict {
     pub from: DateSpec,
     /// End, if it ended.
     pub to: Option<DateSpec>,
-    /// Source.
-    pub source: SourceId,
-}
-
-/// A recorded decision by an authority on a request that needed its approval.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApprovalRecord {
-    /// Identifier.
-    pub id: String,
-    /// The authority that decided.
-    pub authority: AuthorityId,
-    /// The rule whose approval was requested.
-    pub rule: RuleId,
-    /// Whether the request was granted.
-    pub granted: bool,
-    /// Who asked.
-    pub requester: PartyId,
-    /// When (possibly approximate).
-    pub date: DateSpec,
-    /// What is known of the request.
-    pub summary: String,
     /// Source.
     pub source: SourceId,
 }
@@ -363,8 +416,16 @@ pub struct Register {
     pub treaties: BTreeMap<PartyId, Treaty>,
     /// Conflicts.
     pub conflicts: Vec<Conflict>,
-    /// Recorded approval decisions.
-    pub approvals: Vec<ApprovalRecord>,
+    /// Recorded decisions of authorities: consents granted and refused.
+    pub consents: Vec<Consent>,
+    /// What each party's silence means.
+    pub defaults: Vec<PartyDefault>,
+    /// Groups of parties, by id.
+    pub groups: BTreeMap<String, Group>,
+    /// Target classes, by id.
+    pub targets: BTreeMap<String, Term>,
+    /// Purposes, by id.
+    pub purposes: BTreeMap<String, Term>,
 }
 
 impl Register {
@@ -376,6 +437,36 @@ impl Register {
                 && c.from.earliest() <= date
                 && c.to.is_none_or(|t| date < t.latest())
         })
+    }
+
+    /// The authority at the top of `a`'s chain of `acts_for`.
+    pub fn authority_root(&self, a: &AuthorityId) -> AuthorityId {
+        let mut cur = a.clone();
+        let mut seen = vec![cur.clone()];
+        while let Some(next) = self
+            .parties
+            .get(&cur.party())
+            .and_then(|p| p.authorities.iter().find(|x| x.id == cur))
+            .and_then(|x| x.acts_for.clone())
+        {
+            if seen.contains(&next) {
+                break;
+            }
+            seen.push(next.clone());
+            cur = next;
+        }
+        cur
+    }
+
+    /// Whether a decision of `by` counts for a rule that names `named`: the
+    /// same authority, or one that decides for the other (either way round).
+    pub fn same_decider(&self, by: &AuthorityId, named: &AuthorityId) -> bool {
+        by == named || self.authority_root(by) == self.authority_root(named)
+    }
+
+    /// A target class and all its broader classes, narrowest first.
+    pub fn target_chain(&self, id: &str) -> Vec<String> {
+        term_chain(&self.targets, id)
     }
 
     /// The human name of a party, or its code if unknown.
@@ -414,6 +505,22 @@ impl Register {
         out
     }
 
+    /// The groups `party` belongs to on `d`.
+    pub fn groups_of(&self, party: &PartyId, d: NaiveDate) -> Vec<&str> {
+        self.groups
+            .values()
+            .filter(|g| g.has_member(party, d))
+            .map(|g| g.id.as_str())
+            .collect()
+    }
+
+    /// The source dates of `ids`, earliest first.
+    pub fn earliest_source_date(&self, ids: &[SourceId]) -> Option<DateSpec> {
+        ids.iter()
+            .filter_map(|i| self.sources.get(i).map(|s| s.date))
+            .min_by_key(|d| d.earliest())
+    }
+
     /// Finds a model by designation, name or alias, ignoring case, spaces and hyphens.
     pub fn find_model(&self, query: &str) -> Option<&ItemModel> {
         let norm = |s: &str| {
@@ -434,4 +541,18 @@ impl Register {
         v.sort_by_key(|t| t.first_date());
         v
     }
+}
+
+/// A term and all its broader terms, narrowest first.
+pub(crate) fn term_chain(terms: &BTreeMap<String, Term>, id: &str) -> Vec<String> {
+    let mut out = vec![id.to_owned()];
+    let mut cur = terms.get(id).and_then(|t| t.parent.clone());
+    while let Some(c) = cur {
+        if out.contains(&c) {
+            break;
+        }
+        cur = terms.get(&c).and_then(|x| x.parent.clone());
+        out.push(c);
+    }
+    out
 }

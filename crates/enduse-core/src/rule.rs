@@ -25,7 +25,14 @@ pub const ANNOTATIONS: &[&str] = &[
     "approval",
     "assumption",
     "note",
+    "status",
+    "assurance",
 ];
+
+/// The deepest nesting of parentheses, brackets and braces a rule may have.
+/// Cedar's parser recurses once per level; far deeper input would exhaust
+/// the stack of whichever thread parses it, so every path refuses it here.
+pub const MAX_NESTING: usize = 64;
 
 /// Whether a rule grants or restricts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,8 +72,14 @@ pub struct Rule {
     pub valid_to: Option<DateSpec>,
     /// The day it became public (the earliest source in the data set).
     pub recorded_at: NaiveDate,
-    /// The source.
+    /// The first source (the one `@quote` is from).
     pub source: SourceId,
+    /// Every source, as listed in `@source("a, b")`.
+    pub sources: Vec<SourceId>,
+    /// How well established (`@status`, default confirmed).
+    pub status: crate::vocab::Status,
+    /// For an assurance: the party that gave it to the rule's owner.
+    pub assured_by: Option<PartyId>,
     /// A short quote from the source.
     pub quote: String,
     /// The rule this one replaces.
@@ -232,6 +245,10 @@ pub fn parse_rules(owner: &PartyId, file: &str, text: &str) -> Result<Vec<Rule>,
         file: file.to_owned(),
         span: Some(span),
     };
+    let lexical = lexical_problems(file, text);
+    if !lexical.is_empty() {
+        return Err(lexical);
+    }
     let pset = match PolicySet::from_str(text) {
         Ok(p) => p,
         Err(errs) => {
@@ -326,8 +343,11 @@ pub fn rule_from_header(
     span: Range<usize>,
     header: RuleHeader,
 ) -> Result<Rule, Vec<Problem>> {
-    let mut problems = Vec::new();
     let body = text.get(span.clone()).unwrap_or_default();
+    let mut problems = lexical_problems(file, body);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     // Point at the annotation itself where we can find it, else at the policy.
     let locate = |key: &str| -> Range<usize> {
         let needle = format!("@{key}");
@@ -406,12 +426,54 @@ pub fn rule_from_header(
     let recorded_at = recorded_s.and_then(|s| match crate::date::parse_day(&s) {
         Ok(d) => Some(d),
         Err(e) => {
-            problems.push(date_problem("recorded_at", e).with_help(Some(
-                "`@recorded_at` must be one day: the first public report".into(),
-            )));
+            let p = match DateSpec::parse(&s) {
+                // A valid vague date: say what to do with it, not how to
+                // write a range (which this annotation does not take).
+                Ok(range) => Problem::new(
+                    origin("recorded_at"),
+                    format!("`@recorded_at` of `{label}`: `{s}` is not one day"),
+                )
+                .with_help(Some(format!(
+                    "`@recorded_at` is the day of the first public report; if only `{s}` is known, \
+                     write its last day `{}` so that the fact counts as public only once it surely was",
+                    range.latest()
+                ))),
+                Err(_) => date_problem("recorded_at", e).with_help(Some(
+                    "`@recorded_at` must be one day (YYYY-MM-DD): the first public report".into(),
+                )),
+            };
+            problems.push(p);
             None
         }
     });
+    let status = match annotation("status") {
+        None => crate::vocab::Status::Confirmed,
+        Some(v) => match crate::vocab::Status::parse(v) {
+            Some(st) => st,
+            None => {
+                problems.push(
+                    Problem::new(
+                        origin("status"),
+                        format!("`@status(\"{v}\")` of `{label}` is not a status"),
+                    )
+                    .with_help(Some(
+                        "use confirmed, reported, disputed or stated_position".into(),
+                    )),
+                );
+                crate::vocab::Status::Confirmed
+            }
+        },
+    };
+    let sources: Vec<SourceId> = source
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(SourceId::new)
+                .collect()
+        })
+        .unwrap_or_default();
     if let (Some(f), Some(t)) = (valid_from, valid_to) {
         if t.latest() <= f.earliest() {
             problems.push(Problem::new(
@@ -478,7 +540,7 @@ pub fn rule_from_header(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let (Some(id), Some(summary), Some(valid_from), Some(recorded_at), Some(source), Some(quote)) =
+    let (Some(id), Some(summary), Some(valid_from), Some(recorded_at), Some(_), Some(quote)) =
         (id, summary, valid_from, recorded_at, source, quote)
     else {
         return Err(problems);
@@ -487,7 +549,17 @@ pub fn rule_from_header(
     let supersedes = annotation("supersedes").map(RuleId::from);
     let assumption = annotation("assumption").map(str::to_owned);
     let note = annotation("note").map(str::to_owned);
+    let assured_by = annotation("assurance").map(|a| PartyId::new(a.trim()));
+    let Some(first) = sources.first().cloned() else {
+        return Err(vec![Problem::new(
+            origin("source"),
+            format!("`@source` of `{label}` names no source"),
+        )]);
+    };
     Ok(Rule {
+        sources,
+        status,
+        assured_by,
         reads: context_reads(body),
         id: RuleId::new(id),
         owner: owner.clone(),
@@ -497,7 +569,7 @@ pub fn rule_from_header(
         valid_from,
         valid_to,
         recorded_at,
-        source: SourceId::new(source),
+        source: first,
         quote,
         supersedes,
         assumption,
@@ -507,6 +579,70 @@ pub fn rule_from_header(
         header,
         policy,
     })
+}
+
+/// Problems Cedar's parser would not report well: nesting too deep for any
+/// parser thread's stack, and NUL bytes (which Cedar accepts inside string
+/// literals, but which no register text may hold).
+fn lexical_problems(file: &str, text: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Some(i) = text.find('\0') {
+        out.push(
+            Problem::new(
+                Origin::File {
+                    file: file.to_owned(),
+                    span: Some(i..i + 1),
+                },
+                "a NUL byte in cedar text".into(),
+            )
+            .with_help(Some("remove the NUL byte (\\0)".into())),
+        );
+    }
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut comment = false;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if comment {
+            comment = b != b'\n';
+            continue;
+        }
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'/' if bytes.get(i + 1) == Some(&b'/') => comment = true,
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    out.push(
+                        Problem::new(
+                            Origin::File {
+                                file: file.to_owned(),
+                                span: Some(i..i + 1),
+                            },
+                            format!("cedar nesting deeper than {MAX_NESTING} levels"),
+                        )
+                        .with_help(Some(
+                            "split the condition into simpler rules or flatten it".into(),
+                        )),
+                    );
+                    return out;
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The context attributes a policy text reads (`context.place` → `place`),

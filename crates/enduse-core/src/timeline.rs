@@ -50,23 +50,57 @@ pub fn timeline(engine: &Engine, model: &ModelId) -> Result<Vec<TimelineEvent>, 
     let reg = engine.register();
     let mut ev = Vec::new();
     let rules = engine.rules_for_model(model)?;
-    for a in &reg.approvals {
-        if rules.iter().any(|r| r.id == a.rule) {
-            ev.push(TimelineEvent {
-                date: a.date,
-                kind: TimelineKind::ApprovalDecision,
-                party: a.authority.party(),
-                rule: Some(a.rule.clone()),
-                effect: None,
-                text: format!(
-                    "{} {} a request by {}: {}",
-                    a.authority,
-                    if a.granted { "granted" } else { "refused" },
-                    reg.party_name(&a.requester),
-                    a.summary
-                ),
-                source: Some(a.source.clone()),
-            });
+    for a in &reg.consents {
+        let about_rule = a
+            .rule
+            .as_ref()
+            .is_some_and(|id| rules.iter().any(|r| &r.id == id));
+        if !(about_rule || a.scope.models.contains(model)) {
+            continue;
+        }
+        ev.push(TimelineEvent {
+            date: a
+                .decided
+                .or(a.public)
+                .unwrap_or(DateSpec::day(engine.consent_public_day(a))),
+            kind: TimelineKind::ApprovalDecision,
+            party: a.authority.party(),
+            rule: a.rule.clone(),
+            effect: None,
+            text: format!(
+                "{} {}{}: {}",
+                a.authority,
+                if a.granted { "granted" } else { "refused" },
+                a.requester
+                    .as_ref()
+                    .map(|r| format!(" a request by {}", reg.party_name(r)))
+                    .unwrap_or_default(),
+                a.summary
+            ),
+            source: a.sources.first().cloned(),
+        });
+    }
+    if let Some(m) = reg.models.get(model) {
+        for d in &reg.defaults {
+            let binds = d.party == m.origin
+                || m.dependencies.iter().any(|x| x.provider == d.party)
+                || d.transfers.iter().any(|t| {
+                    reg.transfers
+                        .get(t)
+                        .and_then(|t| reg.lots.get(&t.lot))
+                        .is_some_and(|l| &l.model == model)
+                });
+            if binds {
+                ev.push(TimelineEvent {
+                    date: d.valid_from,
+                    kind: TimelineKind::InForce,
+                    party: d.party.clone(),
+                    rule: Some(RuleId::new(d.id.clone())),
+                    effect: None,
+                    text: format!("default: {}", d.summary),
+                    source: d.sources.first().cloned(),
+                });
+            }
         }
     }
     for r in rules {

@@ -80,6 +80,9 @@ fn record_file(kind: &str) -> (&'static str, &'static str) {
         "conflict" => ("conflicts.toml", "id"),
         "source" => ("sources.toml", "id"),
         "approval" => ("approvals.toml", "id"),
+        "default" => ("defaults.toml", "id"),
+        "group" => ("groups.toml", "id"),
+        "target" | "purpose" => ("targets.toml", "id"),
         _ => ("dataset.toml", "name"),
     }
 }

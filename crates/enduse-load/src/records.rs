@@ -38,6 +38,14 @@ pub enum RecordKind {
     Conflict,
     /// An `[[approval]]` decision.
     Approval,
+    /// A `[[default]]`: what a party's silence means.
+    Default,
+    /// A `[[group]]` of parties with dated membership.
+    Group,
+    /// A `[[target]]` class.
+    Target,
+    /// A `[[purpose]]`.
+    Purpose,
     /// One Cedar rule, with its owner.
     Policy,
     /// One area of the control layer (`control.json`): who controls it when.
@@ -56,11 +64,15 @@ const TOML_KINDS: &[(RecordKind, &str, &str, &str)] = &[
     (RecordKind::Treaty, "treaty", "treaties.toml", "id"),
     (RecordKind::Conflict, "conflict", "conflicts.toml", "id"),
     (RecordKind::Approval, "approval", "approvals.toml", "id"),
+    (RecordKind::Default, "default", "defaults.toml", "id"),
+    (RecordKind::Group, "group", "groups.toml", "id"),
+    (RecordKind::Target, "target", "targets.toml", "id"),
+    (RecordKind::Purpose, "purpose", "targets.toml", "id"),
 ];
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 18] = [
         Self::DataSet,
         Self::Schema,
         Self::Source,
@@ -73,6 +85,10 @@ impl RecordKind {
         Self::Treaty,
         Self::Conflict,
         Self::Approval,
+        Self::Default,
+        Self::Group,
+        Self::Target,
+        Self::Purpose,
         Self::Policy,
         Self::Control,
     ];
@@ -169,8 +185,14 @@ fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record 
             r.valid_to = str_field(body, "to");
         }
         RecordKind::Approval => {
-            r.valid_from = str_field(body, "date");
-            r.recorded_at = str_field(body, "date");
+            r.valid_from = str_field(body, "valid_from").or_else(|| str_field(body, "date"));
+            r.valid_to = str_field(body, "valid_to");
+            r.recorded_at = str_field(body, "public").or_else(|| str_field(body, "date"));
+        }
+        RecordKind::Default => {
+            r.valid_from = str_field(body, "valid_from");
+            r.valid_to = str_field(body, "valid_to");
+            r.recorded_at = str_field(body, "recorded_at");
         }
         RecordKind::Control => {
             r.valid_from = str_field(body, "valid_from");

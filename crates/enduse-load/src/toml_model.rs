@@ -35,6 +35,8 @@ pub(crate) struct SourceToml {
     title: String,
     url: Option<String>,
     note: Option<String>,
+    quote: Option<String>,
+    language: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,6 +71,8 @@ enum PartyKindToml {
 pub(crate) struct AuthorityToml {
     name: String,
     title: String,
+    /// The authority it decides for: `Name` of the same party, or `PARTY:Name`.
+    acts_for: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -138,6 +142,8 @@ pub(crate) struct DependencyToml {
     what: String,
     provider: String,
     source: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -183,6 +189,8 @@ pub(crate) struct TransferToml {
     #[serde(default)]
     sources: Vec<String>,
     note: Option<String>,
+    status: Option<String>,
+    destination: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +230,15 @@ pub(crate) struct TreatyToml {
     sources: Vec<String>,
     #[serde(default)]
     steps: Vec<StepToml>,
+    withdrawal: Option<WithdrawalToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WithdrawalToml {
+    notice_months: u32,
+    #[serde(default)]
+    not_during_armed_conflict: bool,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +248,7 @@ pub(crate) struct StepToml {
     kind: StepKindToml,
     date: String,
     source: String,
+    note: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -238,9 +256,12 @@ pub(crate) struct StepToml {
 enum StepKindToml {
     Signed,
     Ratified,
+    Accession,
     InForce,
+    NoticeOfWithdrawal,
     Withdrawal,
     Suspension,
+    Event,
 }
 
 #[derive(Deserialize, Default)]
@@ -255,12 +276,117 @@ pub(crate) struct ApprovalsToml {
 pub(crate) struct ApprovalToml {
     id: String,
     authority: String,
-    rule: String,
     decision: DecisionToml,
-    requester: String,
-    date: String,
+    /// The rule whose approval was asked, where the source names one.
+    rule: Option<String>,
+    requester: Option<String>,
+    /// When decided (may be imprecise).
+    date: Option<String>,
+    /// When it became public; default: the earliest source's date.
+    public: Option<String>,
     summary: String,
-    source: String,
+    /// One source (older form) or several.
+    source: Option<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    status: Option<String>,
+    quote: Option<String>,
+    note: Option<String>,
+    /// False: the exact scope is unknown; cited, never applied.
+    binding: Option<bool>,
+    // Scope: absent means any.
+    actor: Option<String>,
+    #[serde(default)]
+    actions: Vec<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    lots: Vec<String>,
+    quantity: Option<u64>,
+    recipient: Option<String>,
+    #[serde(default)]
+    places: Vec<String>,
+    #[serde(default)]
+    targets: Vec<String>,
+    valid_from: Option<String>,
+    valid_to: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DefaultsToml {
+    #[serde(default)]
+    default: Vec<DefaultToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DefaultToml {
+    id: String,
+    party: String,
+    actions: Vec<String>,
+    effect: DefaultEffectToml,
+    authority: Option<String>,
+    #[serde(default)]
+    transfers: Vec<String>,
+    valid_from: String,
+    valid_to: Option<String>,
+    recorded_at: Option<String>,
+    status: Option<String>,
+    sources: Vec<String>,
+    summary: String,
+    quote: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum DefaultEffectToml {
+    Permit,
+    Forbid,
+    NeedsApproval,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupsToml {
+    #[serde(default)]
+    group: Vec<GroupToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupToml {
+    id: String,
+    name: String,
+    #[serde(default)]
+    members: Vec<MemberToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemberToml {
+    party: String,
+    from: String,
+    to: Option<String>,
+    source: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TargetsToml {
+    #[serde(default)]
+    target: Vec<TermToml>,
+    #[serde(default)]
+    purpose: Vec<TermToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TermToml {
+    id: String,
+    name: String,
+    parent: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -319,6 +445,48 @@ fn parse<T: DeserializeOwned + Default>(
             T::default()
         }
     }
+}
+
+/// A status as written, or a located problem (and `confirmed`).
+fn status_of(
+    problems: &mut Vec<Problem>,
+    kind: &str,
+    id: &str,
+    v: Option<&str>,
+) -> enduse_core::Status {
+    match v {
+        None => enduse_core::Status::Confirmed,
+        Some(x) => enduse_core::Status::parse(x).unwrap_or_else(|| {
+            problems.push(
+                Problem::record(kind, id, Some("status"), format!("unknown status `{x}`"))
+                    .with_help(Some(
+                        "use confirmed, reported, disputed or stated_position".into(),
+                    )),
+            );
+            enduse_core::Status::Confirmed
+        }),
+    }
+}
+
+/// Actions as written, each checked.
+fn actions_of(
+    problems: &mut Vec<Problem>,
+    kind: &str,
+    id: &str,
+    v: &[String],
+) -> Vec<enduse_core::Action> {
+    v.iter()
+        .filter_map(|a| {
+            let x = enduse_core::Action::parse(a);
+            if x.is_none() {
+                problems.push(
+                    Problem::record(kind, id, Some("actions"), format!("unknown action `{a}`"))
+                        .with_help(Some("use use, deploy, transfer or reexport".into())),
+                );
+            }
+            x
+        })
+        .collect()
 }
 
 pub(crate) struct Dates<'a> {
@@ -380,6 +548,10 @@ pub(crate) struct Raw {
     pub treaties: Vec<TreatyToml>,
     pub conflicts: Vec<ConflictToml>,
     pub approvals: Vec<ApprovalToml>,
+    pub defaults: Vec<DefaultToml>,
+    pub groups: Vec<GroupToml>,
+    pub targets: Vec<TermToml>,
+    pub purposes: Vec<TermToml>,
 }
 
 pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
@@ -392,6 +564,9 @@ pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
     let treaties: TreatiesToml = parse(files, "treaties.toml", false, problems);
     let conflicts: ConflictsToml = parse(files, "conflicts.toml", false, problems);
     let approvals: ApprovalsToml = parse(files, "approvals.toml", false, problems);
+    let defaults: DefaultsToml = parse(files, "defaults.toml", false, problems);
+    let groups: GroupsToml = parse(files, "groups.toml", false, problems);
+    let targets: TargetsToml = parse(files, "targets.toml", false, problems);
     Raw {
         info,
         sources: sources.source,
@@ -404,6 +579,10 @@ pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
         treaties: treaties.treaty,
         conflicts: conflicts.conflict,
         approvals: approvals.approval,
+        defaults: defaults.default,
+        groups: groups.group,
+        targets: targets.target,
+        purposes: targets.purpose,
     }
 }
 
@@ -424,6 +603,10 @@ pub(crate) fn push_json(raw: &mut Raw, kind: &str, body: &str) -> Result<(), Str
         "treaty" => raw.treaties.push(de(body)?),
         "conflict" => raw.conflicts.push(de(body)?),
         "approval" => raw.approvals.push(de(body)?),
+        "default" => raw.defaults.push(de(body)?),
+        "group" => raw.groups.push(de(body)?),
+        "target" => raw.targets.push(de(body)?),
+        "purpose" => raw.purposes.push(de(body)?),
         other => return Err(format!("unknown record kind `{other}`")),
     }
     Ok(())
@@ -455,6 +638,8 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
             title: s.title,
             url: s.url,
             note: s.note,
+            quote: s.quote,
+            language: s.language,
         };
         dup(&mut reg.sources, id, v, "source", problems);
     }
@@ -476,6 +661,9 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
                 .map(|a| Authority {
                     id: AuthorityId::new(&id, &a.name),
                     name: a.title,
+                    acts_for: a.acts_for.map(|f| {
+                        AuthorityId::parse(&f).unwrap_or_else(|| AuthorityId::new(&id, &f))
+                    }),
                 })
                 .collect(),
         };
@@ -522,6 +710,14 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
                         DependencyKindToml::Data => DependencyKind::Data,
                         DependencyKindToml::Service => DependencyKind::Service,
                     },
+                    from: d
+                        .from
+                        .as_deref()
+                        .and_then(|f| dates.parse("model", &m.id, "dependencies", f)),
+                    to: d
+                        .to
+                        .as_deref()
+                        .and_then(|f| dates.parse("model", &m.id, "dependencies", f)),
                     what: d.what,
                     provider: PartyId::new(d.provider),
                     source: d.source.map(SourceId::new),
@@ -572,6 +768,8 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
             conditions: t.conditions.into_iter().map(RuleId::new).collect(),
             sources: t.sources.into_iter().map(SourceId::new).collect(),
             note: t.note,
+            status: status_of(dates.problems, "transfer", &t.id, t.status.as_deref()),
+            destination: t.destination.map(PartyId::new),
         };
         dup(&mut reg.transfers, id, v, "transfer", problems);
     }
@@ -584,12 +782,16 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
                     kind: match s.kind {
                         StepKindToml::Signed => StepKind::Signed,
                         StepKindToml::Ratified => StepKind::Ratified,
+                        StepKindToml::Accession => StepKind::Accession,
                         StepKindToml::InForce => StepKind::InForce,
+                        StepKindToml::NoticeOfWithdrawal => StepKind::NoticeOfWithdrawal,
                         StepKindToml::Withdrawal => StepKind::Withdrawal,
                         StepKindToml::Suspension => StepKind::Suspension,
+                        StepKindToml::Event => StepKind::Event,
                     },
                     date,
                     source: SourceId::new(s.source),
+                    note: s.note,
                 });
             }
         }
@@ -601,6 +803,10 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
             steps,
             non_members: t.non_members.into_iter().map(PartyId::new).collect(),
             sources: t.sources.into_iter().map(SourceId::new).collect(),
+            withdrawal: t.withdrawal.map(|w| enduse_core::WithdrawalRule {
+                notice_months: w.notice_months,
+                not_during_armed_conflict: w.not_during_armed_conflict,
+            }),
         };
         dup(&mut reg.treaties, id, v, "treaty", problems);
     }
@@ -621,7 +827,14 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
         }
     }
     for a in raw.approvals {
-        let date = dates.parse("approval", &a.id, "date", &a.date);
+        let opt_date = |dates: &mut Dates, field: &str, v: &Option<String>| {
+            v.as_deref()
+                .and_then(|x| dates.parse("approval", &a.id, field, x))
+        };
+        let decided = opt_date(&mut dates, "date", &a.date);
+        let public = opt_date(&mut dates, "public", &a.public);
+        let from = opt_date(&mut dates, "valid_from", &a.valid_from);
+        let to = opt_date(&mut dates, "valid_to", &a.valid_to);
         let authority = AuthorityId::parse(&a.authority);
         if authority.is_none() {
             dates.problems.push(Problem::record(
@@ -631,17 +844,123 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
                 format!("`{}` is not an authority; write PARTY:Name", a.authority),
             ));
         }
-        if let (Some(date), Some(authority)) = (date, authority) {
-            reg.approvals.push(enduse_core::ApprovalRecord {
-                id: a.id,
-                authority,
-                rule: RuleId::new(a.rule),
-                granted: a.decision == DecisionToml::Granted,
-                requester: PartyId::new(a.requester),
-                date,
-                summary: a.summary,
-                source: SourceId::new(a.source),
-            });
+        let actions = actions_of(dates.problems, "approval", &a.id, &a.actions);
+        let status = status_of(dates.problems, "approval", &a.id, a.status.as_deref());
+        let Some(authority) = authority else { continue };
+        let mut sources: Vec<SourceId> = a.source.iter().map(SourceId::new).collect();
+        sources.extend(a.sources.iter().map(SourceId::new));
+        reg.consents.push(enduse_core::Consent {
+            id: a.id,
+            authority,
+            granted: a.decision == DecisionToml::Granted,
+            rule: a.rule.map(RuleId::new),
+            requester: a.requester.clone().map(PartyId::new),
+            scope: enduse_core::ConsentScope {
+                actor: a.actor.or(a.requester).map(PartyId::new),
+                actions,
+                models: a.models.into_iter().map(ModelId::new).collect(),
+                lots: a.lots.into_iter().map(LotId::new).collect(),
+                quantity: a.quantity,
+                recipient: a.recipient.map(PartyId::new),
+                places: a.places.into_iter().map(PlaceCode::new).collect(),
+                targets: a.targets,
+                from,
+                to,
+            },
+            decided,
+            public,
+            status,
+            sources,
+            summary: a.summary,
+            quote: a.quote,
+            binding: a.binding.unwrap_or(true),
+            note: a.note,
+        });
+    }
+    for d in raw.defaults {
+        let valid_from = dates.parse("default", &d.id, "valid_from", &d.valid_from);
+        let valid_to = d
+            .valid_to
+            .as_deref()
+            .and_then(|x| dates.parse("default", &d.id, "valid_to", x));
+        let recorded_at = match d.recorded_at.as_deref().map(enduse_core::parse_day) {
+            None => None,
+            Some(Ok(x)) => Some(x),
+            Some(Err(e)) => {
+                dates.problems.push(Problem::record(
+                    "default",
+                    &d.id,
+                    Some("recorded_at"),
+                    format!("`recorded_at`: {e} (one day: the first public report)"),
+                ));
+                None
+            }
+        };
+        let actions = actions_of(dates.problems, "default", &d.id, &d.actions);
+        let status = status_of(dates.problems, "default", &d.id, d.status.as_deref());
+        let authority = d.authority.as_deref().map(|x| {
+            AuthorityId::parse(x).unwrap_or_else(|| AuthorityId::new(&PartyId::new(&d.party), x))
+        });
+        let Some(valid_from) = valid_from else {
+            continue;
+        };
+        reg.defaults.push(enduse_core::PartyDefault {
+            id: d.id,
+            party: PartyId::new(d.party),
+            actions,
+            effect: match d.effect {
+                DefaultEffectToml::Permit => enduse_core::DefaultEffect::Permit,
+                DefaultEffectToml::Forbid => enduse_core::DefaultEffect::Forbid,
+                DefaultEffectToml::NeedsApproval => enduse_core::DefaultEffect::NeedsApproval,
+            },
+            authority,
+            transfers: d.transfers.into_iter().map(TransferId::new).collect(),
+            valid_from,
+            valid_to,
+            recorded_at,
+            status,
+            sources: d.sources.into_iter().map(SourceId::new).collect(),
+            summary: d.summary,
+            quote: d.quote,
+            note: d.note,
+        });
+    }
+    for g in raw.groups {
+        let mut members = Vec::new();
+        for m in g.members {
+            let from = dates.parse("group", &g.id, "members", &m.from);
+            let to =
+                m.to.as_deref()
+                    .and_then(|x| dates.parse("group", &g.id, "members", x));
+            if let Some(from) = from {
+                members.push(enduse_core::GroupMembership {
+                    party: PartyId::new(m.party),
+                    from,
+                    to,
+                    source: m.source.map(SourceId::new),
+                });
+            }
+        }
+        let v = enduse_core::Group {
+            id: g.id.clone(),
+            name: g.name,
+            members,
+        };
+        dup(&mut reg.groups, g.id, v, "group", problems);
+    }
+    for (kind, list) in [("target", raw.targets), ("purpose", raw.purposes)] {
+        for t in list {
+            let v = enduse_core::Term {
+                id: t.id.clone(),
+                name: t.name,
+                parent: t.parent,
+            };
+            let map = if kind == "target" {
+                &mut reg.targets
+            } else {
+                &mut reg.purposes
+            };
+            dup(map, t.id, v, kind, problems);
         }
     }
     problems.append(&mut pending);

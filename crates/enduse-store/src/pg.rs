@@ -48,6 +48,11 @@ pub const PG_MIGRATIONS: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION enduse_log_append_only();
     CREATE TRIGGER txns_no_truncate BEFORE TRUNCATE ON txns
         FOR EACH STATEMENT EXECUTE FUNCTION enduse_log_append_only();",
+    // 4: declared record kinds (see the SQLite migration 4).
+    "CREATE TABLE record_kinds (kind TEXT PRIMARY KEY);
+    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('policy'),('control');
+    ALTER TABLE facts ADD CONSTRAINT facts_known_kind
+        FOREIGN KEY (kind) REFERENCES record_kinds (kind);",
 ];
 
 /// Any fixed number: serialises migrations of processes opening at once.

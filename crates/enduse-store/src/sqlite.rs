@@ -47,6 +47,15 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'transactions are append-only'); END;
     CREATE TRIGGER txns_no_delete BEFORE DELETE ON txns
         BEGIN SELECT RAISE(ABORT, 'transactions are append-only'); END;",
+    // 4: the vocabulary of real conditions brings new record kinds (default,
+    // group, target, purpose). The kinds a database holds are declared in
+    // it, and a fact of an undeclared kind is refused, so a program that
+    // predates a kind never meets it: it stops at the schema version.
+    "CREATE TABLE record_kinds (kind TEXT PRIMARY KEY);
+    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('policy'),('control');
+    CREATE TRIGGER facts_known_kind BEFORE INSERT ON facts
+        WHEN NEW.kind NOT IN (SELECT kind FROM record_kinds)
+        BEGIN SELECT RAISE(ABORT, 'unknown record kind'); END;",
 ];
 
 /// A register in one SQLite file.

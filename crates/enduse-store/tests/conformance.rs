@@ -282,6 +282,12 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
         place: s(r, "place").map(|p| engine.resolve_place(p).unwrap()),
         recipient: s(r, "recipient").map(|p| engine.resolve_party(p).unwrap()),
         target_class: s(r, "target_class").map(str::to_owned),
+        purpose: s(r, "purpose").map(str::to_owned),
+        destination: s(r, "destination").map(|p| engine.resolve_party(p).unwrap()),
+        statuses: match s(r, "status") {
+            Some("confirmed") => enduse_core::StatusFilter::Confirmed,
+            _ => enduse_core::StatusFilter::Reported,
+        },
         border_distance_km: r.get("border_distance_km").and_then(Value::as_i64),
         controlled_by: None,
         as_of: parse_day(s(case, "as_of").unwrap()).unwrap(),
