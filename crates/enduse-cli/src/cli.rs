@@ -496,6 +496,7 @@ fn base_query(engine: &Engine, a: &AskArgs, now: NaiveDate) -> Result<Query, Cli
             enduse_core::StatusFilter::Reported
         },
         border_distance_km: None,
+        areas: None,
         controlled_by: None,
         as_of,
         known_at,

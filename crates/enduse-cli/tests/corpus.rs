@@ -55,6 +55,7 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
             .get("border_distance_km")
             .and_then(Value::as_i64)
             .or_else(|| at(r).map(|(_, km)| km)),
+        areas: None,
         controlled_by: s(r, "at").and_then(|a| {
             let p = enduse_geo::LatLon::parse(a).unwrap();
             let b = enduse_geo::Boundaries::bundled().unwrap();

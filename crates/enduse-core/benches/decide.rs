@@ -527,6 +527,7 @@ fn query(model: usize, place: &str, distance: i64, approvals: &[&str]) -> Query 
         destination: None,
         statuses: Default::default(),
         border_distance_km: Some(distance),
+        areas: None,
         controlled_by: None,
         as_of: day(2024, 6, 15),
         known_at: day(2025, 12, 31),

@@ -387,6 +387,67 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
             }
         }
     }
+    for a in reg.areas.values() {
+        for p in a.places.iter().chain(&a.opposite).chain(&a.within) {
+            if !reg.places.contains_key(p) {
+                out.push(Problem::record(
+                    "area",
+                    &a.id,
+                    Some("places"),
+                    format!("unknown place `{p}`"),
+                ));
+            }
+        }
+        for x in &a.areas {
+            if !reg.areas.contains_key(x) {
+                out.push(Problem::record(
+                    "area",
+                    &a.id,
+                    Some("areas"),
+                    format!("unknown area `{x}`"),
+                ));
+            } else if x == &a.id {
+                out.push(Problem::record(
+                    "area",
+                    &a.id,
+                    Some("areas"),
+                    "an area cannot contain itself".into(),
+                ));
+            }
+        }
+        let defs = usize::from(!a.places.is_empty())
+            + usize::from(!a.areas.is_empty())
+            + usize::from(a.border_band_km.is_some())
+            + usize::from(a.geometry.is_some())
+            + usize::from(a.populated_within_km.is_some());
+        if defs != 1 {
+            out.push(
+                Problem::record(
+                    "area",
+                    &a.id,
+                    None,
+                    format!("area `{}` must be defined one way, found {defs}", a.id),
+                )
+                .with_help(Some(
+                    "give exactly one of places, areas, border_band_km, geometry, populated_within_km"
+                        .into(),
+                )),
+            );
+        }
+        if let Some(km) = a.border_band_km.or(a.populated_within_km) {
+            if !(km.is_finite() && km > 0.0 && km <= 2000.0) {
+                out.push(Problem::record(
+                    "area",
+                    &a.id,
+                    Some("border_band_km"),
+                    format!("a width of {km} km is not between 0 and 2000"),
+                ));
+            }
+        }
+        for s in &a.sources {
+            source(&mut out, "area", &a.id, s);
+        }
+    }
     for g in reg.groups.values() {
         for m in &g.members {
             party(&mut out, "group", &g.id, "members", &m.party);
@@ -523,6 +584,7 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
                 "TargetClass" => reg.targets.contains_key(&id),
                 "Purpose" => reg.purposes.contains_key(&id),
                 "Group" => reg.groups.contains_key(&id),
+                "Area" => reg.areas.contains_key(&id),
                 _ => true,
             };
             if !exists {

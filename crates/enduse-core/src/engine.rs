@@ -159,6 +159,7 @@ struct Types {
     action: EntityTypeName,
     target: EntityTypeName,
     purpose: EntityTypeName,
+    area: EntityTypeName,
 }
 
 impl Types {
@@ -172,6 +173,7 @@ impl Types {
             action: t("Action")?,
             target: t("TargetClass")?,
             purpose: t("Purpose")?,
+            area: t("Area")?,
         })
     }
 }
@@ -1035,6 +1037,13 @@ impl Engine {
                 RestrictedExpression::new_bool(self.register.in_conflict(d, q.as_of)),
             ));
             provided.extend(["destination", "destination_in_conflict"]);
+        }
+        if let Some(areas) = &q.areas {
+            pairs.push((
+                "areas".into(),
+                RestrictedExpression::new_set(areas.iter().map(|a| entity(&self.types.area, a))),
+            ));
+            provided.push("areas");
         }
         if let Some(c) = &q.controlled_by {
             pairs.push((
@@ -2045,8 +2054,7 @@ fn missing_fact(attr: &str) -> String {
     let how = match attr {
         "place" => "--place, or --at LAT,LON",
         "border_distance_km" => "--at LAT,LON, or --border-distance-km",
-        "controlled_by" => "--at LAT,LON",
-        "areas" => "--at LAT,LON",
+        "controlled_by" | "areas" => "--at LAT,LON",
         "recipient" | "recipient_in_conflict" => "--recipient",
         "destination" | "destination_in_conflict" => "--destination or --recipient",
         "target_class" | "target" => "--target-class",
@@ -2100,6 +2108,9 @@ fn build_entities(
     }
     for g in reg.groups.values() {
         out.push(Entity::new_no_attrs(uid("Group", &g.id)?, HashSet::new()));
+    }
+    for a in reg.areas.keys() {
+        out.push(Entity::new_no_attrs(uid("Area", a)?, HashSet::new()));
     }
     for (ty, terms) in [("TargetClass", &reg.targets), ("Purpose", &reg.purposes)] {
         for t in terms.values() {

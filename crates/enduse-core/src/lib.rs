@@ -40,6 +40,6 @@ pub use rule::{
 };
 pub use timeline::{timeline, TimelineEvent, TimelineKind};
 pub use vocab::{
-    Consent, ConsentScope, DefaultEffect, Group, GroupMembership, PartyDefault, Status,
+    Consent, ConsentScope, DefaultEffect, Group, GroupMembership, NamedArea, PartyDefault, Status,
     StatusFilter, Term, WithdrawalRule,
 };

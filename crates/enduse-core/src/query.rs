@@ -89,6 +89,9 @@ pub struct Query {
     pub statuses: crate::vocab::StatusFilter,
     /// Distance of the place from the Ukraine-Russia land border, in km.
     pub border_distance_km: Option<i64>,
+    /// The named areas that contain the point of the request (computed from
+    /// coordinates; `None` when the request gives no point).
+    pub areas: Option<Vec<String>>,
     /// Who controls the place on the as-of day (computed from a control
     /// layer when the place is given as coordinates).
     pub controlled_by: Option<PartyId>,

@@ -426,6 +426,8 @@ pub struct Register {
     pub targets: BTreeMap<String, Term>,
     /// Purposes, by id.
     pub purposes: BTreeMap<String, Term>,
+    /// Named areas, by id.
+    pub areas: BTreeMap<String, crate::vocab::NamedArea>,
 }
 
 impl Register {

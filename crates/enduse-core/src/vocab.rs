@@ -298,3 +298,45 @@ pub struct WithdrawalRule {
     /// (Ottawa Convention, Article 20(3)).
     pub not_during_armed_conflict: bool,
 }
+
+/// A named area that is not an administrative unit: a band along the
+/// border, a populated area, a drawn polygon, or a union of other areas.
+/// The core holds its definition; `enduse-geo` decides which areas contain a
+/// point, and the request carries them as `context.areas`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedArea {
+    /// Identifier, as in `Area::"kharkiv-border-band"`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// In force from (an area can be redrawn: a new record version).
+    pub valid_from: Option<DateSpec>,
+    /// In force until (exclusive).
+    pub valid_to: Option<DateSpec>,
+    /// Union of these places (de jure, with their subdivisions).
+    pub places: Vec<PlaceCode>,
+    /// Union of these other named areas.
+    pub areas: Vec<String>,
+    /// A band of this many km along the Ukraine-Russia land border.
+    pub border_band_km: Option<f64>,
+    /// For a band: only the stretch of border along these places.
+    pub opposite: Vec<PlaceCode>,
+    /// Only the part inside these places (e.g. `RU`).
+    pub within: Vec<PlaceCode>,
+    /// A GeoJSON Polygon or MultiPolygon, as text (WGS84, lon/lat).
+    pub geometry: Option<String>,
+    /// Populated places of Natural Earth within this many km (an urban area).
+    pub populated_within_km: Option<f64>,
+    /// Sources.
+    pub sources: Vec<SourceId>,
+    /// Caveats.
+    pub note: Option<String>,
+}
+
+impl NamedArea {
+    /// Whether the area exists on `d`.
+    pub fn in_force(&self, d: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|f| f.earliest() <= d)
+            && self.valid_to.is_none_or(|t| d < t.latest())
+    }
+}

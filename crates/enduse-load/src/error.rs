@@ -83,6 +83,7 @@ fn record_file(kind: &str) -> (&'static str, &'static str) {
         "default" => ("defaults.toml", "id"),
         "group" => ("groups.toml", "id"),
         "target" | "purpose" => ("targets.toml", "id"),
+        "area" => ("areas.toml", "id"),
         _ => ("dataset.toml", "name"),
     }
 }

@@ -20,6 +20,7 @@
 //!     destination: None,
 //!     statuses: Default::default(),
 //!     border_distance_km: None,
+//!     areas: None,
 //!     controlled_by: None,
 //!     as_of: parse_day("2024-09-11")?,
 //!     known_at: parse_day("2025-01-01")?,
@@ -79,10 +80,7 @@ pub(crate) fn parse_policy_files(
     let mut rules = Vec::new();
     let mut problems = Vec::new();
     for (name, text) in files.policy_files() {
-        let owner = PartyId::new(
-            name.trim_start_matches("policies/")
-                .trim_end_matches(".cedar"),
-        );
+        let owner = PartyId::new(policy_owner(name));
         match enduse_core::parse_rules(&owner, name, text) {
             Ok(mut r) => rules.append(&mut r),
             Err(mut e) => problems.append(&mut e),
@@ -93,6 +91,16 @@ pub(crate) fn parse_policy_files(
     } else {
         Err(problems)
     }
+}
+
+/// The owner of the rules in a policy file: `policies/US.cedar` and
+/// `policies/US.storm-shadow.cedar` both hold rules of `US`, so that a
+/// party's rules can be split by subject.
+pub(crate) fn policy_owner(name: &str) -> &str {
+    let stem = name
+        .trim_start_matches("policies/")
+        .trim_end_matches(".cedar");
+    stem.split('.').next().unwrap_or(stem)
 }
 
 /// Converts the raw register, parses the policy files of `files` and builds

@@ -46,6 +46,8 @@ pub enum RecordKind {
     Target,
     /// A `[[purpose]]`.
     Purpose,
+    /// A named `[[area]]`.
+    Area,
     /// One Cedar rule, with its owner.
     Policy,
     /// One area of the control layer (`control.json`): who controls it when.
@@ -68,11 +70,12 @@ const TOML_KINDS: &[(RecordKind, &str, &str, &str)] = &[
     (RecordKind::Group, "group", "groups.toml", "id"),
     (RecordKind::Target, "target", "targets.toml", "id"),
     (RecordKind::Purpose, "purpose", "targets.toml", "id"),
+    (RecordKind::Area, "area", "areas.toml", "id"),
 ];
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 18] = [
+    pub const ALL: [RecordKind; 19] = [
         Self::DataSet,
         Self::Schema,
         Self::Source,
@@ -89,6 +92,7 @@ impl RecordKind {
         Self::Group,
         Self::Target,
         Self::Purpose,
+        Self::Area,
         Self::Policy,
         Self::Control,
     ];
@@ -188,6 +192,10 @@ fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record 
             r.valid_from = str_field(body, "valid_from").or_else(|| str_field(body, "date"));
             r.valid_to = str_field(body, "valid_to");
             r.recorded_at = str_field(body, "public").or_else(|| str_field(body, "date"));
+        }
+        RecordKind::Area => {
+            r.valid_from = str_field(body, "valid_from");
+            r.valid_to = str_field(body, "valid_to");
         }
         RecordKind::Default => {
             r.valid_from = str_field(body, "valid_from");

@@ -374,6 +374,36 @@ pub(crate) struct MemberToml {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct AreasToml {
+    #[serde(default)]
+    area: Vec<AreaToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AreaToml {
+    id: String,
+    name: String,
+    valid_from: Option<String>,
+    valid_to: Option<String>,
+    #[serde(default)]
+    places: Vec<String>,
+    #[serde(default)]
+    areas: Vec<String>,
+    border_band_km: Option<f64>,
+    #[serde(default)]
+    opposite: Vec<String>,
+    #[serde(default)]
+    within: Vec<String>,
+    geometry: Option<serde_json::Value>,
+    populated_within_km: Option<f64>,
+    #[serde(default)]
+    sources: Vec<String>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TargetsToml {
     #[serde(default)]
     target: Vec<TermToml>,
@@ -552,6 +582,7 @@ pub(crate) struct Raw {
     pub groups: Vec<GroupToml>,
     pub targets: Vec<TermToml>,
     pub purposes: Vec<TermToml>,
+    pub areas: Vec<AreaToml>,
 }
 
 pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
@@ -567,6 +598,7 @@ pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
     let defaults: DefaultsToml = parse(files, "defaults.toml", false, problems);
     let groups: GroupsToml = parse(files, "groups.toml", false, problems);
     let targets: TargetsToml = parse(files, "targets.toml", false, problems);
+    let areas: AreasToml = parse(files, "areas.toml", false, problems);
     Raw {
         info,
         sources: sources.source,
@@ -583,6 +615,7 @@ pub(crate) fn read_raw(files: &DataFiles, problems: &mut Vec<Problem>) -> Raw {
         groups: groups.group,
         targets: targets.target,
         purposes: targets.purpose,
+        areas: areas.area,
     }
 }
 
@@ -607,6 +640,7 @@ pub(crate) fn push_json(raw: &mut Raw, kind: &str, body: &str) -> Result<(), Str
         "group" => raw.groups.push(de(body)?),
         "target" => raw.targets.push(de(body)?),
         "purpose" => raw.purposes.push(de(body)?),
+        "area" => raw.areas.push(de(body)?),
         other => return Err(format!("unknown record kind `{other}`")),
     }
     Ok(())
@@ -947,6 +981,29 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
             members,
         };
         dup(&mut reg.groups, g.id, v, "group", problems);
+    }
+    for a in raw.areas {
+        let d = |dates: &mut Dates, f: &str, v: &Option<String>| {
+            v.as_deref().and_then(|x| dates.parse("area", &a.id, f, x))
+        };
+        let valid_from = d(&mut dates, "valid_from", &a.valid_from);
+        let valid_to = d(&mut dates, "valid_to", &a.valid_to);
+        let v = enduse_core::NamedArea {
+            id: a.id.clone(),
+            name: a.name,
+            valid_from,
+            valid_to,
+            places: a.places.into_iter().map(PlaceCode::new).collect(),
+            areas: a.areas,
+            border_band_km: a.border_band_km,
+            opposite: a.opposite.into_iter().map(PlaceCode::new).collect(),
+            within: a.within.into_iter().map(PlaceCode::new).collect(),
+            geometry: a.geometry.map(|g| g.to_string()),
+            populated_within_km: a.populated_within_km,
+            sources: a.sources.into_iter().map(SourceId::new).collect(),
+            note: a.note,
+        };
+        dup(&mut reg.areas, a.id, v, "area", problems);
     }
     for (kind, list) in [("target", raw.targets), ("purpose", raw.purposes)] {
         for t in list {

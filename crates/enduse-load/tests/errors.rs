@@ -254,6 +254,7 @@ fn a_persistent_mine_lot_is_forbidden_by_the_us() {
             destination: None,
             statuses: Default::default(),
             border_distance_km: None,
+            areas: None,
             controlled_by: None,
             as_of: enduse_core::parse_day("2024-12-01").unwrap(),
             known_at: enduse_core::parse_day("2025-01-01").unwrap(),

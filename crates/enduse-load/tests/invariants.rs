@@ -39,6 +39,7 @@ fn arb_query() -> impl Strategy<Value = Query> {
                 destination: None,
                 statuses: Default::default(),
                 border_distance_km: km,
+                areas: None,
                 controlled_by: None,
                 as_of: base + chrono::Duration::days(a),
                 known_at: base + chrono::Duration::days(k),

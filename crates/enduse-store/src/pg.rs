@@ -50,7 +50,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
         FOR EACH STATEMENT EXECUTE FUNCTION enduse_log_append_only();",
     // 4: declared record kinds (see the SQLite migration 4).
     "CREATE TABLE record_kinds (kind TEXT PRIMARY KEY);
-    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('policy'),('control');
+    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('area'),('policy'),('control');
     ALTER TABLE facts ADD CONSTRAINT facts_known_kind
         FOREIGN KEY (kind) REFERENCES record_kinds (kind);",
 ];

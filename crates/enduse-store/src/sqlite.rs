@@ -52,7 +52,7 @@ pub const MIGRATIONS: &[&str] = &[
     // it, and a fact of an undeclared kind is refused, so a program that
     // predates a kind never meets it: it stops at the schema version.
     "CREATE TABLE record_kinds (kind TEXT PRIMARY KEY);
-    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('policy'),('control');
+    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('area'),('policy'),('control');
     CREATE TRIGGER facts_known_kind BEFORE INSERT ON facts
         WHEN NEW.kind NOT IN (SELECT kind FROM record_kinds)
         BEGIN SELECT RAISE(ABORT, 'unknown record kind'); END;",

@@ -289,6 +289,7 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
             _ => enduse_core::StatusFilter::Reported,
         },
         border_distance_km: r.get("border_distance_km").and_then(Value::as_i64),
+        areas: None,
         controlled_by: None,
         as_of: parse_day(s(case, "as_of").unwrap()).unwrap(),
         known_at: parse_day(s(case, "known_at").unwrap_or(today)).unwrap(),
