@@ -2022,20 +2022,53 @@ impl Engine {
         Ok(out)
     }
 
-    /// An unscoped rule that names other models in its condition but not this
-    /// one is about those models; leave it out of this model's timeline.
+    /// Whether an unscoped rule can match `model`: a rule that names other
+    /// models in its condition but not this one is about those models, and
+    /// one that tests `resource.origin == Party::"X"` (or a category) only
+    /// for other origins (or categories) cannot match this model either.
     fn mentions_other_model_only(&self, r: &Rule, model: &ModelId) -> bool {
+        let Some(m) = self.register.models.get(model) else {
+            return true;
+        };
         let lits = r
             .policy
             .get()
             .map(|p| p.entity_literals())
             .unwrap_or_default();
-        let models: Vec<String> = lits
-            .iter()
-            .filter(|u| u.type_name().to_string() == "Model")
-            .map(|u| u.id().unescaped().to_owned())
+        let named = |ty: &str| -> Vec<String> {
+            lits.iter()
+                .filter(|u| u.type_name().to_string() == ty)
+                .map(|u| u.id().unescaped().to_owned())
+                .collect()
+        };
+        let models = named("Model");
+        if !models.is_empty() && !models.iter().any(|x| x == model.as_str()) {
+            return false;
+        }
+        // `resource.origin == Party::"X"` as the only test of origin: the
+        // rule is about X's designs.
+        let text = r.policy.text();
+        let origins: Vec<&str> = text
+            .match_indices("resource.origin == Party::\"")
+            .filter_map(|(i, pat)| {
+                let rest = &text[i + pat.len()..];
+                rest.find('"').map(|e| &rest[..e])
+            })
             .collect();
-        models.is_empty() || models.iter().any(|m| m == model.as_str())
+        if !origins.is_empty()
+            && !text.contains("resource.origin !=")
+            && !origins.contains(&m.origin.as_str())
+        {
+            return false;
+        }
+        let cats = named("Category");
+        if !cats.is_empty() && r.header.resource.is_none() {
+            let chain = self.register.category_chain(&m.category);
+            if !cats.iter().any(|c| chain.iter().any(|x| x.as_str() == c)) {
+                return false;
+            }
+        }
+        true
     }
 
     /// The day a consent decision counts as public (see [`Consent::public_bound`]).
