@@ -136,8 +136,15 @@ pub(crate) fn build(
     // With parse problems, rule and schema checks would only add noise
     // (every reference to a broken rule fails too), so stop before them.
     if !problems.is_empty() {
-        // Still report broken references, so one run lists every problem.
-        problems.extend(enduse_core::check_register(&register));
+        // Still report broken references, so one run lists every problem;
+        // but not when a file could not be read at all: every reference
+        // into it would be reported as unknown, burying the cause.
+        let unreadable = problems
+            .iter()
+            .any(|p| p.message.starts_with("invalid toml"));
+        if !unreadable {
+            problems.extend(enduse_core::check_register(&register));
+        }
         return Err(DataSetError::from_problems(files, problems));
     }
     let Some(schema) = schema else {
