@@ -3,7 +3,7 @@
 //! legend, the dates and the sources.
 
 use enduse_core::{Decision, Engine, Outcome, Query, SourceRef};
-use enduse_geo::{Boundaries, ControlLayer, LatLon};
+use enduse_geo::{Boundaries, ControlLayer, LatLon, NamedAreas};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -37,18 +37,42 @@ pub fn colour(o: Outcome) -> &'static str {
     }
 }
 
-/// The facts of a point that a query needs: its place in the register (the
-/// subdivision, or the country where the register lacks the subdivision),
-/// its border distance in whole km rounded up (so that a "within N km" limit
-/// is met only when surely met), and who controls it on `date`. `None` when
-/// the point lies in no loaded polygon or in no place the register knows.
+/// The facts of a point that a query needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PointFacts {
+    /// Its place in the register: the subdivision, or the country where the
+    /// register lacks the subdivision.
+    pub place: enduse_core::PlaceCode,
+    /// Its border distance in whole km, rounded up (so that a "within N km"
+    /// limit is met only when surely met).
+    pub border_km: i64,
+    /// Who controls it on the day, where that is a party of the register.
+    pub controlled_by: Option<enduse_core::PartyId>,
+    /// The ids of the register's named areas in force on the day that
+    /// contain it.
+    pub areas: Vec<String>,
+}
+
+impl PointFacts {
+    /// Puts the facts into `q`.
+    pub fn apply(&self, q: &mut Query) {
+        q.place = Some(self.place.clone());
+        q.border_distance_km = Some(self.border_km);
+        q.controlled_by = self.controlled_by.clone();
+        q.areas = Some(self.areas.clone());
+    }
+}
+
+/// The facts of point `p` on `date` (see [`PointFacts`]). `None` when the
+/// point lies in no loaded polygon or in no place the register knows.
 pub fn point_facts(
     engine: &Engine,
     geo: &Boundaries,
     control: &ControlLayer,
+    areas: &NamedAreas<'_>,
     p: LatLon,
     date: chrono::NaiveDate,
-) -> Option<(enduse_core::PlaceCode, i64, Option<enduse_core::PartyId>)> {
+) -> Option<PointFacts> {
     let loc = geo.locate(p)?;
     let code = loc
         .subdivision
@@ -58,9 +82,15 @@ pub fn point_facts(
         .resolve_place(&code)
         .or_else(|_| engine.resolve_place(&loc.country))
         .ok()?;
-    let km = geo.border_distance_km(p).ceil() as i64;
+    let border_km = geo.border_distance_km(p).ceil() as i64;
     let holder = control.control(p, date, &loc.country).controlled_by;
-    Some((place, km, engine.resolve_party(&holder).ok()))
+    let chain = enduse_geo::de_jure_chain(engine.register(), &loc);
+    Some(PointFacts {
+        place,
+        border_km,
+        controlled_by: engine.resolve_party(&holder).ok(),
+        areas: areas.containing(p, &chain, date),
+    })
 }
 
 /// Counts and sources of a rendered map.
@@ -99,15 +129,17 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Renders the map for `template` (its place and distance are replaced per cell).
+/// Renders the map for `template` (its place, distance, controller and
+/// areas are replaced per cell).
 pub fn render(
     engine: &Engine,
     geo: &Boundaries,
     control: &ControlLayer,
+    areas: &NamedAreas<'_>,
     template: &Query,
     step: f64,
 ) -> MapSummary {
-    let mut memo: HashMap<(String, i64, Option<String>), Decision> = HashMap::new();
+    let mut memo: HashMap<PointFacts, Decision> = HashMap::new();
     let mut cells = String::new();
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut sources: BTreeMap<String, SourceRef> = BTreeMap::new();
@@ -117,19 +149,10 @@ pub fn render(
         let mut lon = LON0 + lon_step / 2.0;
         while lon < LON1 {
             if let Ok(p) = LatLon::new(lat, lon) {
-                if let Some((place, km, controlled_by)) =
-                    point_facts(engine, geo, control, p, template.as_of)
-                {
-                    let key = (
-                        place.to_string(),
-                        km,
-                        controlled_by.as_ref().map(ToString::to_string),
-                    );
-                    let d = memo.entry(key).or_insert_with(|| {
+                if let Some(facts) = point_facts(engine, geo, control, areas, p, template.as_of) {
+                    let d = memo.entry(facts).or_insert_with_key(|facts| {
                         let mut q = template.clone();
-                        q.place = Some(place.clone());
-                        q.border_distance_km = Some(km);
-                        q.controlled_by = controlled_by.clone();
+                        facts.apply(&mut q);
                         engine.decide(&q).unwrap_or_else(|_| Decision {
                             outcome: Outcome::Indeterminate,
                             as_of: q.as_of,

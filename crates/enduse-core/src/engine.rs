@@ -1950,7 +1950,8 @@ impl Engine {
         }
     }
 
-    /// Rules of `party` in force on `as_of` and public by `known_at`, in id order.
+    /// Rules of `party` in force on `as_of` and public by `known_at`, in id
+    /// order, then its defaults and the decisions of its authorities.
     pub fn rules_in_force(
         &self,
         party: &PartyId,
@@ -1971,7 +1972,29 @@ impl Engine {
             )
             .map(|r| self.rule_ref(r, as_of))
             .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
+        // Its declared defaults, and the decisions of its authorities that
+        // can be used on the day, as they were known.
+        v.extend(
+            self.register
+                .defaults
+                .iter()
+                .filter(|d| {
+                    &d.party == party && d.in_force(as_of) && self.default_public(d) <= known_at
+                })
+                .map(|d| self.default_ref(d, as_of)),
+        );
+        v.extend(
+            self.register
+                .consents
+                .iter()
+                .filter(|c| {
+                    &c.authority.party() == party
+                        && c.window_covers(as_of)
+                        && self.consent_public(c) <= known_at
+                })
+                .map(|c| self.consent_ref(c, as_of)),
+        );
+        v.sort_by(|a, b| (a.kind as u8, &a.id).cmp(&(b.kind as u8, &b.id)));
         v
     }
 

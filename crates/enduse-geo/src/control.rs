@@ -2,10 +2,10 @@
 //! territory it is. Each area has a validity interval, a source and a flag for
 //! coarse outlines.
 
-use crate::{multipolygon, Boundaries, GeoError, LatLon};
+use crate::{shape, AreaProblem, Boundaries, GeoError, LatLon};
 use chrono::NaiveDate;
 use enduse_core::DateSpec;
-use geo::{Coord, Intersects, LineString, MultiPolygon, Point, Polygon};
+use geo::{Intersects, MultiPolygon, Point, Polygon};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -62,104 +62,33 @@ impl ControlLayer {
 
     /// Loads a layer: `{"areas": [{id, controlled_by, valid_from, valid_to?,
     /// approximate, source, note, and either polygon [[lon,lat],...] or
-    /// iso_3166_2 [codes of admin-1 areas]}]}`.
+    /// iso_3166_2 [codes of admin-1 areas]}]}`, or a GeoJSON
+    /// FeatureCollection whose features carry those fields as properties and
+    /// a Polygon or MultiPolygon geometry. The first problem found is the
+    /// error; [`ControlLayer::check`] lists them all.
     pub fn from_json(text: &str, boundaries: &Boundaries) -> Result<Self, GeoError> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| GeoError::Data(format!("control layer: {e}")))?;
-        // A GeoJSON FeatureCollection is accepted too: each feature's
-        // properties are the area's fields, its geometry the outline.
-        let list: Vec<Value> = if v["type"] == "FeatureCollection" {
-            v["features"]
-                .as_array()
-                .ok_or_else(|| GeoError::Data("control layer has no `features`".into()))?
-                .iter()
-                .map(|f| {
-                    let mut a = f["properties"].clone();
-                    let g = &f["geometry"];
-                    if let Some(obj) = a.as_object_mut() {
-                        match g["type"].as_str() {
-                            Some("Polygon") => {
-                                obj.insert(
-                                    "multipolygon".into(),
-                                    Value::Array(vec![g["coordinates"].clone()]),
-                                );
-                            }
-                            Some("MultiPolygon") => {
-                                obj.insert("multipolygon".into(), g["coordinates"].clone());
-                            }
-                            _ => {}
-                        }
-                    }
-                    a
-                })
-                .collect()
-        } else {
-            v["areas"]
-                .as_array()
-                .ok_or_else(|| {
-                    GeoError::Data("control layer has no `areas` (or GeoJSON `features`)".into())
-                })?
-                .clone()
-        };
-        let mut areas = Vec::new();
-        for (i, a) in list.iter().enumerate() {
-            let bad = |m: &str| GeoError::Data(format!("control area {i}: {m}"));
-            let text = |k: &str| a[k].as_str().map(str::to_owned);
-            let id = text("id").ok_or_else(|| bad("no `id`"))?;
-            let date = |k: &str| -> Result<Option<DateSpec>, GeoError> {
-                a[k].as_str()
-                    .map(|s| {
-                        DateSpec::parse(s)
-                            .map_err(|e| GeoError::Data(format!("control area `{id}`: `{k}`: {e}")))
-                    })
-                    .transpose()
-            };
-            let shape = if let Some(ring) = a["polygon"].as_array() {
-                let coords = ring
-                    .iter()
-                    .map(|p| {
-                        Some(Coord {
-                            x: p.get(0)?.as_f64()?,
-                            y: p.get(1)?.as_f64()?,
-                        })
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| bad("bad `polygon`"))?;
-                MultiPolygon::new(vec![Polygon::new(LineString::new(coords), vec![])])
-            } else if let Some(codes) = a["iso_3166_2"].as_array() {
-                let mut polys = Vec::new();
-                for c in codes {
-                    let c = c.as_str().ok_or_else(|| bad("bad `iso_3166_2`"))?;
-                    let shape = boundaries.shape_of(c).ok_or_else(|| {
-                        GeoError::Data(format!("control area `{id}`: no boundary for `{c}`"))
-                    })?;
-                    polys.extend(shape.0.iter().cloned());
-                }
-                MultiPolygon::new(polys)
-            } else if let Some(mp) = multipolygon(&a["multipolygon"]) {
-                mp
-            } else {
-                return Err(bad("needs `polygon` or `iso_3166_2`"));
-            };
-            let valid_from = date("valid_from")?.ok_or_else(|| bad("no `valid_from`"))?;
-            let valid_to = date("valid_to")?;
-            if valid_to.is_some_and(|t| t.latest() <= valid_from.earliest()) {
-                return Err(GeoError::Data(format!(
-                    "control area `{id}`: `valid_to` is not after `valid_from`"
-                )));
-            }
-            areas.push(ControlArea {
-                controlled_by: text("controlled_by").ok_or_else(|| bad("no `controlled_by`"))?,
-                shape,
-                valid_from,
-                valid_to,
-                approximate: a["approximate"].as_bool().unwrap_or(true),
-                source: text("source").unwrap_or_default(),
-                note: text("note").unwrap_or_default(),
-                id,
-            });
+        let (areas, problems) = parse(text, boundaries);
+        match problems.into_iter().next() {
+            None => Ok(Self { areas }),
+            Some(p) => Err(GeoError::Data(match &p.id {
+                Some(id) => format!("control area `{id}`: {}", p.message),
+                None => p.message,
+            })),
         }
-        Ok(Self { areas })
+    }
+
+    /// Every problem of a layer's text: JSON shape, ids, dates, and
+    /// outlines (positions in range, closed simple rings of at least 4
+    /// positions, Polygon or MultiPolygon geometry).
+    pub fn check(text: &str, boundaries: &Boundaries) -> Vec<AreaProblem> {
+        parse(text, boundaries).1
+    }
+
+    /// Every area's id and controlling party, for checks against a register.
+    pub fn controllers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.areas
+            .iter()
+            .map(|a| (a.id.as_str(), a.controlled_by.as_str()))
     }
 
     /// Who controls `p` on `date`. Areas that may hold on the date (their
@@ -194,6 +123,125 @@ impl ControlLayer {
             },
         }
     }
+}
+
+/// The areas of a layer, and every problem found.
+fn parse(text: &str, boundaries: &Boundaries) -> (Vec<ControlArea>, Vec<AreaProblem>) {
+    let whole = |m: String| {
+        (
+            Vec::new(),
+            vec![AreaProblem {
+                id: None,
+                field: None,
+                message: m,
+            }],
+        )
+    };
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return whole(format!("control layer: {e}")),
+    };
+    // A GeoJSON FeatureCollection is accepted too: each feature's
+    // properties are the area's fields, its geometry the outline.
+    let list: Vec<Value> = if v["type"] == "FeatureCollection" {
+        let Some(features) = v["features"].as_array() else {
+            return whole("control layer has no `features`".into());
+        };
+        features
+            .iter()
+            .map(|f| {
+                let mut a = f["properties"].clone();
+                if let Some(obj) = a.as_object_mut() {
+                    if !f["geometry"].is_null() {
+                        obj.insert("geometry".into(), f["geometry"].clone());
+                    }
+                }
+                a
+            })
+            .collect()
+    } else {
+        match v["areas"].as_array() {
+            Some(a) => a.clone(),
+            None => {
+                return whole("control layer has no `areas` (or GeoJSON `features`)".into());
+            }
+        }
+    };
+    let mut areas = Vec::new();
+    let mut problems = Vec::new();
+    for (i, a) in list.iter().enumerate() {
+        match area(a, boundaries) {
+            Ok(x) => areas.push(x),
+            Err((field, message)) => {
+                let id = a["id"]
+                    .as_str()
+                    .map_or_else(|| format!("#{}", i + 1), str::to_owned);
+                problems.push(AreaProblem {
+                    id: Some(id),
+                    field,
+                    message,
+                });
+            }
+        }
+    }
+    (areas, problems)
+}
+
+/// One area of a layer, or the field at fault and what is wrong.
+fn area(a: &Value, boundaries: &Boundaries) -> Result<ControlArea, (Option<&'static str>, String)> {
+    let text = |k: &str| a[k].as_str().map(str::to_owned);
+    let id = text("id").ok_or((Some("id"), "no `id`".to_owned()))?;
+    let date = |k: &'static str| -> Result<Option<DateSpec>, (Option<&'static str>, String)> {
+        a[k].as_str()
+            .map(|s| DateSpec::parse(s).map_err(|e| (Some(k), format!("`{k}`: {e}"))))
+            .transpose()
+    };
+    let shape = if !a["polygon"].is_null() {
+        let ring =
+            shape::ring(&a["polygon"]).map_err(|m| (Some("polygon"), format!("`polygon`: {m}")))?;
+        MultiPolygon::new(vec![Polygon::new(ring, vec![])])
+    } else if let Some(codes) = a["iso_3166_2"].as_array() {
+        let mut polys = Vec::new();
+        for c in codes {
+            let c = c
+                .as_str()
+                .ok_or((Some("iso_3166_2"), format!("bad `iso_3166_2` entry `{c}`")))?;
+            let shape = boundaries
+                .shape_of(c)
+                .ok_or((Some("iso_3166_2"), format!("no boundary for `{c}`")))?;
+            polys.extend(shape.0.iter().cloned());
+        }
+        MultiPolygon::new(polys)
+    } else if !a["geometry"].is_null() {
+        shape::geometry(&a["geometry"])
+            .map_err(|m| (Some("geometry"), format!("`geometry`: {m}")))?
+    } else {
+        return Err((
+            None,
+            "needs `polygon` or `iso_3166_2` (or a GeoJSON geometry)".into(),
+        ));
+    };
+    let valid_from =
+        date("valid_from")?.ok_or((Some("valid_from"), "no `valid_from`".to_owned()))?;
+    let valid_to = date("valid_to")?;
+    if valid_to.is_some_and(|t| t.latest() <= valid_from.earliest()) {
+        return Err((
+            Some("valid_to"),
+            "`valid_to` is not after `valid_from`".into(),
+        ));
+    }
+    let controlled_by =
+        text("controlled_by").ok_or((Some("controlled_by"), "no `controlled_by`".to_owned()))?;
+    Ok(ControlArea {
+        controlled_by,
+        shape,
+        valid_from,
+        valid_to,
+        approximate: a["approximate"].as_bool().unwrap_or(true),
+        source: text("source").unwrap_or_default(),
+        note: text("note").unwrap_or_default(),
+        id,
+    })
 }
 
 #[cfg(test)]
@@ -259,8 +307,9 @@ mod tests {
             &b,
         );
         assert!(
-            matches!(e, Err(GeoError::Data(m)) if m.contains("needs `polygon` or `iso_3166_2`")),
-            "point geometry must be refused"
+            matches!(e, Err(GeoError::Data(ref m)) if m == "control area `x`: `geometry`: type `Point` is not `Polygon` or `MultiPolygon`"),
+            "point geometry must be refused: {:?}",
+            e.err()
         );
     }
 
@@ -282,5 +331,53 @@ mod tests {
             &b,
         );
         assert!(matches!(e, Err(GeoError::Data(m)) if m.contains("not after")));
+    }
+
+    #[test]
+    fn bad_outlines_are_refused_with_the_area_named() {
+        let b = Boundaries::bundled().unwrap();
+        let layer = r#"{"areas":[
+            {"id":"far","controlled_by":"RU","valid_from":"2020","polygon":[[30,50],[370,50],[31,51],[30,50]]},
+            {"id":"bow","controlled_by":"RU","valid_from":"2020","polygon":[[30,50],[31,51],[31,50],[30,51],[30,50]]},
+            {"id":"dot","controlled_by":"RU","valid_from":"2020","polygon":[[30,50]]},
+            {"id":"open","controlled_by":"RU","valid_from":"2020","polygon":[[30,50],[31,50],[31,51],[30,51]]},
+            {"id":"fine","controlled_by":"RU","valid_from":"2020","polygon":[[30,50],[31,50],[31,51],[30,50]]},
+            {"controlled_by":"RU","valid_from":"2020","polygon":[[30,50],[31,50],[31,51],[30,50]]}
+        ]}"#;
+        let e = ControlLayer::from_json(layer, &b).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "boundary data: control area `far`: `polygon`: longitude `370` is outside -180..180 (position 2 of ring 1)"
+        );
+        let all: Vec<String> = ControlLayer::check(layer, &b)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "area `far`: `polygon`: longitude `370` is outside -180..180 (position 2 of ring 1)",
+                "area `bow`: `polygon`: ring 1 crosses or touches itself: its edges `[30, 50]-[31, 51]` and `[31, 50]-[30, 51]` meet (a ring must be simple)",
+                "area `dot`: `polygon`: ring 1 has 1 position; a ring needs at least 4, the last repeating the first",
+                "area `open`: `polygon`: ring 1 is not closed: it starts at `[30, 50]` but ends at `[30, 51]`; repeat the first position at the end",
+                "area `#6`: no `id`",
+            ]
+        );
+        // GeoJSON features are checked the same way.
+        let e = ControlLayer::from_json(
+            r#"{"type":"FeatureCollection","features":[{"properties":{"id":"x","controlled_by":"UA","valid_from":"2024"},"geometry":{"type":"Polygon","coordinates":[[[35,51],[36,52],[36,51],[35,52],[35,51]]]}}]}"#,
+            &b,
+        );
+        assert!(
+            matches!(e, Err(GeoError::Data(ref m)) if m.starts_with("control area `x`: `geometry`: ring 1 crosses or touches itself")),
+            "{:?}",
+            e.err()
+        );
+        // The bundled layer is clean.
+        assert!(ControlLayer::check(ControlLayer::bundled_json(), &b).is_empty());
+        let c = ControlLayer::bundled(&b).unwrap();
+        assert!(c
+            .controllers()
+            .any(|(id, by)| id == "kursk-2024" && by == "UA"));
     }
 }

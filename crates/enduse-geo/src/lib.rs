@@ -5,9 +5,12 @@
 //! This crate knows nothing of policies: the engine puts what it computes into
 //! the Cedar context.
 
+mod areas;
 mod control;
 mod pip;
+mod shape;
 
+pub use areas::{areas_at, de_jure_chain, AreaProblem, NamedAreas, PopulatedPlaces};
 pub use control::{Control, ControlLayer};
 
 use geo::{
@@ -161,8 +164,34 @@ enum MultiPolygonTag {
 pub struct Boundaries {
     areas: Vec<Area>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
-    border: RTree<RLine<[f64; 2]>>,
+    /// Border segments in the longitude-scaled plane, with their index.
+    border: RTree<GeomWithData<RLine<[f64; 2]>, usize>>,
+    /// Border segments as read (lon, lat), by index.
+    border_ends: Vec<[[f64; 2]; 2]>,
+    /// The subdivisions each border segment bounds, by index: computed on
+    /// first use, since only border bands along named places need it.
+    border_sides: std::sync::OnceLock<Vec<Vec<BorderSide>>>,
     border_km: f64,
+}
+
+/// A subdivision on one side of a border segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BorderSide {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// ISO 3166-2, where the mapping table has one.
+    pub subdivision: Option<String>,
+}
+
+/// The nearest point of the border to a point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BorderNearest {
+    /// Geodesic distance (WGS84), km.
+    pub km: f64,
+    /// The border segments (indexes into [`Boundaries::border_sides`]) on
+    /// which the nearest point lies: one, or two where it is their shared
+    /// vertex.
+    pub segments: Vec<usize>,
 }
 
 /// Longitudes are scaled by this factor in the border index so that planar
@@ -181,19 +210,6 @@ fn coords(v: &Value) -> Option<Vec<Coord<f64>>> {
             })
         })
         .collect()
-}
-
-pub(crate) fn multipolygon(v: &Value) -> Option<MultiPolygon<f64>> {
-    let polys = v.as_array()?.iter().map(|poly| {
-        let rings = poly.as_array()?;
-        let exterior = LineString::new(coords(rings.first()?)?);
-        let interiors = rings[1..]
-            .iter()
-            .map(|r| coords(r).map(LineString::new))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Polygon::new(exterior, interiors))
-    });
-    polys.collect::<Option<Vec<_>>>().map(MultiPolygon::new)
 }
 
 impl Boundaries {
@@ -249,6 +265,7 @@ impl Boundaries {
             .collect();
         let b: Value = serde_json::from_str(border).map_err(|e| GeoError::Data(e.to_string()))?;
         let mut segments = Vec::new();
+        let mut border_ends = Vec::new();
         let mut border_km = 0.0;
         for line in b["geometry"]["coordinates"]
             .as_array()
@@ -257,10 +274,11 @@ impl Boundaries {
             let c = coords(line).ok_or_else(|| bad("bad border line"))?;
             for w in c.windows(2) {
                 border_km += Geodesic.distance(Point::from(w[0]), Point::from(w[1])) / 1000.0;
-                segments.push(RLine::new(
-                    [w[0].x * LON_SCALE, w[0].y],
-                    [w[1].x * LON_SCALE, w[1].y],
+                segments.push(GeomWithData::new(
+                    RLine::new([w[0].x * LON_SCALE, w[0].y], [w[1].x * LON_SCALE, w[1].y]),
+                    border_ends.len(),
                 ));
+                border_ends.push([[w[0].x, w[0].y], [w[1].x, w[1].y]]);
             }
         }
         if segments.is_empty() {
@@ -270,6 +288,8 @@ impl Boundaries {
             areas,
             tree: RTree::bulk_load(boxes),
             border: RTree::bulk_load(segments),
+            border_ends,
+            border_sides: std::sync::OnceLock::new(),
             border_km,
         })
     }
@@ -293,16 +313,25 @@ impl Boundaries {
 
     /// Geodesic distance (WGS84) from `p` to the Ukraine-Russia land border, in km.
     pub fn border_distance_km(&self, p: LatLon) -> f64 {
+        self.border_nearest(p).km
+    }
+
+    /// The distance from `p` to the Ukraine-Russia land border and the
+    /// segments the nearest border point lies on.
+    pub fn border_nearest(&self, p: LatLon) -> BorderNearest {
         let q = [p.lon * LON_SCALE, p.lat];
         let origin = Point::new(p.lon, p.lat);
         // The scaled planar order is close to the true one; the first few
         // candidates are compared on the sphere (cheap), and the winner is
         // measured on the WGS84 ellipsoid (exact, about 1 µs).
         let mut best = (f64::INFINITY, origin);
+        let mut seen: Vec<(f64, usize)> = Vec::new();
         for seg in self.border.nearest_neighbor_iter(&q).take(12) {
-            let c = closest_on_segment(q, seg.from, seg.to);
+            let line = seg.geom();
+            let c = closest_on_segment(q, line.from, line.to);
             let on = Point::new(c[0] / LON_SCALE, c[1]);
             let d = Haversine.distance(origin, on) / 1000.0;
+            seen.push((d, seg.data));
             if d < best.0 {
                 best = (d, on);
             }
@@ -310,7 +339,63 @@ impl Boundaries {
                 break;
             }
         }
-        Geodesic.distance(origin, best.1) / 1000.0
+        // Segments whose nearest point is the winner too (a shared vertex),
+        // within a millimetre.
+        let segments = seen
+            .iter()
+            .filter(|(d, _)| *d <= best.0 + 1e-6)
+            .map(|(_, i)| *i)
+            .collect();
+        BorderNearest {
+            km: Geodesic.distance(origin, best.1) / 1000.0,
+            segments,
+        }
+    }
+
+    /// For every border segment (by index), the subdivisions whose outline
+    /// holds it: its Ukrainian and its Russian side. Found by matching the
+    /// segment's vertices exactly against the admin-1 rings, as the border
+    /// was derived from the edges the two countries share.
+    pub fn border_sides(&self) -> &[Vec<BorderSide>] {
+        self.border_sides.get_or_init(|| {
+            let key = |a: [f64; 2], b: [f64; 2]| {
+                let (a, b) = (
+                    (a[0].to_bits(), a[1].to_bits()),
+                    (b[0].to_bits(), b[1].to_bits()),
+                );
+                if a <= b {
+                    (a, b)
+                } else {
+                    (b, a)
+                }
+            };
+            let index: std::collections::HashMap<_, usize> = self
+                .border_ends
+                .iter()
+                .enumerate()
+                .map(|(i, [a, b])| (key(*a, *b), i))
+                .collect();
+            let mut sides = vec![Vec::new(); self.border_ends.len()];
+            for a in &self.areas {
+                for poly in &a.shape.0 {
+                    for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                        for l in ring.lines() {
+                            let k = key([l.start.x, l.start.y], [l.end.x, l.end.y]);
+                            if let Some(&i) = index.get(&k) {
+                                let side = BorderSide {
+                                    country: a.iso_3166_1.clone(),
+                                    subdivision: a.iso_3166_2.clone(),
+                                };
+                                if !sides[i].contains(&side) {
+                                    sides[i].push(side);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            sides
+        })
     }
 
     /// Total length of the border line, in km.
@@ -345,15 +430,7 @@ impl Boundaries {
 
     /// The border segments as (lon, lat) pairs, for drawing.
     pub fn border_segments(&self) -> Vec<[[f64; 2]; 2]> {
-        self.border
-            .iter()
-            .map(|l| {
-                [
-                    [l.from[0] / LON_SCALE, l.from[1]],
-                    [l.to[0] / LON_SCALE, l.to[1]],
-                ]
-            })
-            .collect()
+        self.border_ends.clone()
     }
 }
 

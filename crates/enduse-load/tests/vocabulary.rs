@@ -899,3 +899,32 @@ proptest! {
         prop_assert_eq!(with, without, "for {:?}", r);
     }
 }
+
+#[test]
+fn a_timeline_lists_only_rules_whose_scope_can_match_the_model() {
+    let e = load_files(&files(|m| {
+        m.get_mut("policies/US.cedar").unwrap().push_str(
+            "\n@id(\"us-origin-only\")\n@summary(\"US designs only in Ukraine\")\n@valid_from(\"2024-01-01\")\n@recorded_at(\"2024-05-30\")\n@source(\"s2024\")\n@quote(\"US\")\nforbid (principal, action == Action::\"use\", resource)\nwhen { resource.origin == Party::\"US\" }\nunless { context.place in Place::\"UA\" };\n",
+        );
+    }))
+    .unwrap();
+    let ids = |m: &str| -> Vec<String> {
+        enduse_core::timeline(&e, &m.into())
+            .unwrap()
+            .into_iter()
+            .filter_map(|ev| ev.rule.map(|r| r.to_string()))
+            .collect()
+    };
+    // SS is British: the US binds it through data, but a rule about US
+    // designs cannot apply to it, nor can one about the model M1.
+    let ss = ids("SS");
+    assert!(ss.contains(&"gb-ss-assurance".to_owned()), "{ss:?}");
+    assert!(!ss.contains(&"us-origin-only".to_owned()), "{ss:?}");
+    assert!(!ss.iter().any(|r| r.starts_with("us-m1")), "{ss:?}");
+    let m1 = ids("M1");
+    assert!(m1.contains(&"us-origin-only".to_owned()), "{m1:?}");
+    assert!(
+        m1.contains(&"us-use".to_owned()),
+        "defaults are on the timeline: {m1:?}"
+    );
+}

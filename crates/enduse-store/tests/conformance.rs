@@ -775,6 +775,92 @@ fn export_round_trip(env: &Env) {
     );
 }
 
+/// The record kinds of the vocabulary (defaults, consent decisions, groups,
+/// target classes, purposes, named areas) are stored, read back and
+/// exported like every other kind, and an export re-imports to nothing new.
+fn vocabulary_kinds_round_trip(env: &Env) {
+    let files = with_file(&bundled(), "areas.toml", |_| {
+        "[[area]]\nid = \"test-band\"\nname = \"a band\"\nborder_band_km = 20\nwithin = [\"RU\"]\n"
+            .to_owned()
+    });
+    let want = records_of(&files);
+    for kind in [
+        RecordKind::Default,
+        RecordKind::Approval,
+        RecordKind::Group,
+        RecordKind::Target,
+        RecordKind::Purpose,
+        RecordKind::Area,
+    ] {
+        assert!(
+            want.iter().any(|r| r.kind == kind),
+            "the test data lacks a `{kind}` record"
+        );
+    }
+    let t = env.fresh();
+    let mut a = t.open();
+    import_files(a.as_mut(), &files, "vocabulary");
+    assert_eq!(records_now(a.as_mut(), None), want);
+    let exported = export_files(a.as_mut(), None).unwrap();
+    for f in [
+        "defaults.toml",
+        "approvals.toml",
+        "groups.toml",
+        "targets.toml",
+        "areas.toml",
+    ] {
+        assert!(exported.get(f).is_some(), "the export lacks {f}");
+    }
+    let r = import_files(a.as_mut(), &exported, "again");
+    assert_eq!(r.txn, None);
+    // A new version of a default is a new version like any other.
+    let d = want.iter().find(|r| r.kind == RecordKind::Default).unwrap();
+    put(a.as_mut(), with_summary(d, "changed"), None, "edit default").unwrap();
+    let h = a.history(RecordKind::Default, &d.key).unwrap();
+    assert_eq!(h.len(), 2);
+}
+
+/// A fact of a kind the database does not declare is refused by the
+/// database itself (migration 4), so no program writes what older programs
+/// could not read.
+fn undeclared_kind_is_refused(env: &Env) {
+    if env.backend == Backend::Memory {
+        return;
+    }
+    let t = env.fresh();
+    let mut s = t.open();
+    import_files(s.as_mut(), &bundled(), "import");
+    drop(s);
+    let err = match env.backend {
+        Backend::Sqlite => {
+            let c = rusqlite::Connection::open(&t.spec).unwrap();
+            c.execute(
+                "INSERT INTO facts (kind, key, version, txn, sys_from, retracted, body) \
+                 VALUES ('bogus', 'x', 1, 1, 0, 0, '{}')",
+                [],
+            )
+            .unwrap_err()
+            .to_string()
+        }
+        _ => {
+            let mut c = postgres::Client::connect(&t.spec, postgres::NoTls).unwrap();
+            c.execute(
+                "INSERT INTO facts (kind, key, version, txn, sys_from, retracted, body) \
+                 VALUES ('bogus', 'x', 1, 1, 0, false, '{}')",
+                &[],
+            )
+            .unwrap_err()
+            .to_string()
+        }
+    };
+    assert!(
+        err.contains("unknown record kind")
+            || err.contains("record_kinds")
+            || err.contains("facts_known_kind"),
+        "{err}"
+    );
+}
+
 /// A transfer of `lot` made from an existing transfer record.
 fn new_transfer(like: &Record, id: &str, lot: &str) -> Record {
     let mut v: Value = serde_json::from_str(&like.body).unwrap();
@@ -1717,6 +1803,8 @@ scenario_tests!(
     raw_writes,
     interrupted_write,
     readers_while_writing,
+    vocabulary_kinds_round_trip,
+    undeclared_kind_is_refused,
 );
 
 #[test]
