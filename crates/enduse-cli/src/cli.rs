@@ -398,6 +398,100 @@ pub fn parse_control(text: &str, name: &str) -> Result<enduse_geo::ControlLayer,
     })
 }
 
+/// The register's named areas, compiled on the bundled boundaries.
+fn named_areas(engine: &Engine) -> Result<enduse_geo::NamedAreas<'static>, CliError> {
+    enduse_geo::NamedAreas::new(engine.register(), boundaries()?).map_err(|problems| {
+        CliError::Usage(format!(
+            "the register's named areas are invalid: {}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })
+}
+
+/// Checks what the loader leaves to the geography: the named areas of
+/// `areas.toml` (outlines, cycles of unions, border stretches) and the
+/// control layer `control.json` (outlines, dates, and that every
+/// `controlled_by` is a party of `register`). Every problem is reported with
+/// its file and the area's id; nothing is written when there is one.
+pub fn check_geography(
+    files: &enduse_load::DataFiles,
+    register: &enduse_core::Register,
+) -> Result<(), CliError> {
+    use enduse_core::{Origin, Problem};
+    let b = boundaries()?;
+    let mut problems = Vec::new();
+    if let Err(found) = enduse_geo::NamedAreas::new(register, b) {
+        for p in found {
+            problems.push(Problem::record(
+                "area",
+                p.id.as_deref().unwrap_or_default(),
+                p.field,
+                p.to_string(),
+            ));
+        }
+    }
+    if let Some(text) = files.get(enduse_load::CONTROL_FILE) {
+        let control = |id: Option<&str>, message: String| {
+            Problem::new(
+                Origin::File {
+                    file: enduse_load::CONTROL_FILE.into(),
+                    span: id.and_then(|id| json_id_span(text, id)),
+                },
+                match id {
+                    Some(id) => format!("control area `{id}`: {message}"),
+                    None => message,
+                },
+            )
+        };
+        let found = enduse_geo::ControlLayer::check(text, b);
+        if found.is_empty() {
+            let layer = enduse_geo::ControlLayer::from_json(text, b)?;
+            for (id, by) in layer.controllers() {
+                if !register
+                    .parties
+                    .contains_key(&enduse_core::PartyId::new(by))
+                {
+                    problems.push(control(
+                        Some(id),
+                        format!("`controlled_by` `{by}` is not a party of the register"),
+                    ));
+                }
+            }
+        }
+        for p in found {
+            problems.push(control(p.id.as_deref(), p.message));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(enduse_load::DataSetError::from_problems(files, problems).into())
+    }
+}
+
+/// The span of `"id": "ID"` in a JSON text, for locating a control area.
+fn json_id_span(text: &str, id: &str) -> Option<std::ops::Range<usize>> {
+    let quoted = serde_json::to_string(id).ok()?;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&quoted) {
+        let at = from + i;
+        let before = text[..at].trim_end();
+        if before
+            .strip_suffix(':')
+            .is_some_and(|b| b.trim_end().ends_with("\"id\""))
+        {
+            let start = text[..at].rfind("\"id\"").unwrap_or(at);
+            return Some(start..at + quoted.len());
+        }
+        from = at + quoted.len();
+    }
+    None
+}
+
 /// Who controls `point` on `date`, from `--control FILE` or the bundled layer.
 fn control_at(
     point: enduse_geo::LatLon,
@@ -639,7 +733,9 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Validate(v) => {
-            let engine = enduse_load::load_dir(&v.dir)?;
+            let files = enduse_load::DataFiles::read_dir(&v.dir)?;
+            let engine = enduse_load::load_files(&files)?;
+            check_geography(&files, engine.register())?;
             w(
                 out,
                 render::validated(&engine, &v.dir.display().to_string(), cli.json),
@@ -661,12 +757,10 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 Some(at) => {
                     let point = enduse_geo::LatLon::parse(at)?;
                     let layer = control_layer(control_file, &src)?;
-                    let (place, km, controlled_by) =
-                        crate::map::point_facts(engine, boundaries()?, &layer, point, q.as_of)
-                            .ok_or_else(|| CliError::NoCountry(at.clone()))?;
-                    q.place = Some(place);
-                    q.border_distance_km = Some(km);
-                    q.controlled_by = controlled_by;
+                    let areas = named_areas(engine)?;
+                    crate::map::point_facts(engine, boundaries()?, &layer, &areas, point, q.as_of)
+                        .ok_or_else(|| CliError::NoCountry(at.clone()))?
+                        .apply(&mut q);
                 }
             }
             q.recipient = c
@@ -721,9 +815,12 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             let (loc, km, point) = locate(&wh.point)?;
             let as_of = day("as-of", wh.as_of.as_deref(), now)?;
             let control = control_at(point, as_of, &loc.country, control_file, &src)?;
+            let engine: &Engine = load(&src)?;
+            let chain = enduse_geo::de_jure_chain(engine.register(), &loc);
+            let areas = named_areas(engine)?.containing(point, &chain, as_of);
             w(
                 out,
-                render::location(&point, &loc, km, as_of, &control, cli.json),
+                render::location(&point, &loc, km, as_of, &control, &areas, cli.json),
             );
             Ok(0)
         }
@@ -742,6 +839,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
                 engine,
                 geo,
                 &control_layer(control_file, &src)?,
+                &named_areas(engine)?,
                 &template,
                 m.cell,
             );

@@ -57,15 +57,6 @@ pub fn control_json(target: &str, as_of: Option<&str>) -> Result<Option<String>,
     Ok(enduse_load::control_json(&refs))
 }
 
-/// Checks a data set's control layer against the boundaries, as `check
-/// --at` will read it, before anything is written.
-fn check_control(files: &DataFiles) -> Result<(), CliError> {
-    if let Some(text) = files.get(enduse_load::CONTROL_FILE) {
-        crate::cli::parse_control(text, enduse_load::CONTROL_FILE)?;
-    }
-    Ok(())
-}
-
 /// The bundled data set with the bundled control layer.
 fn bundled_with_control() -> DataFiles {
     let mut map: std::collections::BTreeMap<String, String> = enduse_load::bundled_files()
@@ -174,8 +165,15 @@ pub fn import(target: &str, dir: &Path, json: bool) -> Result<String, CliError> 
     phase_hook("validating");
     let spin = Bar::spinner("reading and validating", json);
     let files = DataFiles::read_dir(dir)?;
-    check_control(&files)?;
-    let records = enduse_store::prepare(&files)?;
+    let (engine, records) = enduse_load::records_from_files(&files)?;
+    // The named areas and the control layer, as `check --at` will read
+    // them.
+    let checked = crate::cli::check_geography(&files, engine.register());
+    // Freeing a large register takes a while that nobody needs to wait for.
+    let _ = std::thread::Builder::new()
+        .name("enduse-drop".into())
+        .spawn(move || drop(engine));
+    checked?;
     spin.finish();
     let mut store = open(target, true)?;
     let note = format!("import {}", dir.display());

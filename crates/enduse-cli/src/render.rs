@@ -356,6 +356,7 @@ pub fn location(
     border_km: f64,
     as_of: NaiveDate,
     control: &enduse_geo::Control,
+    areas: &[String],
     as_json: bool,
 ) -> String {
     if as_json {
@@ -365,6 +366,7 @@ pub fn location(
             "de_jure": { "country": loc.country, "subdivision": loc.subdivision, "name": loc.name, "adm1_code": loc.adm1_code },
             "border_distance_km": (border_km * 10.0).round() / 10.0,
             "control": control,
+            "areas": areas,
         }));
     }
     let mut out = format!(
@@ -408,6 +410,19 @@ pub fn location(
     let _ = writeln!(
         out,
         "  distance to the UA-RU land border: {border_km:.1} km"
+    );
+    let _ = writeln!(
+        out,
+        "  named areas on {as_of}: {}",
+        if areas.is_empty() {
+            "none".to_owned()
+        } else {
+            areas
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
     out
 }

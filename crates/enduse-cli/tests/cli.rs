@@ -614,3 +614,372 @@ fn a_user_control_layer_replaces_the_bundled_one() {
     assert_eq!(code, 1);
     assert!(err.contains("not a day of the calendar"), "{err}");
 }
+
+/// Copies the bundled data set into `dst`.
+fn copy_data_set(dst: &std::path::Path) {
+    let src = data_dir();
+    for entry in walk(&src) {
+        let to = dst.join(entry.strip_prefix(&src).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, to).unwrap();
+    }
+}
+
+/// Appends `text` to the file `name` of the data set in `dir` (creating it).
+fn append(dir: &std::path::Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    let mut old = std::fs::read_to_string(&path).unwrap_or_default();
+    old.push('\n');
+    old.push_str(text);
+    std::fs::write(path, old).unwrap();
+}
+
+const BAD_AREA: &str = r#"[[area]]
+id = "far-away"
+name = "a polygon off the globe"
+geometry = { type = "Polygon", coordinates = [[[30.0, 50.0], [370.0, 50.0], [31.0, 51.0], [30.0, 50.0]]] }
+"#;
+
+const BAD_CONTROL: &str = r#"{"areas": [
+  {"id": "bow-tie", "controlled_by": "RU", "valid_from": "2024-01-01",
+   "polygon": [[36.0, 50.0], [37.0, 51.0], [37.0, 50.0], [36.0, 51.0], [36.0, 50.0]]},
+  {"id": "dot", "controlled_by": "RU", "valid_from": "2024-01-01", "polygon": [[36.0, 50.0]]},
+  {"id": "far", "controlled_by": "RU", "valid_from": "2024-01-01",
+   "polygon": [[36.0, 50.0], [370.0, 50.0], [37.0, 51.0], [36.0, 50.0]]}
+]}"#;
+
+#[test]
+fn validate_and_import_refuse_bad_areas_with_file_and_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    copy_data_set(&dir);
+    append(&dir, "areas.toml", BAD_AREA);
+    let areas = std::fs::read_to_string(dir.join("areas.toml")).unwrap();
+    let geometry_line = areas
+        .lines()
+        .position(|l| {
+            l.starts_with("geometry = { type = \"Polygon\", coordinates = [[[30.0, 50.0], [370.0")
+        })
+        .unwrap() as u64
+        + 1;
+    let (code, out, err) = enduse(&["--json", "validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let problems = v["error"]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["file"] == "areas.toml"
+            && p["line"].as_u64() == Some(geometry_line)
+            && p["message"]
+                == "area `far-away`: `geometry`: longitude `370.0` is outside -180..180 (position 2 of ring 1)"),
+        "{problems:?}"
+    );
+    let (code, _, err) = enduse(&["validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("areas.toml"), "{err}");
+    assert!(err.contains("`far-away`"), "{err}");
+
+    // The control layer: bad outlines, and a controller that is no party.
+    std::fs::remove_file(dir.join("areas.toml")).unwrap();
+    if data_dir().join("areas.toml").is_file() {
+        std::fs::copy(data_dir().join("areas.toml"), dir.join("areas.toml")).unwrap();
+    }
+    std::fs::write(dir.join("control.json"), BAD_CONTROL).unwrap();
+    let (code, out, err) = enduse(&["--json", "validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let messages: Vec<(String, String, Option<u64>)> = v["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["file"].as_str().unwrap().to_owned(),
+                p["message"].as_str().unwrap().to_owned(),
+                p["line"].as_u64(),
+            )
+        })
+        .collect();
+    for (needle, line) in [
+        (
+            "control area `bow-tie`: `polygon`: ring 1 crosses or touches itself",
+            2,
+        ),
+        ("control area `dot`: `polygon`: ring 1 has 1 position", 4),
+        (
+            "control area `far`: `polygon`: longitude `370.0` is outside -180..180",
+            5,
+        ),
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|(f, m, l)| f == "control.json" && m.starts_with(needle) && *l == Some(line)),
+            "{needle}: {messages:?}"
+        );
+    }
+    std::fs::write(
+        dir.join("control.json"),
+        r#"{"areas": [{"id": "nobody", "controlled_by": "XX", "valid_from": "2024-01-01", "polygon": [[36.0, 50.0], [37.0, 50.0], [37.0, 51.0], [36.0, 50.0]]}]}"#,
+    )
+    .unwrap();
+    let (code, out, _) = enduse(&["--json", "validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["error"]["problems"],
+        serde_json::json!([{
+            "file": "control.json",
+            "line": 1,
+            "message": "control area `nobody`: `controlled_by` `XX` is not a party of the register",
+            "help": null,
+        }])
+    );
+    let (code, _, err) = enduse(&["validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("control.json:1"), "{err}");
+    assert!(err.contains("`nobody`"), "{err}");
+
+    // Import refuses the same data set and writes nothing, not even an
+    // empty database.
+    let db = tmp.path().join("enduse.db");
+    let (code, out, err) = enduse(&[
+        "import",
+        dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("`nobody`"), "{err}");
+    assert!(!db.exists());
+    std::fs::remove_file(dir.join("control.json")).unwrap();
+    append(&dir, "areas.toml", BAD_AREA);
+    let (code, out, err) = enduse(&[
+        "--json",
+        "import",
+        dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["error"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["file"] == "areas.toml"
+                && p["message"].as_str().unwrap().contains("`far-away`")),
+        "{v}"
+    );
+    assert!(!db.exists());
+}
+
+/// A data set with a test party, model, source and rules that read
+/// `context.areas`, and a band along the Belgorod stretch of the border.
+fn data_set_with_areas(dir: &std::path::Path) {
+    copy_data_set(dir);
+    let schema_path = dir.join("schema.cedarschema");
+    let mut schema = std::fs::read_to_string(&schema_path).unwrap();
+    if !schema.contains("entity Area") {
+        schema = schema.replacen("entity Category", "entity Area;\n\nentity Category", 1);
+    }
+    if !schema.contains("\"areas\": Set<Area>") {
+        schema = schema.replacen(
+            "type RequestContext = {",
+            "type RequestContext = {\n  \"areas\": Set<Area>,",
+            1,
+        );
+    }
+    std::fs::write(&schema_path, schema).unwrap();
+    append(
+        dir,
+        "areas.toml",
+        r#"[[area]]
+id = "test-belgorod-band"
+name = "Russian territory within 50 km of the border along Belgorod oblast"
+border_band_km = 50
+opposite = ["RU-BEL"]
+within = ["RU"]
+sources = ["test-source"]
+"#,
+    );
+    append(
+        dir,
+        "sources.toml",
+        r#"[[source]]
+id = "test-source"
+outlet = "Test"
+date = "2024-01-01"
+title = "A test source"
+"#,
+    );
+    append(
+        dir,
+        "parties.toml",
+        r#"[[party]]
+id = "ZZ"
+name = "Testland"
+kind = "state"
+authorities = [{ name = "Government", title = "Government" }]
+"#,
+    );
+    append(
+        dir,
+        "models.toml",
+        r#"[[category]]
+id = "test-rocket"
+name = "Test rocket"
+
+[[model]]
+id = "TESTROCKET"
+name = "Test rocket"
+category = "test-rocket"
+origin = "ZZ"
+sources = ["test-source"]
+"#,
+    );
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(
+        dir.join("policies/ZZ.cedar"),
+        r#"@id("zz-use-in-belgorod-band")
+@summary("Testland's rocket may be used in the Belgorod border band")
+@valid_from("2024-01-01")
+@recorded_at("2024-01-01")
+@source("test-source")
+@quote("in the band")
+permit (principal, action == Action::"use", resource in Model::"TESTROCKET")
+when { context.areas.contains(Area::"test-belgorod-band") };
+
+@id("zz-no-use-elsewhere-in-russia")
+@summary("Testland's rocket may not be used elsewhere in Russia")
+@valid_from("2024-01-01")
+@recorded_at("2024-01-01")
+@source("test-source")
+@quote("nowhere else")
+forbid (principal, action == Action::"use", resource in Model::"TESTROCKET")
+when { context.place in Place::"RU" && !context.areas.contains(Area::"test-belgorod-band") };
+"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn check_at_passes_the_named_areas_of_the_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    data_set_with_areas(&dir);
+    let (code, out, err) = enduse(&["validate", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let check = |at: &str| -> (i32, Value) {
+        let (code, out, err) = enduse(&[
+            "--json",
+            "--data",
+            dir.to_str().unwrap(),
+            "check",
+            "--actor",
+            "UA",
+            "--action",
+            "use",
+            "--model",
+            "TESTROCKET",
+            "--as-of",
+            "2024-06-01",
+            "--at",
+            at,
+        ]);
+        (
+            code,
+            serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}")),
+        )
+    };
+    // Belgorod city: in the band along Belgorod oblast.
+    let (code, v) = check("50.6,36.6");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["outcome"], "permit", "{v}");
+    assert_eq!(
+        v["request"]["areas"],
+        serde_json::json!(["test-belgorod-band"])
+    );
+    assert_eq!(
+        v["parties"][0]["rules"][0]["id"], "zz-use-in-belgorod-band",
+        "{v}"
+    );
+    // Sudzha (Kursk oblast) is as near the border, but faces Sumy oblast.
+    let (code, v) = check("51.19,35.27");
+    assert_eq!(code, 2, "{v}");
+    assert_eq!(v["request"]["areas"], serde_json::json!([]));
+    assert_eq!(
+        v["parties"][0]["rules"][0]["id"], "zz-no-use-elsewhere-in-russia",
+        "{v}"
+    );
+    // Moscow: far from any border.
+    let (code, _) = check("55.75,37.62");
+    assert_eq!(code, 2);
+    // Kharkiv: near the Belgorod stretch, but the band lies within Russia.
+    let (code, v) = check("50.0,36.23");
+    assert_eq!(code, 4, "{v}");
+    assert_eq!(v["request"]["areas"], serde_json::json!([]));
+    // Without a point there are no areas: the answer names the missing fact.
+    let (code, out, _) = enduse(&[
+        "--json",
+        "--data",
+        dir.to_str().unwrap(),
+        "check",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "TESTROCKET",
+        "--as-of",
+        "2024-06-01",
+        "--place",
+        "RU-BEL",
+    ]);
+    assert_eq!(code, 4, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().starts_with("areas")),
+        "{v}"
+    );
+
+    // `where` lists the areas too.
+    let (code, out, err) = enduse(&[
+        "--json",
+        "--data",
+        dir.to_str().unwrap(),
+        "where",
+        "50.6,36.6",
+        "--as-of",
+        "2024-06-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["areas"], serde_json::json!(["test-belgorod-band"]));
+    let (code, out, err) = enduse(&[
+        "--data",
+        dir.to_str().unwrap(),
+        "where",
+        "50.6,36.6",
+        "--as-of",
+        "2024-06-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("named areas on 2024-06-01: `test-belgorod-band`"),
+        "{out}"
+    );
+    let (_, out, _) = enduse(&[
+        "--data",
+        dir.to_str().unwrap(),
+        "where",
+        "55.75,37.62",
+        "--as-of",
+        "2024-06-01",
+    ]);
+    assert!(out.contains("named areas on 2024-06-01: none"), "{out}");
+}

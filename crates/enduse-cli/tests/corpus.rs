@@ -55,7 +55,14 @@ fn query(engine: &Engine, case: &Value, today: &str) -> Query {
             .get("border_distance_km")
             .and_then(Value::as_i64)
             .or_else(|| at(r).map(|(_, km)| km)),
-        areas: None,
+        // The named areas that contain an `at` point on the as-of day, as
+        // `check --at` computes them.
+        areas: s(r, "at").map(|a| {
+            let p = enduse_geo::LatLon::parse(a).unwrap();
+            let b = enduse_geo::Boundaries::bundled().unwrap();
+            let day = parse_day(s(case, "as_of").unwrap()).unwrap();
+            enduse_geo::areas_at(engine.register(), &b, p, day).unwrap()
+        }),
         controlled_by: s(r, "at").and_then(|a| {
             let p = enduse_geo::LatLon::parse(a).unwrap();
             let b = enduse_geo::Boundaries::bundled().unwrap();

@@ -578,6 +578,18 @@ impl Engine {
         item: &ItemRef,
         as_of: NaiveDate,
     ) -> Result<Vec<ChainLink>, RequestError> {
+        self.chain_as_known(actor, item, as_of, NaiveDate::MAX)
+    }
+
+    /// [`Engine::chain`] as the public record stood on `known_at`: treaty
+    /// steps not yet reported by then do not count.
+    pub fn chain_as_known(
+        &self,
+        actor: &PartyId,
+        item: &ItemRef,
+        as_of: NaiveDate,
+        known_at: NaiveDate,
+    ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
         let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
         let mut order: Vec<PartyId> = Vec::new();
@@ -655,7 +667,20 @@ impl Engine {
         let cats = self.register.category_chain(&model.category);
         for t in self.register.treaties.values() {
             if t.prohibits.iter().any(|c| cats.contains(c))
-                && t.binds(actor, as_of, &self.register.conflicts)
+                && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
+                    // Read strictly: a step that binds counts whenever it
+                    // happened; one that releases only once surely public.
+                    !matches!(
+                        step.kind,
+                        crate::register::StepKind::NoticeOfWithdrawal
+                            | crate::register::StepKind::Withdrawal
+                            | crate::register::StepKind::Suspension
+                    ) || self
+                        .register
+                        .sources
+                        .get(&step.source)
+                        .is_none_or(|src| src.date.latest() <= known_at)
+                })
             {
                 add(&t.id, Role::Treaty);
             }
@@ -1206,7 +1231,7 @@ impl Engine {
 
     fn decide_with(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
-        let chain = self.chain(&q.actor, &q.item, q.as_of)?;
+        let chain = self.chain_as_known(&q.actor, &q.item, q.as_of, q.known_at)?;
         let keys = self.res_keys(model, &q.item);
         let (request, provided) = self.request_for(q, &[])?;
 

@@ -312,11 +312,23 @@ impl Treaty {
     /// A notice of withdrawal takes effect under the treaty's withdrawal rule,
     /// which may depend on the armed `conflicts` the party is engaged in.
     pub fn binds(&self, party: &PartyId, date: NaiveDate, conflicts: &[Conflict]) -> bool {
+        self.binds_as_known(party, date, conflicts, &|_| true)
+    }
+
+    /// [`Treaty::binds`] counting only the steps `known` accepts (those
+    /// public on the known-at day): as the record then stood.
+    pub fn binds_as_known(
+        &self,
+        party: &PartyId,
+        date: NaiveDate,
+        conflicts: &[Conflict],
+        known: &dyn Fn(&MembershipStep) -> bool,
+    ) -> bool {
         let mut bound = false;
         let mut steps: Vec<&MembershipStep> = self
             .steps
             .iter()
-            .filter(|s| &s.party == party && s.date.earliest() <= date)
+            .filter(|s| &s.party == party && s.date.earliest() <= date && known(s))
             .collect();
         steps.sort_by_key(|s| s.date.earliest());
         for s in steps {

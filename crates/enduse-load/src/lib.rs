@@ -35,6 +35,7 @@
 mod error;
 mod files;
 mod records;
+mod report;
 mod toml_model;
 
 pub use error::{DataSetError, FileProblem};
@@ -44,6 +45,7 @@ pub use records::{
     engine_from_trusted_records, files_from_records, record_from_text, records_from_files, Record,
     RecordKind,
 };
+pub use report::record_index;
 
 use enduse_core::{Engine, PartyId, Problem};
 use std::path::Path;

@@ -928,3 +928,16 @@ fn a_timeline_lists_only_rules_whose_scope_can_match_the_model() {
         "defaults are on the timeline: {m1:?}"
     );
 }
+
+#[test]
+fn a_withdrawal_not_yet_public_does_not_release_the_state() {
+    let e = engine();
+    let mut r = q("LT", Action::Use, "MINE", "2025-12-28", "2025-07-15");
+    r.place = Some("LT".into());
+    // The notice (reported 2025-08-01 in the test data) was not yet public.
+    let d = e.decide(&r).unwrap();
+    assert!(d.parties.iter().any(|p| p.party.as_str() == "OTTAWA"));
+    r.known_at = day("2025-08-01");
+    let d = e.decide(&r).unwrap();
+    assert!(!d.parties.iter().any(|p| p.party.as_str() == "OTTAWA"));
+}

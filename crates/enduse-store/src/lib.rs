@@ -29,8 +29,8 @@ mod sqlite;
 pub use mem::MemStore;
 pub use model::{Change, Expect, Store, StoreError, TxnInfo, Version};
 pub use ops::{
-    engine_at, export_files, import, import_records, open, prepare, put, records_at, retract,
-    sqlite_path, ImportReport,
+    engine_at, export_files, import, import_records, open, open_read_only, prepare, put,
+    records_at, retract, sqlite_path, ImportReport,
 };
 pub use pg::{PgStore, PG_MIGRATIONS};
 pub use sqlite::{SqliteStore, MIGRATIONS};

@@ -104,6 +104,18 @@ pub enum StoreError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     DataSet(#[from] enduse_load::DataSetError),
+    /// A read found no enduse register there (reads never create one).
+    #[error("database `{target}` holds no enduse register: {reason}")]
+    #[diagnostic(
+        code(enduse::store::not_a_register),
+        help("create one with `enduse init --db {target}` (or `enduse import DIR --db {target}`)")
+    )]
+    NotARegister {
+        /// Which database.
+        target: String,
+        /// What was found instead.
+        reason: String,
+    },
     /// A bad argument (unknown kind, a record that does not exist).
     #[error("{0}")]
     #[diagnostic(code(enduse::store::usage))]

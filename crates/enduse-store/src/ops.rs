@@ -25,6 +25,22 @@ pub fn open(target: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
+/// Opens the store named by `target` for reading only: a missing or empty
+/// file, or a database without an enduse schema, is an error, and nothing is
+/// created or migrated. `memory:` is always empty, so it is refused too.
+pub fn open_read_only(target: &str) -> Result<Box<dyn Store>, StoreError> {
+    if target == "memory:" {
+        return Err(StoreError::NotARegister {
+            target: target.into(),
+            reason: "a memory database is empty when it is opened".into(),
+        });
+    }
+    match sqlite_path(target) {
+        Some(path) => Ok(Box::new(SqliteStore::open_read_only(Path::new(path))?)),
+        None => Ok(Box::new(PgStore::open_read_only(target)?)),
+    }
+}
+
 /// The SQLite file `target` names for [`open`], or `None` when it names
 /// PostgreSQL or `memory:`.
 pub fn sqlite_path(target: &str) -> Option<&str> {

@@ -122,6 +122,30 @@ impl PgStore {
         Ok(s)
     }
 
+    /// Connects for reading only: the schema is checked, never created or
+    /// migrated, so a role that may only read can open it, and a database
+    /// without a register stays as it was.
+    pub fn open_read_only(conn: &str) -> Result<Self, StoreError> {
+        let target = redact(conn);
+        let client = Client::connect(conn, NoTls).map_err(db_err(&target))?;
+        let mut s = Self {
+            client,
+            target: target.clone(),
+        };
+        match s.read_version()? {
+            None => Err(StoreError::NotARegister {
+                target,
+                reason: "it has no enduse schema".into(),
+            }),
+            Some(v) if v > PG_MIGRATIONS.len() as i64 => Err(StoreError::TooNew {
+                target,
+                found: v,
+                known: PG_MIGRATIONS.len() as i64,
+            }),
+            Some(_) => Ok(s),
+        }
+    }
+
     /// The schema version by plain reads (`None` before the first
     /// migration): needs no lock and no right to create tables.
     fn read_version(&mut self) -> Result<Option<i64>, StoreError> {

@@ -125,6 +125,67 @@ impl SqliteStore {
         Ok(s)
     }
 
+    /// Opens an existing database for reading only: nothing is created,
+    /// migrated or written, and a read-only file or directory will do.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let target = path.display().to_string();
+        let e = db_err(&target);
+        let not = |reason: &str| StoreError::NotARegister {
+            target: target.clone(),
+            reason: reason.to_owned(),
+        };
+        match std::fs::metadata(path) {
+            Err(_) => return Err(not("no such file")),
+            Ok(m) if m.len() == 0 => return Err(not("the file is empty")),
+            Ok(m) if !m.is_file() => return Err(not("not a file")),
+            Ok(_) => {}
+        }
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(&e)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(&e)?;
+        let s = Self {
+            conn,
+            target: target.clone(),
+        };
+        // A WAL database in a directory we may not write to cannot make
+        // its shared-memory file; read it as immutable then (no writer can
+        // be there either).
+        let version = match s.read_version() {
+            Ok(v) => v,
+            Err(_) => {
+                let uri = format!("file:{}?immutable=1", path.display());
+                let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                    .map_err(&e)?;
+                let s2 = Self {
+                    conn,
+                    target: target.clone(),
+                };
+                let v = s2
+                    .read_version()
+                    .map_err(|_| not("not a SQLite database"))?;
+                return Self::checked(s2, v, &target);
+            }
+        };
+        Self::checked(s, version, &target)
+    }
+
+    fn checked(s: Self, version: Option<i64>, target: &str) -> Result<Self, StoreError> {
+        match version {
+            None => Err(StoreError::NotARegister {
+                target: target.to_owned(),
+                reason: "it has no enduse schema".into(),
+            }),
+            Some(v) if v > MIGRATIONS.len() as i64 => Err(StoreError::TooNew {
+                target: target.to_owned(),
+                found: v,
+                known: MIGRATIONS.len() as i64,
+            }),
+            Some(_) => Ok(s),
+        }
+    }
+
     /// The schema version by a plain read (`None` before the first
     /// migration), which never waits for a writer.
     fn read_version(&self) -> Result<Option<i64>, StoreError> {

@@ -861,6 +861,59 @@ fn undeclared_kind_is_refused(env: &Env) {
     );
 }
 
+/// Opening for a read never creates, migrates or writes: a missing or empty
+/// SQLite file stays as it was, an empty PostgreSQL database gets no
+/// tables, and a register opened read-only answers like the writer's.
+fn reads_never_write(env: &Env) {
+    use enduse_store::open_read_only;
+    match env.backend {
+        Backend::Memory => {
+            assert!(matches!(
+                open_read_only("memory:"),
+                Err(StoreError::NotARegister { .. })
+            ));
+            return;
+        }
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let missing = dir.path().join("none.db");
+            let e = open_read_only(missing.to_str().unwrap()).err().unwrap();
+            assert!(matches!(e, StoreError::NotARegister { .. }), "{e:?}");
+            assert!(!missing.exists(), "a read created the file");
+            let empty = dir.path().join("empty.db");
+            std::fs::write(&empty, b"").unwrap();
+            let e = open_read_only(empty.to_str().unwrap()).err().unwrap();
+            assert!(e.to_string().contains("empty"), "{e}");
+            assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+            let text = dir.path().join("text.db");
+            std::fs::write(&text, b"not a database at all, just some text").unwrap();
+            assert!(open_read_only(text.to_str().unwrap()).is_err());
+        }
+        Backend::Postgres => {
+            let t = env.fresh();
+            let e = open_read_only(&t.spec).err().unwrap();
+            assert!(matches!(e, StoreError::NotARegister { .. }), "{e:?}");
+            let mut c = postgres::Client::connect(&t.spec, postgres::NoTls).unwrap();
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(n, 0, "a read created tables");
+        }
+    }
+    let t = env.fresh();
+    let mut w = t.open();
+    import_files(w.as_mut(), &bundled(), "import");
+    let want = records_now(w.as_mut(), None);
+    let mut r = open_read_only(&t.spec).unwrap();
+    assert_eq!(records_now(r.as_mut(), None), want);
+    let txns = txn_count(r.as_mut());
+    assert!(txns >= 1);
+}
+
 /// A transfer of `lot` made from an existing transfer record.
 fn new_transfer(like: &Record, id: &str, lot: &str) -> Record {
     let mut v: Value = serde_json::from_str(&like.body).unwrap();
@@ -1805,6 +1858,7 @@ scenario_tests!(
     readers_while_writing,
     vocabulary_kinds_round_trip,
     undeclared_kind_is_refused,
+    reads_never_write,
 );
 
 #[test]
