@@ -431,7 +431,11 @@ impl Engine {
             || register
                 .transfers
                 .values()
-                .any(|t| t.status == Status::Disputed);
+                .any(|t| t.status == Status::Disputed)
+            || register
+                .treaties
+                .values()
+                .any(|t| t.steps.iter().any(|x| x.status == Status::Disputed));
         Ok(Self {
             has_disputed,
             group_days,
@@ -590,6 +594,17 @@ impl Engine {
         as_of: NaiveDate,
         known_at: NaiveDate,
     ) -> Result<Vec<ChainLink>, RequestError> {
+        self.chain_inner(actor, item, as_of, known_at, false)
+    }
+
+    fn chain_inner(
+        &self,
+        actor: &PartyId,
+        item: &ItemRef,
+        as_of: NaiveDate,
+        known_at: NaiveDate,
+        use_disputed: bool,
+    ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
         let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
         let mut order: Vec<PartyId> = Vec::new();
@@ -635,7 +650,7 @@ impl Engine {
             // Walk back from the actor: who gave it to the holder, and so on.
             while let Some(t) = transfers.iter().rev().find(|t| {
                 t.to == holder
-                    && t.status != crate::vocab::Status::Disputed
+                    && (t.status != crate::vocab::Status::Disputed || use_disputed)
                     && t.first_date().is_some_and(|d| d <= as_of)
                     && !seen.contains(t.id.as_str())
             }) {
@@ -670,16 +685,19 @@ impl Engine {
                 && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
                     // Read strictly: a step that binds counts whenever it
                     // happened; one that releases only once surely public.
-                    !matches!(
+                    // Disputed steps count only if they held.
+                    let releases = matches!(
                         step.kind,
                         crate::register::StepKind::NoticeOfWithdrawal
                             | crate::register::StepKind::Withdrawal
                             | crate::register::StepKind::Suspension
-                    ) || self
+                    );
+                    let public = self
                         .register
                         .sources
                         .get(&step.source)
-                        .is_none_or(|src| src.date.latest() <= known_at)
+                        .is_none_or(|src| src.date.latest() <= known_at);
+                    (step.status != Status::Disputed || use_disputed) && (!releases || public)
                 })
             {
                 add(&t.id, Role::Treaty);
@@ -1169,13 +1187,17 @@ impl Engine {
                     .filter(|r| r.status == Status::Disputed)
                     .cloned()
                     .collect();
-                d.notes.push(format!(
-                    "if the disputed facts on record held ({}), the outcome would be {}",
+                let named = if facts.is_empty() {
+                    "a disputed treaty step or transfer".to_owned()
+                } else {
                     facts
                         .iter()
                         .map(|f| format!("`{}`", f.id))
                         .collect::<Vec<_>>()
-                        .join(", "),
+                        .join(", ")
+                };
+                d.notes.push(format!(
+                    "if the disputed facts on record held ({named}), the outcome would be {}",
                     alt.outcome
                 ));
                 d.if_disputed = Some(DisputedOutcome {
@@ -1231,7 +1253,7 @@ impl Engine {
 
     fn decide_with(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
-        let chain = self.chain_as_known(&q.actor, &q.item, q.as_of, q.known_at)?;
+        let chain = self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed)?;
         let keys = self.res_keys(model, &q.item);
         let (request, provided) = self.request_for(q, &[])?;
 

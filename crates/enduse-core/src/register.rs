@@ -283,6 +283,9 @@ pub struct MembershipStep {
     pub source: SourceId,
     /// What it was (for events: "parliament approved withdrawal").
     pub note: Option<String>,
+    /// How well established: a disputed step (a "suspension" the treaty
+    /// does not provide for) counts only in the "if it held" evaluation.
+    pub status: Status,
 }
 
 /// A treaty. Its prohibitions are rules owned by the treaty's party id.

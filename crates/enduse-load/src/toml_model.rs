@@ -249,6 +249,7 @@ pub(crate) struct StepToml {
     date: String,
     source: String,
     note: Option<String>,
+    status: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -826,6 +827,7 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
                     date,
                     source: SourceId::new(s.source),
                     note: s.note,
+                    status: status_of(dates.problems, "treaty", &t.id, s.status.as_deref()),
                 });
             }
         }

@@ -941,3 +941,29 @@ fn a_withdrawal_not_yet_public_does_not_release_the_state() {
     let d = e.decide(&r).unwrap();
     assert!(!d.parties.iter().any(|p| p.party.as_str() == "OTTAWA"));
 }
+
+#[test]
+fn a_disputed_treaty_step_counts_only_in_the_alternative() {
+    let e = load_files(&files(|m| {
+        let t = m.get_mut("treaties.toml").unwrap();
+        *t = t.replacen(
+            "  { party = \"UA\", kind = \"event\"",
+            "  { party = \"UA\", kind = \"suspension\", date = \"2025-07-18\", source = \"s2025\", status = \"disputed\" },\n  { party = \"UA\", kind = \"event\"",
+            1,
+        );
+        m.insert(
+            "policies/OTTAWA.cedar".into(),
+            "@id(\"apm-ban\")\n@summary(\"no mines\")\n@valid_from(\"1999-03-01\")\n@recorded_at(\"2000-01-01\")\n@source(\"law\")\n@quote(\"never\")\nforbid (principal, action, resource in Category::\"anti-personnel-mine\");\n".into(),
+        );
+    }))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut r = q("UA", Action::Use, "MINE", "2025-09-01", "2025-09-01");
+    r.place = Some("UA".into());
+    let d = e.decide(&r).unwrap();
+    assert!(d.parties.iter().any(|p| p.party.as_str() == "OTTAWA"));
+    assert_eq!(d.outcome, Outcome::Forbid);
+    let alt = d
+        .if_disputed
+        .expect("the suspension, if it held, changes the outcome");
+    assert_eq!(alt.outcome, Outcome::Permit);
+}
