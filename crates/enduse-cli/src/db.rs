@@ -410,10 +410,33 @@ pub fn put(
         }
         _ => enduse_load::record_from_text(k, &name, &text, owner)?,
     };
+    if k == RecordKind::Control {
+        check_control_area(store.as_mut(), &name, &text)?;
+    }
     let what = format!("put {k} `{}`", record.key);
     let note = format!("{what} from {name}");
     let t = enduse_store::put(store.as_mut(), record, expect(expect_version), &note)?;
     Ok(edited(target, &what, &t, json))
+}
+
+/// Checks one control area (the JSON of `put control`) as `check --at` will
+/// read it: its outline and dates, and that its `controlled_by` is a party
+/// of the stored register.
+fn check_control_area(store: &mut dyn Store, name: &str, text: &str) -> Result<(), CliError> {
+    let layer = crate::cli::parse_control(&format!("{{\"areas\": [{text}]}}"), name)?;
+    let engine = enduse_store::engine_at(store, None)?;
+    for (id, by) in layer.controllers() {
+        if !engine
+            .register()
+            .parties
+            .contains_key(&enduse_core::PartyId::new(by))
+        {
+            return Err(CliError::Usage(format!(
+                "`{name}`: control area `{id}`: `controlled_by` `{by}` is not a party of the register"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `enduse retract KIND KEY`.

@@ -772,6 +772,37 @@ fn validate_and_import_refuse_bad_areas_with_file_and_id() {
         "{v}"
     );
     assert!(!db.exists());
+
+    // `put control` checks the area the same way, and writes nothing.
+    let db = db.to_str().unwrap();
+    assert_eq!(enduse(&["init", "--db", db]).0, 0);
+    let area = tmp.path().join("area.json");
+    for (json, needle) in [
+        (
+            r#"{"id": "nobody", "controlled_by": "XX", "valid_from": "2024-01-01", "polygon": [[36.0, 50.0], [37.0, 50.0], [37.0, 51.0], [36.0, 50.0]]}"#,
+            "`XX` is not a party",
+        ),
+        (
+            r#"{"id": "bow-tie", "controlled_by": "RU", "valid_from": "2024-01-01", "polygon": [[36.0, 50.0], [37.0, 51.0], [37.0, 50.0], [36.0, 51.0], [36.0, 50.0]]}"#,
+            "crosses or touches itself",
+        ),
+    ] {
+        std::fs::write(&area, json).unwrap();
+        let (code, out, err) = enduse(&[
+            "--json",
+            "put",
+            "control",
+            "--file",
+            area.to_str().unwrap(),
+            "--db",
+            db,
+        ]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains(needle), "{out}");
+    }
+    let (_, out, _) = enduse(&["--json", "log", "--db", db]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["transactions"].as_array().unwrap().len(), 1, "{v}");
 }
 
 /// A data set with a test party, model, source and rules that read
@@ -982,4 +1013,28 @@ fn check_at_passes_the_named_areas_of_the_point() {
         "2024-06-01",
     ]);
     assert!(out.contains("named areas on 2024-06-01: none"), "{out}");
+
+    // The map colours the band apart from the rest of Russia.
+    let svg = tmp.path().join("band.svg");
+    let (code, out, err) = enduse(&[
+        "--json",
+        "--data",
+        dir.to_str().unwrap(),
+        "map",
+        "--actor",
+        "UA",
+        "--action",
+        "use",
+        "--model",
+        "TESTROCKET",
+        "--as-of",
+        "2024-06-01",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let permit = v["cells"]["permit"].as_u64().unwrap();
+    assert!((5..200).contains(&permit), "{v}");
+    assert!(v["cells"]["forbid"].as_u64().unwrap() > 1000, "{v}");
 }

@@ -1,6 +1,8 @@
 //! enduse geography: public-domain Natural Earth boundaries, the
 //! classification of a point (de jure country and first-level subdivision),
-//! and the geodesic distance to the Ukraine-Russia land border.
+//! the geodesic distance to the Ukraine-Russia land border, who controls a
+//! point on a day ([`ControlLayer`]), and which of the register's named areas
+//! contain it ([`NamedAreas`]).
 //!
 //! This crate knows nothing of policies: the engine puts what it computes into
 //! the Cedar context.
