@@ -1251,7 +1251,85 @@ impl Engine {
         status.used_under(q.statuses) || (use_disputed && status == Status::Disputed)
     }
 
+    /// The lots of `model` that `actor` holds on `as_of`: the last transfer
+    /// of each (begun by that day, not disputed) went to the actor.
+    fn lots_held(&self, actor: &PartyId, model: &ModelId, as_of: NaiveDate) -> Vec<LotId> {
+        self.lots_of_model
+            .get(model)
+            .into_iter()
+            .flatten()
+            .filter(|lot| {
+                self.transfers_of_lot
+                    .get(*lot)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| self.register.transfers.get(t))
+                    .filter(|t| {
+                        t.status != Status::Disputed && t.first_date().is_some_and(|d| d <= as_of)
+                    })
+                    .next_back()
+                    .is_some_and(|t| &t.to == actor)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A question about a model the actor holds in lots from different
+    /// suppliers is answered for the lot that allows the most: the actor
+    /// can choose which one to use. The other lots' answers are noted.
     fn decide_with(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
+        let ItemRef::Model(model) = &q.item else {
+            return self.decide_one(q, use_disputed);
+        };
+        let lots = self.lots_held(&q.actor, model, q.as_of);
+        if lots.len() < 2 {
+            return self.decide_one(q, use_disputed);
+        }
+        let mut per_lot = Vec::with_capacity(lots.len());
+        for lot in &lots {
+            let mut ql = q.clone();
+            ql.item = ItemRef::Lot(lot.clone());
+            per_lot.push((lot, self.decide_one(&ql, use_disputed)?));
+        }
+        // Lots whose suppliers bind alike answer alike: compare by outcome,
+        // then prefer the lot with fewer binding parties (a plainer answer).
+        per_lot.sort_by_key(|(_, d)| (d.outcome, d.parties.len()));
+        let mut iter = per_lot.into_iter();
+        let Some((best_lot, mut best)) = iter.next() else {
+            return self.decide_one(q, use_disputed);
+        };
+        let others: Vec<String> = iter
+            .filter(|(_, d)| d.outcome != best.outcome)
+            .map(|(lot, d)| {
+                let who: Vec<String> = d
+                    .parties
+                    .iter()
+                    .filter(|p| p.outcome == d.outcome)
+                    .map(|p| {
+                        let ids: Vec<String> = p.rules.iter().map(|r| r.id.to_string()).collect();
+                        format!("{} ({})", p.name, ids.join(", "))
+                    })
+                    .collect();
+                format!("lot `{lot}`: {} by {}", d.outcome, who.join("; "))
+            })
+            .collect();
+        best.notes.insert(
+            0,
+            format!(
+                "Ukraine-held lots of {model} come from several suppliers; the answer is for lot `{best_lot}`, the one that allows the most{}",
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(". Other lots: {}", others.join("; "))
+                }
+            )
+            .replace("Ukraine-held", &format!("{}-held", self.register.party_name(&q.actor))),
+        );
+        best.request = q.clone();
+        Ok(best)
+    }
+
+    fn decide_one(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
         let chain = self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed)?;
         let keys = self.res_keys(model, &q.item);

@@ -961,13 +961,14 @@ mod tests {
                 .unwrap()
                 .clone()
         };
-        // Delivered 2023-09, per the Washington Post of 2024-09-11.
+        // Pledged 21-22 Sept 2023 (NBC, via the Daily Beast of 2023-09-22),
+        // first reported by the earliest source the transfer cites.
         let t = get(RecordKind::Transfer, "us-ua-atacms-2023");
-        assert_eq!(t.valid_from.as_deref(), Some("2023-09"));
-        assert_eq!(t.recorded_at.as_deref(), Some("2024-09-11"));
+        assert_eq!(t.valid_from.as_deref(), Some("2023-09-21..2023-09-22"));
+        assert_eq!(t.recorded_at.as_deref(), Some("2023-09-22"));
         let lot = get(RecordKind::Lot, "us-ua-atacms");
-        assert_eq!(lot.valid_from.as_deref(), Some("2023-09"));
-        assert_eq!(lot.recorded_at.as_deref(), Some("2024-09-11"));
+        assert_eq!(lot.valid_from.as_deref(), Some("2023-09-21..2023-09-22"));
+        assert_eq!(lot.recorded_at.as_deref(), Some("2023-09-22"));
 
         // Derived for one record against the rest, as an edit does.
         let mut one = vec![lot.clone()];
