@@ -237,12 +237,13 @@ pub fn record_index(engine: &Engine) -> String {
         let count = |prefix: &str| rows.iter().filter(|r| r.what.starts_with(prefix)).count();
         let _ = writeln!(
             out,
-            "| {} ({p}) | {} | {} | {} | {} |",
+            "| {} ({p}) | {} | {} | {} | {} | {} |",
             reg.party_name(p),
             count("rule"),
             count("decision"),
             count("default"),
-            count("transfer")
+            count("transfer"),
+            count("treaty")
         );
     }
     let _ = writeln!(out, "\n## By state\n");
