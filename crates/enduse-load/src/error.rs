@@ -61,6 +61,21 @@ impl DataSetError {
         }
     }
 
+    /// This error with `more` problems of `files` added (an I/O error
+    /// stays as it is).
+    pub fn with_more(self, files: &DataFiles, more: Vec<Problem>) -> Self {
+        match self {
+            Self::Invalid {
+                origin,
+                mut problems,
+            } => {
+                problems.extend(more.into_iter().map(|p| locate(files, p)));
+                Self::Invalid { origin, problems }
+            }
+            io => io,
+        }
+    }
+
     /// The problems, when the data set was invalid.
     pub fn problems(&self) -> &[FileProblem] {
         match self {

@@ -508,26 +508,37 @@ fn bad_toml(file: &str, e: &toml::de::Error) -> Problem {
 /// returned unless every file is valid, so a store never receives half a
 /// data set.
 pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), DataSetError> {
-    let control = match files.get(crate::CONTROL_FILE).map(control_records) {
-        None => Vec::new(),
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            return Err(DataSetError::from_problems(
-                files,
-                vec![Problem::new(
-                    Origin::File {
-                        file: crate::CONTROL_FILE.into(),
-                        span: None,
-                    },
-                    e,
-                )],
-            ))
-        }
+    let control = files.get(crate::CONTROL_FILE).map(control_records);
+    let control_problem = |e: &str| {
+        Problem::new(
+            Origin::File {
+                file: crate::CONTROL_FILE.into(),
+                span: None,
+            },
+            e.to_owned(),
+        )
     };
-    let (engine, mut records) = match records_in_one_pass(files) {
-        Some(done) => done?,
+    let loaded = match records_in_one_pass(files) {
+        Some(done) => done,
         // Something is off: load the slow way, which locates every problem.
-        None => records_via_loader(files)?,
+        None => records_via_loader(files),
+    };
+    // Every problem in one run: those of the control layer with the rest.
+    let (engine, mut records) = match (loaded, &control) {
+        (Ok(done), Some(Err(e))) => {
+            drop(done);
+            return Err(DataSetError::from_problems(files, vec![control_problem(e)]));
+        }
+        (Err(err), Some(Err(e))) => {
+            let mut problems: Vec<Problem> = Vec::new();
+            problems.push(control_problem(e));
+            return Err(err.with_more(files, problems));
+        }
+        (loaded, _) => loaded?,
+    };
+    let control = match control {
+        Some(Ok(c)) => c,
+        _ => Vec::new(),
     };
     records.extend(control);
     derive_times(&mut records, &[]);

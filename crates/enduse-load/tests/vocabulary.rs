@@ -967,3 +967,25 @@ fn a_disputed_treaty_step_counts_only_in_the_alternative() {
         .expect("the suspension, if it held, changes the outcome");
     assert_eq!(alt.outcome, Outcome::Permit);
 }
+
+#[test]
+fn problems_of_every_file_come_in_one_run() {
+    let files = files(|m| {
+        m.insert("control.json".into(), "{\"areas\": 3}".into());
+        let t = m.get_mut("parties.toml").unwrap();
+        *t = t.replacen("kind = \"state\"", "kind = state", 1);
+        let g = m.get_mut("policies/GB.cedar").unwrap();
+        *g = g.replacen(
+            "unless { context.place in Place::\"UA\" };",
+            "unless { context.place in };",
+            1,
+        );
+    });
+    let p = match enduse_load::records_from_files(&files) {
+        Ok(_) => panic!("should be refused"),
+        Err(e) => e.problems().to_vec(),
+    };
+    for f in ["control.json", "parties.toml", "policies/GB.cedar"] {
+        assert!(p.iter().any(|x| x.file == f), "{f} missing from {p:?}");
+    }
+}
