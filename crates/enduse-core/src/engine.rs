@@ -1264,10 +1264,9 @@ impl Engine {
                     .into_iter()
                     .flatten()
                     .filter_map(|t| self.register.transfers.get(t))
-                    .filter(|t| {
+                    .rfind(|t| {
                         t.status != Status::Disputed && t.first_date().is_some_and(|d| d <= as_of)
                     })
-                    .next_back()
                     .is_some_and(|t| &t.to == actor)
             })
             .cloned()
