@@ -530,9 +530,7 @@ pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), Da
             return Err(DataSetError::from_problems(files, vec![control_problem(e)]));
         }
         (Err(err), Some(Err(e))) => {
-            let mut problems: Vec<Problem> = Vec::new();
-            problems.push(control_problem(e));
-            return Err(err.with_more(files, problems));
+            return Err(err.with_more(files, vec![control_problem(e)]));
         }
         (loaded, _) => loaded?,
     };
