@@ -1375,7 +1375,7 @@ impl Engine {
         for c in self.register.consents.iter().filter(|c| {
             !c.binding
                 && self.consent_public(c) <= q.known_at
-                && c.scope.models.contains(&model.id)
+                && (c.scope.models.is_empty() || c.scope.models.contains(&model.id))
                 && c.scope.actor.as_ref().is_none_or(|a| a == &q.actor)
                 && (c.scope.actions.is_empty() || c.scope.actions.contains(&q.action))
         }) {
