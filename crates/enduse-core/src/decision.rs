@@ -86,6 +86,12 @@ pub enum Role {
     /// The actor itself, when its own rules speak to the action (an export
     /// embargo binds the state that imposed it).
     Own,
+    /// A treaty that binds the recipient of a transfer and forbids acquiring
+    /// the item.
+    TreatyOfRecipient {
+        /// The recipient bound by the treaty.
+        recipient: PartyId,
+    },
     /// The home state of a company in the chain (its export control governs
     /// the company's transfers, wherever its stock is).
     Jurisdiction {
@@ -119,6 +125,9 @@ impl Role {
             Role::Treaty => "treaty binding the actor".into(),
             Role::Own => "the actor's own rules".into(),
             Role::Jurisdiction { company } => format!("home state of {company}"),
+            Role::TreatyOfRecipient { recipient } => {
+                format!("treaty binding the recipient {recipient}")
+            }
         }
     }
 }

@@ -475,7 +475,10 @@ impl Engine {
         self.by_id.get(id).map(|&i| &self.rules[i as usize])
     }
 
-    /// Resolves a party code, or says which codes are close.
+    /// Resolves a party by its code or, when it names one party, by its
+    /// name: the whole name (`Ukraine`), its initials (`UK` for the United
+    /// Kingdom), or a run of its words (`Czech` for the Czech Republic).
+    /// Otherwise says which parties are close, by code or name.
     pub fn resolve_party(&self, s: &str) -> Result<PartyId, RequestError> {
         let id = PartyId::new(s);
         if self.register.parties.contains_key(&id) {
@@ -489,21 +492,132 @@ impl Engine {
         {
             return Ok(p.id.clone());
         }
+        fn words(t: &str) -> Vec<String> {
+            t.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect()
+        }
+        // The initials of a name's capitalised words, before any
+        // parenthesis: "United Kingdom" is UK, "Convention on Cluster
+        // Munitions" CCM.
+        fn initials(name: &str) -> String {
+            name.split('(')
+                .next()
+                .unwrap_or(name)
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .filter(|c| c.is_uppercase())
+                .collect()
+        }
+        let given = words(s);
+        let parties = &self.register.parties;
+        for tier in 0..4 {
+            let hits: Vec<&crate::register::Party> = parties
+                .values()
+                .filter(|p| {
+                    let n = words(&p.name);
+                    match tier {
+                        0 => !given.is_empty() && n == given,
+                        1 => {
+                            let i = initials(&p.name);
+                            s.trim().chars().count() >= 2
+                                && i.chars().count() >= 2
+                                && i.eq_ignore_ascii_case(s.trim())
+                        }
+                        2 => !given.is_empty() && n.starts_with(&given),
+                        _ => {
+                            !given.is_empty()
+                                && n.windows(given.len()).any(|w| w == given.as_slice())
+                        }
+                    }
+                })
+                .collect();
+            match hits.as_slice() {
+                [] => continue,
+                [one] => return Ok(one.id.clone()),
+                many => {
+                    let list: Vec<String> = many
+                        .iter()
+                        .take(8)
+                        .map(|p| format!("`{}` ({})", p.id, p.name))
+                        .collect();
+                    return Err(RequestError::UnknownParty {
+                        id: s.to_owned(),
+                        help: format!(
+                            "`{s}` names {} parties: {}; give the code",
+                            many.len(),
+                            list.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        let known: Vec<String> = parties
+            .values()
+            .map(|p| format!("{}\t{}", p.id, p.name))
+            .collect();
         Err(RequestError::UnknownParty {
             id: s.to_owned(),
-            help: suggest(s, self.register.parties.keys().map(PartyId::as_str)),
+            help: suggest(s, known.iter().map(String::as_str)),
         })
     }
 
-    /// Resolves a model designation, name or alias.
+    /// Resolves a model by its designation, name or alias, or, when they
+    /// name one model, by whole words of them (`Storm` for Storm Shadow,
+    /// words at the start of a name first). Otherwise says which are close.
     pub fn resolve_model(&self, s: &str) -> Result<ModelId, RequestError> {
-        self.register
-            .find_model(s)
-            .map(|m| m.id.clone())
-            .ok_or_else(|| RequestError::UnknownModel {
-                id: s.to_owned(),
-                help: suggest(s, self.register.models.keys().map(ModelId::as_str)),
-            })
+        if let Some(m) = self.register.find_model(s) {
+            return Ok(m.id.clone());
+        }
+        fn words(t: &str) -> Vec<String> {
+            t.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect()
+        }
+        let given = words(s);
+        let models = &self.register.models;
+        if !given.is_empty() {
+            for tier in 0..2 {
+                let hits: Vec<&ItemModel> = models
+                    .values()
+                    .filter(|m| {
+                        std::iter::once(m.id.as_str())
+                            .chain(std::iter::once(m.name.as_str()))
+                            .chain(m.aliases.iter().map(String::as_str))
+                            .any(|name| {
+                                let n = words(name);
+                                if tier == 0 {
+                                    n.starts_with(&given)
+                                } else {
+                                    n.windows(given.len()).any(|w| w == given.as_slice())
+                                }
+                            })
+                    })
+                    .collect();
+                match hits.as_slice() {
+                    [] => continue,
+                    [one] => return Ok(one.id.clone()),
+                    many => {
+                        let list: Vec<String> =
+                            many.iter().take(8).map(|m| format!("`{}`", m.id)).collect();
+                        return Err(RequestError::UnknownModel {
+                            id: s.to_owned(),
+                            help: format!(
+                                "`{s}` names {} models: {}; give one of them",
+                                many.len(),
+                                list.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Err(RequestError::UnknownModel {
+            id: s.to_owned(),
+            help: suggest(s, models.keys().map(ModelId::as_str)),
+        })
     }
 
     /// Resolves a lot id.
@@ -519,17 +633,65 @@ impl Engine {
         }
     }
 
-    /// Resolves a place code (case-insensitive).
+    /// Resolves a place by its code (case-insensitive) or, when it names one
+    /// place, by its name: the whole name (`Sevastopol`), or whole words of
+    /// it (`Kursk` for Kursk oblast, words at the start of a name first;
+    /// `Crimea` for the Autonomous Republic of Crimea). Otherwise says which
+    /// places are close, by code or name.
     pub fn resolve_place(&self, s: &str) -> Result<PlaceCode, RequestError> {
-        self.register
-            .places
-            .keys()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
-            .cloned()
-            .ok_or_else(|| RequestError::UnknownPlace {
-                id: s.to_owned(),
-                help: suggest(s, self.register.places.keys().map(PlaceCode::as_str)),
-            })
+        let places = &self.register.places;
+        if let Some(k) = places.keys().find(|k| k.as_str().eq_ignore_ascii_case(s)) {
+            return Ok(k.clone());
+        }
+        fn words(t: &str) -> Vec<String> {
+            t.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect()
+        }
+        let given = words(s);
+        if !given.is_empty() {
+            for tier in 0..3 {
+                let hits: Vec<&crate::register::Place> = places
+                    .values()
+                    .filter(|p| {
+                        let n = words(&p.name);
+                        match tier {
+                            0 => n == given,
+                            1 => n.starts_with(&given),
+                            _ => n.windows(given.len()).any(|w| w == given.as_slice()),
+                        }
+                    })
+                    .collect();
+                match hits.as_slice() {
+                    [] => continue,
+                    [one] => return Ok(one.code.clone()),
+                    many => {
+                        let list: Vec<String> = many
+                            .iter()
+                            .take(8)
+                            .map(|p| format!("`{}` ({})", p.code, p.name))
+                            .collect();
+                        return Err(RequestError::UnknownPlace {
+                            id: s.to_owned(),
+                            help: format!(
+                                "`{s}` names {} places: {}; give the code",
+                                many.len(),
+                                list.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        let known: Vec<String> = places
+            .values()
+            .map(|p| format!("{}\t{}", p.code, p.name))
+            .collect();
+        Err(RequestError::UnknownPlace {
+            id: s.to_owned(),
+            help: suggest(s, known.iter().map(String::as_str)),
+        })
     }
 
     /// Resolves an authority (`US:SecDef`).
@@ -1337,6 +1499,30 @@ impl Engine {
         let mut notes = Vec::new();
         let mut parties = Vec::new();
         let mut chain = chain;
+        // A treaty that forbids acquiring the item binds a transfer to a
+        // state party to it as well (Ottawa and CCM: "never ... acquire").
+        if matches!(q.action, Action::Transfer | Action::Reexport) {
+            if let Some(to) = q.destination.as_ref().or(q.recipient.as_ref()) {
+                let cats = self.register.category_chain(&model.category);
+                for t in self.register.treaties.values() {
+                    let binds = t.prohibits.iter().any(|c| cats.contains(c))
+                        && t.binds(to, q.as_of, &self.register.conflicts)
+                        && &t.id != to
+                        && !chain.iter().any(|l| l.party == t.id);
+                    if binds {
+                        chain.push(ChainLink {
+                            name: self.register.party_name(&t.id),
+                            party: t.id.clone(),
+                            roles: vec![Role::TreatyOfRecipient {
+                                recipient: to.clone(),
+                            }],
+                            binds: true,
+                            rules_on_record: self.candidates_all_time(&t.id, &keys).len(),
+                        });
+                    }
+                }
+            }
+        }
         if !self
             .candidates(&q.actor, q.action, &keys, q.as_of)
             .is_empty()

@@ -220,39 +220,47 @@ pub fn check_dates(
     Ok(())
 }
 
-/// Up to three known names closest to `given`, for a help line.
+/// Up to three known names closest to `given`, for a help line. An entry
+/// of `known` may be `CODE\tName`: it is then compared by code and by name,
+/// and shown as `` `CODE` (Name)``. Only the closest few are shown: a
+/// suggestion much further off than the best one is left out.
 pub(crate) fn suggest<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
     let g = given.to_lowercase();
-    let mut scored: Vec<(usize, &str)> = known
-        .map(|k| {
-            let kl = k.to_lowercase();
-            let d = if kl.contains(&g) || g.contains(&kl) {
-                0
-            } else {
-                levenshtein(&g, &kl)
-            };
-            (d, k)
+    let score = |k: &str| {
+        let kl = k.to_lowercase();
+        if kl.contains(&g) || g.contains(&kl) {
+            0
+        } else {
+            levenshtein(&g, &kl)
+        }
+    };
+    let mut scored: Vec<(usize, &str, Option<&str>)> = known
+        .map(|k| match k.split_once('\t') {
+            Some((code, name)) => (score(code).min(score(name)), code, Some(name)),
+            None => (score(k), k, None),
         })
         .collect();
     scored.sort();
-    let close: Vec<&str> = scored
+    let show = |(_, code, name): &(usize, &str, Option<&str>)| match name {
+        Some(n) => format!("`{code}` ({n})"),
+        None => format!("`{code}`"),
+    };
+    let best = scored.first().map_or(0, |(d, ..)| *d);
+    let close: Vec<String> = scored
         .iter()
-        .filter(|(d, _)| *d <= 3.max(g.len() / 3))
+        .filter(|(d, ..)| *d <= 3.max(g.len() / 3) && *d <= best + 1)
         .take(3)
-        .map(|(_, k)| *k)
+        .map(show)
         .collect();
     if close.is_empty() {
-        let all: Vec<&str> = scored.iter().map(|(_, k)| *k).take(12).collect();
+        let all: Vec<String> = scored
+            .iter()
+            .take(12)
+            .map(|(_, code, _)| code.to_string())
+            .collect();
         format!("known: {}", all.join(", "))
     } else {
-        format!(
-            "did you mean {}?",
-            close
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )
+        format!("did you mean {}?", close.join(" or "))
     }
 }
 
@@ -282,6 +290,20 @@ mod tests {
             "did you mean `ATACMS`?"
         );
         assert!(suggest("zzzzzzzzzzzz", known.iter().copied()).starts_with("known:"));
+        // Names are compared too, and a far second guess is left out.
+        let places = [
+            "RU-KRS\tKursk oblast",
+            "RU-PSK\tPskov",
+            "RU-SE\tNorth Ossetia",
+        ];
+        assert_eq!(
+            suggest("Kurks", places.iter().copied()),
+            "did you mean `RU-KRS` (Kursk oblast)?"
+        );
+        assert_eq!(
+            suggest("ATACM", ["ATACMS", "ERAM", "HIMARS"].iter().copied()),
+            "did you mean `ATACMS`?"
+        );
     }
 
     #[test]
