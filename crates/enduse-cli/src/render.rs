@@ -1,84 +1,129 @@
-//! Human and JSON output of every command.
+//! Text output of every report (JSON is the reports' own serialisation),
+//! errors included.
 
-use crate::cli::CliError;
-use chrono::NaiveDate;
-use enduse_core::{
-    ChainLink, Decision, Engine, ItemRef, ModelId, Outcome, PartyId, RuleEffect, RuleRef,
-    TimelineEvent, TimelineKind,
+use enduse::{
+    ChainReport, CheckReport, EditReport, ExportReport, GenReport, HistoryReport, ImportReport,
+    ListReport, LogReport, MapReport, Outcome, PoliciesReport, RuleEffect, RuleRef, TimelineKind,
+    TimelineReport, ValidateReport, WhereReport,
 };
-use serde_json::json;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(v: &T) -> String {
-    let mut s =
-        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s = serde_json::to_string_pretty(v)
+        .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":\"{e}\"}}}}"));
     s.push('\n');
     s
 }
 
-/// A CLI error as JSON: code, message, help, and located problems.
-pub fn error_json(e: &CliError) -> String {
-    use miette::Diagnostic;
-    let problems = match e {
-        CliError::DataSet(d) | CliError::Store(enduse_store::StoreError::DataSet(d)) => {
-            serde_json::to_value(d.problems()).unwrap_or_default()
-        }
-        _ => serde_json::Value::Array(Vec::new()),
-    };
-    json(&json!({
-        "error": {
-            "code": e.code().map(|c| c.to_string()),
-            "message": e.to_string(),
-            "help": e.help().map(|h| h.to_string()),
-            "problems": problems,
-        }
-    }))
+/// An error as JSON: `{"error": {code, kind, message, help, problems}}`.
+pub fn error_json(e: &enduse::Error) -> String {
+    json(&e.to_json())
 }
 
-fn item_label(engine: &Engine, item: &ItemRef) -> String {
-    match item {
-        ItemRef::Model(m) => m.to_string(),
-        ItemRef::Lot(l) => {
-            let model = engine
-                .register()
-                .lots
-                .get(l)
-                .map(|x| x.model.to_string())
-                .unwrap_or_default();
-            format!("{model} (lot {l})")
+/// Cuts every quoted value longer than [`enduse::MAX_QUOTED`] in a message
+/// of the argument parser.
+fn cut_quoted(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('\'') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        match rest.find('\'') {
+            Some(j) => {
+                out.push_str(&enduse::cut(&rest[..j]));
+                out.push('\'');
+                rest = &rest[j + 1..];
+            }
+            None => break,
         }
     }
+    out.push_str(rest);
+    out
 }
 
-fn place_label(engine: &Engine, code: &enduse_core::PlaceCode) -> String {
-    let reg = engine.register();
-    let chain = reg.place_chain(code);
-    let name = |c: &enduse_core::PlaceCode| {
-        reg.places
-            .get(c)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| c.to_string())
+/// Reports an argument error (or prints help or the version): as JSON on
+/// standard output with `--json`, as text on standard error otherwise.
+/// Returns the exit code.
+pub fn clap_error(
+    e: &clap::Error,
+    json_out: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> i32 {
+    use clap::error::ErrorKind;
+    let code = match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+        _ => 1,
     };
-    match chain.get(1) {
-        Some(parent) => format!("{} ({code}, {})", name(code), name(parent)),
-        None => format!("{} ({code})", name(code)),
+    if code == 0 && e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // Colour only for a person at a terminal; pipes and files get plain
+        // text.
+        let text = if std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        {
+            e.render().ansi().to_string()
+        } else {
+            e.render().to_string()
+        };
+        let _ = write!(out, "{text}");
+        return 0;
     }
+    let text = cut_quoted(&e.render().to_string());
+    if json_out {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let message = lines
+            .next()
+            .unwrap_or("bad arguments")
+            .trim_start_matches("error: ")
+            .to_owned();
+        let help: Vec<&str> = lines.map(str::trim).collect();
+        let v = serde_json::json!({
+            "error": {
+                "code": "enduse::usage",
+                "kind": "bad_request",
+                "message": message,
+                "help": if help.is_empty() { None } else { Some(help.join(" ")) },
+                "problems": [],
+            }
+        });
+        let _ = out.write_all(json(&v).as_bytes());
+    } else {
+        let _ = write!(err, "{text}");
+    }
+    1
 }
 
-fn rule_lines(out: &mut String, r: &RuleRef) {
+/// The label of an outcome, coloured for a terminal.
+fn verdict(o: Outcome, color: bool) -> String {
+    if !color {
+        return o.label().to_owned();
+    }
+    let code = match o {
+        Outcome::Permit => "1;32",
+        Outcome::NeedsApproval => "1;33",
+        Outcome::Forbid => "1;31",
+        Outcome::Indeterminate => "1;90",
+    };
+    format!("\u{1b}[{code}m{}\u{1b}[0m", o.label())
+}
+
+fn rule_lines(out: &mut String, r: &RuleRef, notes: &BTreeMap<String, String>) {
     let mark = match r.effect {
         RuleEffect::Permit => "+",
         RuleEffect::Forbid => "x",
         RuleEffect::RequiresApproval => "?",
     };
     let kind = match r.kind {
-        enduse_core::CitationKind::Rule => "",
-        enduse_core::CitationKind::Default => "default ",
-        enduse_core::CitationKind::Consent => "decision ",
+        enduse::CitationKind::Rule => "",
+        enduse::CitationKind::Default => "default ",
+        enduse::CitationKind::Consent => "decision ",
     };
     let status = match r.status {
-        enduse_core::Status::Confirmed => String::new(),
+        enduse::Status::Confirmed => String::new(),
         s => format!(" [{s}]"),
     };
     let _ = writeln!(out, "    {mark} {kind}{} — {}{status}", r.id, r.summary);
@@ -93,9 +138,12 @@ fn rule_lines(out: &mut String, r: &RuleRef) {
     };
     let _ = writeln!(
         out,
-        "      in force from {}{until} · public since {}{uncertain}",
+        "      in force from {}{until} · first reported in this data set's sources on {}{uncertain}",
         r.valid_from, r.recorded_at
     );
+    if let Some(n) = notes.get(r.id.as_str()) {
+        let _ = writeln!(out, "      note: {n}");
+    }
     let _ = writeln!(
         out,
         "      {}, {}, \"{}\": \"{}\"",
@@ -122,24 +170,47 @@ fn rule_lines(out: &mut String, r: &RuleRef) {
 }
 
 /// The decision in one screen.
-pub fn decision(engine: &Engine, d: &Decision) -> String {
-    let reg = engine.register();
+pub fn decision(report: &CheckReport, color: bool) -> String {
+    let d = &report.decision;
+    let names = &report.names;
     let q = &d.request;
     let mut out = String::new();
-    let mut question = format!(
-        "may {} {} {}",
-        reg.party_name(&q.actor),
-        q.action,
-        item_label(engine, &q.item)
-    );
-    if let Some(p) = &q.place {
-        let _ = write!(question, " in {}", place_label(engine, p));
+    if let Some(p) = &report.period {
+        let runs: Vec<String> = p
+            .days
+            .iter()
+            .map(|s| {
+                if s.from == s.to {
+                    format!("{} on {}", s.outcome.as_str(), s.from)
+                } else {
+                    format!("{} {}..{}", s.outcome.as_str(), s.from, s.to)
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} for the days {}..{} (the strictest of each day's answers): {}.",
+            verdict(p.outcome, color),
+            p.from,
+            p.to,
+            runs.join("; ")
+        );
+        let _ = writeln!(
+            out,
+            "The decision below is that of {}, the first day with that answer.",
+            d.as_of
+        );
+        let _ = writeln!(out);
+    }
+    let mut question = format!("may {} {} {}", names.party(&q.actor), q.action, names.item);
+    if let Some(p) = &names.place {
+        let _ = write!(question, " in {p}");
     }
     if let Some(r) = &q.recipient {
-        let _ = write!(question, " to {}", reg.party_name(r));
+        let _ = write!(question, " to {}", names.party(r));
     }
     if let Some(dest) = &q.destination {
-        let _ = write!(question, " (final destination {})", reg.party_name(dest));
+        let _ = write!(question, " (final destination {})", names.party(dest));
     }
     if let Some(t) = &q.target_class {
         let _ = write!(question, " against {t} targets");
@@ -150,7 +221,12 @@ pub fn decision(engine: &Engine, d: &Decision) -> String {
     if let Some(k) = q.border_distance_km {
         let _ = write!(question, " ({k} km from the border)");
     }
-    let _ = writeln!(out, "{}: {question} on {}?", d.outcome.label(), d.as_of);
+    let _ = writeln!(
+        out,
+        "{}: {question} on {}?",
+        verdict(d.outcome, color),
+        d.as_of
+    );
     if d.outcome == Outcome::NeedsApproval {
         let who: Vec<String> = d
             .approvals
@@ -166,10 +242,16 @@ pub fn decision(engine: &Engine, d: &Decision) -> String {
     }
     for p in &d.parties {
         let _ = writeln!(out);
-        let _ = writeln!(out, "  {} ({}): {}", p.name, p.role, p.outcome.label());
+        let _ = writeln!(
+            out,
+            "  {} ({}): {}",
+            p.name,
+            p.role,
+            verdict(p.outcome, color)
+        );
         let _ = writeln!(out, "    {}", p.reason);
         for r in &p.rules {
-            rule_lines(&mut out, r);
+            rule_lines(&mut out, r, &report.rule_notes);
         }
     }
     if d.parties.is_empty() {
@@ -200,36 +282,47 @@ pub fn decision(engine: &Engine, d: &Decision) -> String {
             let _ = writeln!(out, "  - {n}");
         }
     }
+    if let Some(x) = &report.explanation {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Every rule considered:");
+        for p in &x.parties {
+            let _ = writeln!(out);
+            let state = match (p.binds, p.outcome) {
+                (false, _) => "does not bind (no conditions attached)".to_owned(),
+                (true, Some(o)) => verdict(o, color),
+                (true, None) => "binds".to_owned(),
+            };
+            let _ = writeln!(out, "  {} ({}): {state}", p.name, p.roles.join(", "));
+            if p.binds && p.rules.is_empty() {
+                let _ = writeln!(out, "    no rule of it covers this item and action");
+            }
+            for r in &p.rules {
+                let _ = writeln!(
+                    out,
+                    "    {} {} — {}",
+                    if r.used { "+" } else { "-" },
+                    r.id,
+                    r.summary
+                );
+                let _ = writeln!(out, "      {}", r.why);
+            }
+        }
+    }
     out
 }
 
 /// The consent chain.
-pub fn chain(
-    engine: &Engine,
-    actor: &PartyId,
-    item: &ItemRef,
-    as_of: NaiveDate,
-    links: &[ChainLink],
-    as_json: bool,
-) -> String {
-    if as_json {
-        return json(&json!({
-            "actor": actor,
-            "item": item,
-            "as_of": as_of,
-            "parties": links,
-        }));
-    }
-    let reg = engine.register();
+pub fn chain(r: &ChainReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Parties whose conditions bind {} held by {} on {as_of}:",
-        item_label(engine, item),
-        reg.party_name(actor)
+        "Parties whose conditions bind {} held by {} on {}:",
+        r.names.item,
+        r.names.party(&r.actor),
+        r.as_of
     );
-    let binding: Vec<&ChainLink> = links.iter().filter(|l| l.binds).collect();
-    for l in links {
+    let binding = r.parties.iter().filter(|l| l.binds).count();
+    for l in &r.parties {
         let roles: Vec<String> = l.roles.iter().map(|r| r.label()).collect();
         let _ = writeln!(
             out,
@@ -245,63 +338,41 @@ pub fn chain(
             l.rules_on_record
         );
     }
-    if links.is_empty() {
+    if r.parties.is_empty() {
         let _ = writeln!(out, "  none: no foreign party controls this item");
     }
-    let _ = writeln!(out, "{} of {} bind.", binding.len(), links.len());
+    let _ = writeln!(out, "{binding} of {} bind.", r.parties.len());
     out
 }
 
 /// A party's rules in force.
-pub fn policies(
-    engine: &Engine,
-    party: &PartyId,
-    as_of: NaiveDate,
-    known_at: NaiveDate,
-    rules: &[RuleRef],
-    as_json: bool,
-) -> String {
-    if as_json {
-        return json(&json!({
-            "party": party,
-            "as_of": as_of,
-            "known_at": known_at,
-            "rules": rules,
-        }));
-    }
+pub fn policies(r: &PoliciesReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Rules of {} in force on {as_of}, as publicly known on {known_at}: {}",
-        engine.register().party_name(party),
-        rules.len()
+        "Rules of {} in force on {}, as publicly known on {}: {}",
+        r.names.party(&r.party),
+        r.as_of,
+        r.known_at,
+        r.rules.len()
     );
-    for r in rules {
-        rule_lines(&mut out, r);
+    for rule in &r.rules {
+        rule_lines(&mut out, rule, &r.rule_notes);
     }
     out
 }
 
 /// The timeline of a model.
-pub fn timeline(
-    engine: &Engine,
-    model: &ModelId,
-    events: &[TimelineEvent],
-    as_json: bool,
-) -> String {
-    if as_json {
-        return json(&json!({ "model": model, "events": events }));
-    }
-    let reg = engine.register();
+pub fn timeline(r: &TimelineReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Timeline of the conditions that bind {model}:");
-    for e in events {
+    let _ = writeln!(out, "Timeline of the conditions that bind {}:", r.model);
+    for e in &r.events {
         let what = match e.kind {
             TimelineKind::Transfer => "transfer",
             TimelineKind::TreatyStep => "treaty",
             TimelineKind::InForce => "in force",
             TimelineKind::Ended => "ended",
-            TimelineKind::MadePublic => "made public",
+            TimelineKind::MadePublic => "first reported",
             TimelineKind::ApprovalDecision => "approval",
         };
         let rule = e
@@ -311,64 +382,76 @@ pub fn timeline(
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<22} {:<12} {}: {}{rule}",
+            "  {:<22} {:<14} {}: {}{rule}",
             e.date.to_string(),
             what,
-            reg.party_name(&e.party),
+            r.names.party(&e.party),
             e.text
         );
     }
     out
 }
 
-/// Result of `validate`.
-pub fn validated(engine: &Engine, dir: &str, as_json: bool) -> String {
-    let reg = engine.register();
-    if as_json {
-        return json(&json!({
-            "valid": true,
-            "data_set": dir,
-            "parties": reg.parties.len(),
-            "models": reg.models.len(),
-            "lots": reg.lots.len(),
-            "transfers": reg.transfers.len(),
-            "treaties": reg.treaties.len(),
-            "rules": engine.rules().len(),
-            "sources": reg.sources.len(),
-        }));
+/// What a register holds.
+pub fn list(r: &ListReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {}{}:",
+        r.items.len(),
+        r.what,
+        r.search
+            .as_ref()
+            .map(|s| format!(" matching `{s}`"))
+            .unwrap_or_default()
+    );
+    let width = r
+        .items
+        .iter()
+        .map(|i| i.id.len())
+        .max()
+        .unwrap_or(0)
+        .min(28);
+    for i in &r.items {
+        let mut line = format!("  {:<width$}  {}", i.id, i.name);
+        let mut extra: Vec<String> = Vec::new();
+        if let Some(k) = &i.kind {
+            extra.push(k.clone());
+        }
+        if let Some(p) = &i.parent {
+            extra.push(format!("in {p}"));
+        }
+        if !i.aliases.is_empty() {
+            extra.push(format!("also {}", i.aliases.join(", ")));
+        }
+        if let Some(d) = &i.detail {
+            extra.push(d.clone());
+        }
+        if !extra.is_empty() {
+            let _ = write!(line, " ({})", extra.join("; "));
+        }
+        let _ = writeln!(out, "{line}");
     }
+    if r.items.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    out
+}
+
+/// Result of `validate`.
+pub fn validated(r: &ValidateReport) -> String {
     format!(
-        "{dir}: valid. {} parties, {} models, {} lots, {} transfers, {} treaties, {} rules, {} sources.\n",
-        reg.parties.len(),
-        reg.models.len(),
-        reg.lots.len(),
-        reg.transfers.len(),
-        reg.treaties.len(),
-        engine.rules().len(),
-        reg.sources.len()
+        "{}: valid. {} parties, {} models, {} lots, {} transfers, {} treaties, {} rules, {} sources.\n",
+        r.data_set, r.parties, r.models, r.lots, r.transfers, r.treaties, r.rules, r.sources
     )
 }
 
 /// Result of `where`.
-pub fn location(
-    p: &enduse_geo::LatLon,
-    loc: &enduse_geo::Location,
-    border_km: f64,
-    as_of: NaiveDate,
-    control: &enduse_geo::Control,
-    areas: &[String],
-    as_json: bool,
-) -> String {
-    if as_json {
-        return json(&json!({
-            "point": p,
-            "as_of": as_of,
-            "de_jure": { "country": loc.country, "subdivision": loc.subdivision, "name": loc.name, "adm1_code": loc.adm1_code },
-            "border_distance_km": (border_km * 10.0).round() / 10.0,
-            "control": control,
-            "areas": areas,
-        }));
-    }
+pub fn location(r: &WhereReport) -> String {
+    let p = &r.point;
+    let loc = &r.de_jure;
+    let as_of = r.as_of;
+    let control = &r.control;
     let mut out = format!(
         "{},{}\n  de jure: {} {}({})\n",
         p.lat,
@@ -409,15 +492,16 @@ pub fn location(
     }
     let _ = writeln!(
         out,
-        "  distance to the UA-RU land border: {border_km:.1} km"
+        "  distance to the UA-RU land border: {:.1} km",
+        r.border_distance_km
     );
     let _ = writeln!(
         out,
         "  named areas on {as_of}: {}",
-        if areas.is_empty() {
+        if r.areas.is_empty() {
             "none".to_owned()
         } else {
-            areas
+            r.areas
                 .iter()
                 .map(|a| format!("`{a}`"))
                 .collect::<Vec<_>>()
@@ -427,21 +511,175 @@ pub fn location(
     out
 }
 
-/// The report of `enduse gen`.
-pub fn generated(dir: &std::path::Path, spec: &crate::gen::GenSpec, as_json: bool) -> String {
-    let dir = dir.display().to_string();
-    if as_json {
-        return json(&json!({
-            "data_set": dir,
-            "parties": spec.parties,
-            "models": spec.models,
-            "transfers": spec.transfers,
-            "rules": spec.policies,
-            "seed": spec.seed,
-        }));
-    }
+/// Result of `map --out FILE`.
+pub fn map_written(r: &MapReport, path: &std::path::Path) -> String {
+    let counts: Vec<String> = r.cells.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     format!(
-        "{dir}: wrote {} parties, {} models, {} transfers and {} rules (seed {}).\n",
-        spec.parties, spec.models, spec.transfers, spec.policies, spec.seed
+        "wrote {} ({} cells: {})\n",
+        path.display(),
+        r.cells.values().sum::<usize>(),
+        counts.join(", ")
     )
+}
+
+/// Result of `gen`.
+pub fn generated(r: &GenReport) -> String {
+    format!(
+        "{}: wrote {} parties, {} models, {} transfers and {} rules (seed {}).\n",
+        r.data_set, r.parties, r.models, r.transfers, r.rules, r.seed
+    )
+}
+
+/// Result of `init` and `import`.
+pub fn imported(r: &ImportReport) -> String {
+    if r.dry_run {
+        let mut s = format!(
+            "{}: dry run, nothing written. The import would add {}, change {} and retract {} record(s); {} unchanged.\n",
+            r.db, r.added, r.changed, r.retracted, r.unchanged
+        );
+        for c in &r.changes {
+            let _ = writeln!(
+                s,
+                "  {:<8} {} `{}`{}",
+                c.change,
+                c.kind,
+                c.key,
+                c.version
+                    .map(|v| format!(" (version {v})"))
+                    .unwrap_or_default()
+            );
+        }
+        if r.retracted > 0 {
+            let _ = writeln!(
+                s,
+                "Retractions need --allow-retract: without it, the import refuses."
+            );
+        }
+        return s;
+    }
+    match &r.txn {
+        None => format!(
+            "{}: nothing to change ({} records already as given)\n",
+            r.db, r.unchanged
+        ),
+        Some(t) => format!(
+            "{}: transaction {} at {}: {} added, {} changed, {} retracted, {} unchanged\n",
+            r.db, t.id, t.at, r.added, r.changed, r.retracted, r.unchanged
+        ),
+    }
+}
+
+/// Result of `export`.
+pub fn exported(r: &ExportReport) -> String {
+    format!(
+        "wrote {} files to {}: {}\n",
+        r.files.len(),
+        r.out.display(),
+        r.files.join(", ")
+    )
+}
+
+/// Result of `put` and `retract`.
+pub fn edited(r: &EditReport) -> String {
+    match &r.txn {
+        Some(t) => format!("{}: transaction {} at {}\n", r.done, t.id, t.at),
+        None => format!("{}\n", r.done),
+    }
+}
+
+/// Result of `history`.
+pub fn history(r: &HistoryReport) -> String {
+    let mut s = format!(
+        "{} `{}`: {} version(s) in {}\n",
+        r.kind,
+        r.key,
+        r.versions.len(),
+        r.db
+    );
+    for v in &r.versions {
+        let _ = writeln!(
+            s,
+            "\nversion {}{}  entered {} (transaction {}: {})",
+            v.version,
+            if v.retracted { " RETRACTED" } else { "" },
+            v.entered,
+            v.txn,
+            v.note.as_deref().unwrap_or("")
+        );
+        if v.retracted {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  valid {} to {}; publicly known {}",
+            v.valid_from.as_deref().unwrap_or("(always)"),
+            v.valid_to.as_deref().unwrap_or("(open)"),
+            v.recorded_at.as_deref().unwrap_or("(not recorded)"),
+        );
+        let policy = (r.kind == "policy")
+            .then(|| {
+                Some((
+                    v.body.get("owner")?.as_str()?,
+                    v.body.get("cedar")?.as_str()?,
+                ))
+            })
+            .flatten();
+        match policy {
+            Some((owner, cedar)) => {
+                let _ = writeln!(s, "  owner {owner}");
+                for line in cedar.lines() {
+                    let _ = writeln!(s, "  | {line}");
+                }
+            }
+            None => {
+                let body = match &v.body {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                let _ = writeln!(s, "  {}", body.lines().next().unwrap_or(""));
+            }
+        }
+    }
+    s
+}
+
+/// Result of `log`.
+pub fn log(r: &LogReport) -> String {
+    let mut s = format!(
+        "{} ({}, schema version {}): {} transaction(s)\n",
+        r.db,
+        r.backend,
+        r.schema_version,
+        r.transactions.len()
+    );
+    for t in &r.transactions {
+        let _ = writeln!(
+            s,
+            "  {:>5}  {}  {:>8} change(s)  {}",
+            t.id, t.at, t.changes, t.note
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_coloured_only_when_asked() {
+        assert_eq!(verdict(Outcome::Forbid, false), "FORBID");
+        let c = verdict(Outcome::Forbid, true);
+        assert!(c.starts_with("\u{1b}[1;31m") && c.contains("FORBID"), "{c}");
+    }
+
+    #[test]
+    fn long_quoted_values_are_cut() {
+        let long = "x".repeat(300);
+        let s = cut_quoted(&format!(
+            "error: invalid value '{long}' for '--action <ACTION>'"
+        ));
+        assert!(s.len() < 150, "{s}");
+        assert!(s.contains("'--action <ACTION>'"), "{s}");
+    }
 }

@@ -73,18 +73,35 @@ fn outcome(db: &str, extra: &[&str]) -> String {
     v["outcome"].as_str().unwrap().to_owned()
 }
 
-/// The bundled rule `us-atacms-ukraine-only`, edited to spare Kursk
-/// oblast, so that the 11 September 2024 question changes answer.
-const EDITED_RULE: &str = r#"@id("us-atacms-ukraine-only")
-@summary("ATACMS may be used only on Ukrainian territory, Crimea included (test edit: and Kursk oblast)")
-@valid_from("2023-09")
-@valid_to("2024-11-01..2024-11-19")
-@recorded_at("2024-09-11")
-@source("wapo-2024-09-11")
-@quote("has not allowed them to be used against Russian territory")
-forbid (principal, action == Action::"use", resource in Model::"ATACMS")
-unless { context.place in Place::"UA" || context.place in Place::"RU-KRS" };
-"#;
+/// Whether the Kursk decision cites the rule `id`: an edit shows in the
+/// decision even where other rules keep its outcome.
+fn cites(db: &str, extra: &[&str], id: &str) -> bool {
+    let mut a: Vec<&str> = vec!["--json"];
+    a.extend_from_slice(KURSK_2024);
+    a.extend_from_slice(extra);
+    let o = enduse(db, &a);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["rules"].as_array().unwrap())
+        .any(|r| r["id"] == id)
+}
+
+/// The rule `us-atacms-ukraine-only` as `enduse init` stored it, edited to
+/// spare Kursk oblast, so that the 11 September 2024 question changes
+/// answer. Read from the database, so that the test follows the data set.
+fn edited_rule(db: &str) -> String {
+    let h = json(db, &["history", "--policy", "us-atacms-ukraine-only"]);
+    let cedar = h["versions"][0]["body"]["cedar"].as_str().unwrap();
+    let edited = cedar.replace(
+        "unless { context.place in Place::\"UA\" };",
+        "unless { context.place in Place::\"UA\" || context.place in Place::\"RU-KRS\" };",
+    );
+    assert_ne!(edited, cedar, "the rule's condition changed: {cedar}");
+    edited
+}
 
 fn tmp_db() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -133,21 +150,63 @@ fn put_history_db_as_of_and_retract() {
         .to_owned();
 
     let rule = dir.path().join("rule.cedar");
-    std::fs::write(&rule, EDITED_RULE).unwrap();
-    let out = ok(&db, &["put", "policy", "--file", rule.to_str().unwrap()]);
+    std::fs::write(&rule, edited_rule(&db)).unwrap();
+    // The record exists: replacing it needs its version.
+    let o = enduse(
+        &db,
+        &["--json", "put", "policy", "--file", rule.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        e["error"]["message"],
+        "policy `us-atacms-ukraine-only` exists (version 1): give --expect-version 1 to replace it"
+    );
+    let out = ok(
+        &db,
+        &[
+            "put",
+            "policy",
+            "--file",
+            rule.to_str().unwrap(),
+            "--expect-version",
+            "1",
+        ],
+    );
     assert!(out.contains("put policy `us-atacms-ukraine-only`"), "{out}");
-    // Without the forbid, nothing permits ATACMS in Russia in September 2024.
-    let now = outcome(&db, &[]);
-    assert_ne!(now, "forbid");
+    // The same content again writes nothing.
+    let out = ok(
+        &db,
+        &[
+            "put",
+            "policy",
+            "--file",
+            rule.to_str().unwrap(),
+            "--expect-version",
+            "2",
+        ],
+    );
+    assert!(out.starts_with("nothing to change"), "{out}");
+    assert_eq!(txn_count(&db), 2);
+    // The edited rule no longer forbids ATACMS in Kursk oblast in
+    // September 2024 (other rules of the data set may still).
+    assert!(!cites(&db, &[], "us-atacms-ukraine-only"));
     // The database as it stood after init still answers as then.
     assert_eq!(outcome(&db, &["--db-as-of", &before]), "forbid");
+    assert!(cites(
+        &db,
+        &["--db-as-of", &before],
+        "us-atacms-ukraine-only"
+    ));
 
     let h = json(&db, &["history", "--policy", "us-atacms-ukraine-only"]);
     let versions = h["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 2);
-    assert_eq!(versions[1]["valid_from"], "2023-09");
-    assert_eq!(versions[1]["valid_to"], "2024-11-01..2024-11-19");
-    assert_eq!(versions[1]["recorded_at"], "2024-09-11");
+    // The times come from the rule's annotations, which the edit kept.
+    for t in ["valid_from", "valid_to", "recorded_at"] {
+        assert!(versions[1][t].is_string(), "{t}");
+        assert_eq!(versions[1][t], versions[0][t], "{t}");
+    }
     assert!(!versions[0]["body"]["cedar"]
         .as_str()
         .unwrap()
@@ -199,7 +258,7 @@ fn stale_expect_version_is_a_conflict_and_writes_nothing() {
     let (dir, db) = tmp_db();
     ok(&db, &["init"]);
     let rule = dir.path().join("rule.cedar");
-    std::fs::write(&rule, EDITED_RULE).unwrap();
+    std::fs::write(&rule, edited_rule(&db)).unwrap();
     let r = rule.to_str().unwrap();
     ok(
         &db,
@@ -254,8 +313,9 @@ fn stale_expect_version_is_a_conflict_and_writes_nothing() {
 pub fn two_processes_race(db: &str, dir: &Path) -> &'static str {
     let a = dir.join("a.cedar");
     let b = dir.join("b.cedar");
-    std::fs::write(&a, EDITED_RULE).unwrap();
-    std::fs::write(&b, EDITED_RULE.replace("RU-KRS", "RU-BRY")).unwrap();
+    let edited = edited_rule(db);
+    std::fs::write(&a, &edited).unwrap();
+    std::fs::write(&b, edited.replace("RU-KRS", "RU-BRY")).unwrap();
     let spawn = |f: &Path| {
         Command::new(bin())
             .env_remove("ENDUSE_DB")
@@ -367,12 +427,32 @@ fn import_export_round_trip_and_a_bad_import_writes_nothing() {
     )
     .unwrap();
     std::fs::remove_file(out.join("policies/CCM.cedar")).unwrap();
-    let v = json(&db, &["import", out.to_str().unwrap()]);
+    // Retracting what the directory lacks needs --allow-retract; a dry run
+    // lists the changes and writes nothing.
+    let o = enduse(&db, &["--json", "import", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(e["error"]["code"], "enduse::would_retract", "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("policy `"),
+        "{e}"
+    );
+    let v = json(&db, &["import", out.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert_eq!(v["txn"], Value::Null, "{v}");
+    assert_eq!(v["retracted"].as_u64(), Some(1), "{v}");
+    assert!(v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["change"] == "retract" && c["kind"] == "policy"));
+    assert_eq!(txn_count(&db), 1);
+    let v = json(&db, &["import", out.to_str().unwrap(), "--allow-retract"]);
     assert!(v["error"].is_null(), "{v}");
     assert!(v["changed"].as_u64().unwrap() >= 1, "{v}");
     assert_eq!(v["retracted"].as_u64(), Some(1), "{v}");
     assert_eq!(txn_count(&db), 2);
-    assert_ne!(outcome(&db, &[]), "forbid");
+    assert!(!cites(&db, &[], "us-atacms-ukraine-only"));
 }
 
 fn text_of_bundled(name: &str) -> String {
@@ -410,7 +490,13 @@ fn import_and_kill(db: &str, data: &Path, env: &[(&str, &str)], marker: &str) {
     let mut child = Command::new(bin())
         .env_remove("ENDUSE_DB")
         .envs(env.iter().copied())
-        .args(["import", data.to_str().unwrap(), "--db", db])
+        .args([
+            "import",
+            data.to_str().unwrap(),
+            "--allow-retract",
+            "--db",
+            db,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -478,7 +564,7 @@ fn sigkill_inside_the_import_transaction_leaves_the_old_register() {
     }
 
     // The database still takes the import.
-    ok(&db, &["import", data.to_str().unwrap()]);
+    ok(&db, &["import", data.to_str().unwrap(), "--allow-retract"]);
     assert_eq!(txn_count(&db), 2);
     let mut store = enduse_store::open(&db).unwrap();
     assert_eq!(
@@ -489,8 +575,7 @@ fn sigkill_inside_the_import_transaction_leaves_the_old_register() {
     );
 }
 
-#[path = "../../enduse-store/tests/support/pgcluster.rs"]
-mod pgcluster;
+use enduse_testkit::pgcluster;
 
 /// The same commands against a throw-away PostgreSQL server: init, a
 /// conflict between two real processes, --db-as-of, and an import killed
@@ -511,7 +596,10 @@ fn postgres_through_the_binary() {
     assert_eq!(json(&db, &["log"])["backend"], "postgres");
     let spared = two_processes_race(&db, dir.path());
     // Kursk is spared only if the first writer won.
-    assert_eq!(outcome(&db, &[]) == "forbid", spared != "RU-KRS");
+    assert_eq!(
+        cites(&db, &[], "us-atacms-ukraine-only"),
+        spared != "RU-KRS"
+    );
     assert_eq!(outcome(&db, &["--db-as-of", &before]), "forbid");
 
     let db = cluster.fresh_db();
@@ -527,7 +615,7 @@ fn postgres_through_the_binary() {
         records_of_bundled()
     );
     drop(store);
-    ok(&db, &["import", data.to_str().unwrap()]);
+    ok(&db, &["import", data.to_str().unwrap(), "--allow-retract"]);
     assert_eq!(txn_count(&db), 2);
 }
 
@@ -559,7 +647,17 @@ fn control_areas_are_stored_versioned_and_read_as_of() {
     area["valid_from"] = "2021-01-01".into();
     let f = dir.path().join("area.json");
     std::fs::write(&f, area.to_string()).unwrap();
-    ok(&db, &["put", "control", "--file", f.to_str().unwrap()]);
+    ok(
+        &db,
+        &[
+            "put",
+            "control",
+            "--file",
+            f.to_str().unwrap(),
+            "--expect-version",
+            "1",
+        ],
+    );
     assert_ne!(whereis(&[])["control"]["controlled_by"], "RU");
     assert_eq!(
         whereis(&["--db-as-of", &before])["control"]["controlled_by"],
@@ -617,8 +715,18 @@ fn snapshot_history_and_log() {
     let (dir, db) = tmp_db();
     ok(&db, &["init"]);
     let rule = dir.path().join("rule.cedar");
-    std::fs::write(&rule, EDITED_RULE).unwrap();
-    ok(&db, &["put", "policy", "--file", rule.to_str().unwrap()]);
+    std::fs::write(&rule, edited_rule(&db)).unwrap();
+    ok(
+        &db,
+        &[
+            "put",
+            "policy",
+            "--file",
+            rule.to_str().unwrap(),
+            "--expect-version",
+            "1",
+        ],
+    );
     let history = ok(&db, &["history", "--policy", "us-atacms-ukraine-only"]);
     insta::assert_snapshot!(
         redact_instants(&history.replace(&db, "<db>")).replace(rule.to_str().unwrap(), "<file>")

@@ -1562,6 +1562,7 @@ impl Engine {
             !c.binding
                 && self.consent_public(c) <= q.known_at
                 && (c.scope.models.is_empty() || c.scope.models.contains(&model.id))
+                && c.window_covers(q.as_of)
                 && c.scope.actor.as_ref().is_none_or(|a| a == &q.actor)
                 && (c.scope.actions.is_empty() || c.scope.actions.contains(&q.action))
         }) {

@@ -234,9 +234,17 @@ pub(crate) fn suggest<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> 
             levenshtein(&g, &kl)
         }
     };
+    // A name is compared whole and word by word ("Kurks" is near "Kursk
+    // oblast" through its first word).
+    let by_name = |name: &str| {
+        name.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .map(|w| levenshtein(&g, &w.to_lowercase()))
+            .fold(score(name), usize::min)
+    };
     let mut scored: Vec<(usize, &str, Option<&str>)> = known
         .map(|k| match k.split_once('\t') {
-            Some((code, name)) => (score(code).min(score(name)), code, Some(name)),
+            Some((code, name)) => (score(code).min(by_name(name)), code, Some(name)),
             None => (score(k), k, None),
         })
         .collect();

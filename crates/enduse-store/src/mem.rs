@@ -1,25 +1,75 @@
 //! The in-memory reference store: the semantics in plain Rust, against which
 //! the SQL backends are checked.
 
+use crate::audit_store::{self, AuditState, Edge, FactRow};
 use crate::model::{
-    check_expect, latest, next_instant, Change, Store, StoreError, TxnInfo, Version,
+    check_expect, check_workflow_expect, latest, next_instant, Change, Logged, Store, StoreError,
+    TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowVersion, Written,
 };
 use chrono::{DateTime, Utc};
+use enduse_audit::{Entry, SignedCheckpoint, StoredEntry};
 use enduse_load::RecordKind;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A store that lives as long as the process.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemStore {
     versions: Vec<Version>,
     current: HashMap<(RecordKind, String), (i64, bool)>,
     txns: Vec<TxnInfo>,
+    workflow: Vec<WorkflowVersion>,
+    workflow_current: HashMap<(WorkflowKind, String), (i64, bool)>,
+    log: Vec<StoredEntry>,
+    checkpoints: BTreeMap<u64, SignedCheckpoint>,
+    /// Made on first use.
+    audit: Option<AuditState>,
+}
+
+impl std::fmt::Debug for MemStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemStore")
+            .field("versions", &self.versions.len())
+            .field("txns", &self.txns.len())
+            .field("workflow", &self.workflow.len())
+            .field("log", &self.log.len())
+            .finish()
+    }
 }
 
 impl MemStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The audit log's state, its key made on first use.
+    fn state(&mut self) -> Result<&mut AuditState, StoreError> {
+        if self.audit.is_none() {
+            self.audit = Some(AuditState {
+                signer: audit_store::new_signer("memory:")?,
+                edge: Edge::default(),
+            });
+        }
+        self.audit
+            .as_mut()
+            .ok_or_else(|| StoreError::Usage("no audit state".into()))
+    }
+
+    /// Appends entries and a checkpoint; changes nothing on failure.
+    fn append_log(&mut self, entries: &[Entry]) -> Result<Logged, StoreError> {
+        let state = self.state()?;
+        let mut next = AuditState {
+            signer: state.signer.clone(),
+            edge: state.edge.clone(),
+        };
+        let first = next.edge.size();
+        let rows = next.append(entries);
+        let cp = next.checkpoint("memory:")?;
+        let logged = audit_store::logged(first, &next, &cp);
+        self.log.extend(rows);
+        self.checkpoints.entry(next.edge.size()).or_insert(cp);
+        self.audit = Some(next);
+        Ok(logged)
     }
 }
 
@@ -34,6 +84,18 @@ impl Store for MemStore {
         note: &str,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<TxnInfo, StoreError> {
+        self.write_with(changes, &[], &[], note, progress)
+            .map(|w| w.txn)
+    }
+
+    fn write_with(
+        &mut self,
+        changes: &[Change],
+        workflow: &[WorkflowChange],
+        events: &[Entry],
+        note: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Written, StoreError> {
         // Check everything before touching anything: all or nothing.
         let mut pending: HashMap<(RecordKind, String), (i64, bool)> = HashMap::new();
         let mut numbers = Vec::with_capacity(changes.len());
@@ -44,6 +106,19 @@ impl Store for MemStore {
             let n = cur.map_or(1, |(n, _)| n + 1);
             pending.insert(k, (n, c.retract));
             numbers.push(n);
+        }
+        let mut wpending: HashMap<(WorkflowKind, String), (i64, bool)> = HashMap::new();
+        let mut wnumbers = Vec::with_capacity(workflow.len());
+        for c in workflow {
+            let k = (c.record.kind, c.record.key.clone());
+            let cur = wpending
+                .get(&k)
+                .or_else(|| self.workflow_current.get(&k))
+                .copied();
+            check_workflow_expect(c, cur)?;
+            let n = cur.map_or(1, |(n, _)| n + 1);
+            wpending.insert(k, (n, c.retract));
+            wnumbers.push(n);
         }
         let at = next_instant(self.txns.last().map(|t| t.at));
         let id = self.txns.last().map_or(1, |t| t.id + 1);
@@ -66,16 +141,113 @@ impl Store for MemStore {
             }
         }
         progress(total, total);
-        self.current.extend(pending);
-        self.versions.extend(new);
+        let wnew: Vec<WorkflowVersion> = workflow
+            .iter()
+            .zip(wnumbers)
+            .map(|(c, n)| WorkflowVersion {
+                record: c.record.clone(),
+                version: n,
+                retracted: c.retract,
+                sys_from: at,
+                txn: id,
+            })
+            .collect();
         let info = TxnInfo {
             id,
             at,
             note: note.to_owned(),
-            changes: changes.len() as i64,
+            changes: (changes.len() + workflow.len()) as i64,
         };
+        let hashes: Vec<_> = new
+            .iter()
+            .map(|v| FactRow::of_version(v).hash())
+            .chain(wnew.iter().map(|v| FactRow::of_workflow(v).hash()))
+            .collect();
+        let rows = hashes.len() as u64;
+        let mut entries = vec![audit_store::txn_entry(
+            &info,
+            rows,
+            &audit_store::txn_digest(hashes),
+        )];
+        entries.extend(events.iter().cloned());
+        let log = self.append_log(&entries)?;
+        self.current.extend(pending);
+        self.versions.extend(new);
+        self.workflow_current.extend(wpending);
+        self.workflow.extend(wnew);
         self.txns.push(info.clone());
-        Ok(info)
+        Ok(Written {
+            txn: info,
+            log: Some(log),
+        })
+    }
+
+    fn workflow_heads(&mut self, kind: WorkflowKind) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let mut rows: Vec<WorkflowVersion> = self
+            .workflow
+            .iter()
+            .filter(|v| v.record.kind == kind)
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (&a.record.key, a.version).cmp(&(&b.record.key, b.version)));
+        Ok(crate::model::last_workflow_versions(rows))
+    }
+
+    fn workflow_history(
+        &mut self,
+        kind: WorkflowKind,
+        key: &str,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        Ok(self
+            .workflow
+            .iter()
+            .filter(|v| v.record.kind == kind && v.record.key == key)
+            .cloned()
+            .collect())
+    }
+
+    fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(self.versions.iter().map(|v| v.txn).max())
+    }
+
+    fn audit_append(&mut self, entries: &[Entry]) -> Result<Logged, StoreError> {
+        self.append_log(entries)
+    }
+
+    fn audit_size(&mut self) -> Result<u64, StoreError> {
+        Ok(self.log.len() as u64)
+    }
+
+    fn audit_entries(&mut self, from: u64, to: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        Ok(self
+            .log
+            .iter()
+            .filter(|e| e.index >= from && e.index < to)
+            .cloned()
+            .collect())
+    }
+
+    fn audit_checkpoints(&mut self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        Ok(self.checkpoints.values().cloned().collect())
+    }
+
+    fn audit_key(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(Some(self.state()?.signer.verifier().to_string()))
+    }
+
+    fn fact_digests(&mut self) -> Result<Vec<TxnDigest>, StoreError> {
+        let mut rows: BTreeMap<i64, Vec<enduse_audit::Hash>> = BTreeMap::new();
+        for v in &self.versions {
+            rows.entry(v.txn)
+                .or_default()
+                .push(FactRow::of_version(v).hash());
+        }
+        for v in &self.workflow {
+            rows.entry(v.txn)
+                .or_default()
+                .push(FactRow::of_workflow(v).hash());
+        }
+        Ok(audit_store::digests(self.txns.clone(), rows))
     }
 
     fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError> {

@@ -58,6 +58,138 @@ pub struct TxnInfo {
     pub changes: i64,
 }
 
+/// The kinds of the workflow's records: users, tokens, requests, reviews
+/// and quorums. They are versioned in the `facts` table like the register's
+/// records (every change bitemporal, with its history, and written with the
+/// same [`Expect`] checks), but they are not part of the register: heads,
+/// engines, exports and imports never see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkflowKind {
+    /// A user of the API: roles, party, authorities.
+    User,
+    /// A bearer token, keyed by the SHA-256 of its secret.
+    Token,
+    /// A request for approval, with its state.
+    Request,
+    /// One review of a request.
+    Review,
+    /// How many approvals an authority requires.
+    Quorum,
+}
+
+impl WorkflowKind {
+    /// Every kind.
+    pub const ALL: [WorkflowKind; 5] = [
+        WorkflowKind::User,
+        WorkflowKind::Token,
+        WorkflowKind::Request,
+        WorkflowKind::Review,
+        WorkflowKind::Quorum,
+    ];
+
+    /// The stored name (`user`, `token`, `request`, `review`, `quorum`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowKind::User => "user",
+            WorkflowKind::Token => "token",
+            WorkflowKind::Request => "request",
+            WorkflowKind::Review => "review",
+            WorkflowKind::Quorum => "quorum",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for WorkflowKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stored kinds of workflow records, as an SQL list (`'user', ...`).
+pub(crate) const WORKFLOW_KINDS_SQL: &str = "'user','token','request','review','quorum'";
+
+/// One workflow record: its kind, key, JSON body and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRecord {
+    /// What it is.
+    pub kind: WorkflowKind,
+    /// Its id.
+    pub key: String,
+    /// Content, as JSON; empty for a retraction.
+    pub body: String,
+    /// Valid time: when it starts to hold (a request: its window).
+    pub valid_from: Option<String>,
+    /// Valid time: when it stops holding.
+    pub valid_to: Option<String>,
+    /// When it became known.
+    pub recorded_at: Option<String>,
+}
+
+/// One stored version of a workflow record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowVersion {
+    /// The content.
+    pub record: WorkflowRecord,
+    /// 1, 2, 3, ...
+    pub version: i64,
+    /// Whether this version retracts the record.
+    pub retracted: bool,
+    /// System time: when the database entered it.
+    pub sys_from: DateTime<Utc>,
+    /// The transaction that wrote it.
+    pub txn: i64,
+}
+
+/// One change of a workflow record, with the version its writer saw.
+#[derive(Debug, Clone)]
+pub struct WorkflowChange {
+    /// The new content.
+    pub record: WorkflowRecord,
+    /// Whether this change retracts the record.
+    pub retract: bool,
+    /// The version the writer saw.
+    pub expect: Expect,
+}
+
+/// What a write appended to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// The index of the first entry appended.
+    pub first: u64,
+    /// The size of the log after the write.
+    pub size: u64,
+    /// The signed checkpoint of that size (a C2SP signed note).
+    pub checkpoint: String,
+}
+
+/// A committed write, with what it appended to the audit log (nothing on
+/// a database older than the audit log, schema version 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The transaction.
+    pub txn: TxnInfo,
+    /// The entries appended: the transaction's, then the events given.
+    pub log: Option<Logged>,
+}
+
+/// A transaction as the `facts` and `txns` tables hold it now, for checking
+/// the audit log against them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnDigest {
+    /// The transaction's row (for facts whose transaction has no row: its
+    /// id, the epoch, an empty note and 0 changes).
+    pub txn: TxnInfo,
+    /// The fact rows of the transaction.
+    pub rows: u64,
+    /// The digest of those rows (see [`crate::txn_digest`]).
+    pub digest: enduse_audit::Hash,
+}
+
 /// Everything that can go wrong in a store.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StoreError {
@@ -156,6 +288,60 @@ pub trait Store {
 
     /// The schema version of the database.
     fn schema_version(&mut self) -> Result<i64, StoreError>;
+
+    /// [`Store::write`] with workflow records and audit events: one
+    /// transaction writes the register's `changes`, the `workflow` changes
+    /// (each checked against its `expect`), and appends to the audit log the
+    /// transaction's entry (its note and the digest of its fact rows) and
+    /// then `events`, and a signed checkpoint of the log. All or nothing.
+    fn write_with(
+        &mut self,
+        changes: &[Change],
+        workflow: &[WorkflowChange],
+        events: &[enduse_audit::Entry],
+        note: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Written, StoreError>;
+
+    /// The latest version of every workflow record of `kind`, retracted
+    /// ones included, by key.
+    fn workflow_heads(&mut self, kind: WorkflowKind) -> Result<Vec<WorkflowVersion>, StoreError>;
+
+    /// Every version of one workflow record, oldest first.
+    fn workflow_history(
+        &mut self,
+        kind: WorkflowKind,
+        key: &str,
+    ) -> Result<Vec<WorkflowVersion>, StoreError>;
+
+    /// The latest transaction that wrote a record of the register (not
+    /// only workflow records): what a snapshot of the register is of.
+    fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError>;
+
+    /// Appends `entries` to the audit log in a transaction of their own,
+    /// with a signed checkpoint of the new size.
+    fn audit_append(&mut self, entries: &[enduse_audit::Entry]) -> Result<Logged, StoreError>;
+
+    /// The number of entries of the audit log (the next index).
+    fn audit_size(&mut self) -> Result<u64, StoreError>;
+
+    /// The entry rows with index in `from..to`, as stored, by index.
+    fn audit_entries(
+        &mut self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<enduse_audit::StoredEntry>, StoreError>;
+
+    /// Every signed checkpoint, by size.
+    fn audit_checkpoints(&mut self) -> Result<Vec<enduse_audit::SignedCheckpoint>, StoreError>;
+
+    /// The log's public verifier key (`name+id+base64`), created with the
+    /// database; `None` before the audit log existed.
+    fn audit_key(&mut self) -> Result<Option<String>, StoreError>;
+
+    /// Every transaction with the digest of its fact rows as the tables
+    /// hold them now, by id.
+    fn fact_digests(&mut self) -> Result<Vec<TxnDigest>, StoreError>;
 }
 
 /// Keeps, for each (kind, key), the version with the highest number among
@@ -196,28 +382,70 @@ pub(crate) fn last_of_runs<E>(
     Ok(out)
 }
 
+/// The last version of each key among `rows`, which come ordered by key
+/// and version.
+pub(crate) fn last_workflow_versions(rows: Vec<WorkflowVersion>) -> Vec<WorkflowVersion> {
+    let mut out: Vec<WorkflowVersion> = Vec::new();
+    for v in rows {
+        match out.last_mut() {
+            Some(last) if last.record.key == v.record.key => *last = v,
+            _ => out.push(v),
+        }
+    }
+    out
+}
+
 /// Checks a change's expectation against the current version (`None` when
 /// the record was never written), as every backend must.
 pub(crate) fn check_expect(c: &Change, current: Option<(i64, bool)>) -> Result<(), StoreError> {
+    check_parts(
+        c.record.kind.as_str(),
+        &c.record.key,
+        c.expect,
+        c.retract,
+        current,
+    )
+}
+
+/// [`check_expect`] for a change of a workflow record.
+pub(crate) fn check_workflow_expect(
+    c: &WorkflowChange,
+    current: Option<(i64, bool)>,
+) -> Result<(), StoreError> {
+    check_parts(
+        c.record.kind.as_str(),
+        &c.record.key,
+        c.expect,
+        c.retract,
+        current,
+    )
+}
+
+fn check_parts(
+    kind: &str,
+    key: &str,
+    expect: Expect,
+    retract: bool,
+    current: Option<(i64, bool)>,
+) -> Result<(), StoreError> {
     let live = current.filter(|(_, retracted)| !retracted);
-    let ok = match c.expect {
+    let ok = match expect {
         Expect::Any => true,
         Expect::Absent => live.is_none(),
         Expect::Version(v) => current.map(|(n, _)| n) == Some(v),
     };
-    if c.retract && live.is_none() && ok {
+    if retract && live.is_none() && ok {
         return Err(StoreError::Usage(format!(
-            "{} `{}` does not exist, so it cannot be retracted",
-            c.record.kind, c.record.key
+            "{kind} `{key}` does not exist, so it cannot be retracted"
         )));
     }
     if ok {
         return Ok(());
     }
     Err(StoreError::Conflict {
-        kind: c.record.kind.to_string(),
-        key: c.record.key.clone(),
-        expected: match c.expect {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        expected: match expect {
             Expect::Any => "any version".into(),
             Expect::Absent => "no record".into(),
             Expect::Version(v) => format!("version {v}"),

@@ -133,6 +133,21 @@ pub fn import_records(
     note: &str,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<ImportReport, StoreError> {
+    import_records_checked(store, records, note, &mut |_, _| true, progress)
+}
+
+/// [`import_records`], with a look at the planned changes before anything
+/// is written, from the same read of the heads the write will check:
+/// `check(report, changes)` returning false writes nothing (a dry run, or an
+/// import that would retract records and was not allowed to). The report
+/// then has no transaction.
+pub fn import_records_checked(
+    store: &mut dyn Store,
+    records: Vec<Record>,
+    note: &str,
+    check: &mut dyn FnMut(&ImportReport, &[Change]) -> bool,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<ImportReport, StoreError> {
     progress("comparing", 0, 0);
     let heads = live(store.heads(None)?);
     // Keys borrowed, not cloned: at 1.6 million records the clones cost
@@ -198,7 +213,7 @@ pub fn import_records(
             expect: Expect::Version(version),
         });
     }
-    if changes.is_empty() {
+    if changes.is_empty() || !check(&report, &changes) {
         return Ok(report);
     }
     report.txn = Some(store.write(&changes, note, &mut |d, t| progress("writing", d, t))?);

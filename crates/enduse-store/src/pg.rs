@@ -2,8 +2,11 @@
 //! enduse processes. Writers serialise on an advisory lock, so version checks
 //! see every earlier commit; bulk writes go through binary COPY.
 
+use crate::audit_store::{self, AuditState, FactRow};
 use crate::model::{
-    check_expect, from_micros, latest, next_instant, Change, Store, StoreError, TxnInfo, Version,
+    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, Logged, Store,
+    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowRecord,
+    WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
 use enduse_load::{Record, RecordKind};
@@ -50,9 +53,44 @@ pub const PG_MIGRATIONS: &[&str] = &[
         FOR EACH STATEMENT EXECUTE FUNCTION enduse_log_append_only();",
     // 4: declared record kinds (see the SQLite migration 4).
     "CREATE TABLE record_kinds (kind TEXT PRIMARY KEY);
-    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('area'),('policy'),('control');
+    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('area'),('policy'),('control'),('user'),('token'),('request'),('review'),('quorum');
     ALTER TABLE facts ADD CONSTRAINT facts_known_kind
         FOREIGN KEY (kind) REFERENCES record_kinds (kind);",
+    // 5: the workflow's record kinds and the audit log (see the SQLite
+    // migration 5); `audit_store::pg::setup` makes the key.
+    "INSERT INTO record_kinds (kind) VALUES ('user'),('token'),('request'),('review'),('quorum')
+        ON CONFLICT DO NOTHING;
+    CREATE INDEX facts_txn ON facts (txn);
+    CREATE TABLE audit_entries (
+        idx BIGINT PRIMARY KEY CHECK (idx >= 0),
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE audit_checkpoints (
+        size BIGINT PRIMARY KEY CHECK (size >= 0),
+        note TEXT NOT NULL,
+        peaks TEXT NOT NULL
+    );
+    CREATE TABLE audit_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        signer TEXT NOT NULL,
+        verifier TEXT NOT NULL
+    );
+    CREATE FUNCTION enduse_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+    CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries
+        FOR EACH ROW EXECUTE FUNCTION enduse_audit_append_only();
+    CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
+        FOR EACH STATEMENT EXECUTE FUNCTION enduse_audit_append_only();
+    CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE OR DELETE ON audit_checkpoints
+        FOR EACH ROW EXECUTE FUNCTION enduse_audit_append_only();
+    CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+        FOR EACH STATEMENT EXECUTE FUNCTION enduse_audit_append_only();
+    CREATE TRIGGER audit_key_no_change BEFORE UPDATE OR DELETE ON audit_key
+        FOR EACH ROW EXECUTE FUNCTION enduse_audit_append_only();
+    CREATE TRIGGER audit_key_no_truncate BEFORE TRUNCATE ON audit_key
+        FOR EACH STATEMENT EXECUTE FUNCTION enduse_audit_append_only();",
 ];
 
 /// Any fixed number: serialises migrations of processes opening at once.
@@ -65,6 +103,8 @@ const WRITE_LOCK: i64 = 0x656e_6475_7377;
 pub struct PgStore {
     client: Client,
     target: String,
+    /// The audit log's key and right edge, as of this handle's last write.
+    audit: Option<AuditState>,
 }
 
 /// The connection string without its password, for messages.
@@ -117,7 +157,11 @@ impl PgStore {
     pub fn open_at_version(conn: &str, version: usize) -> Result<Self, StoreError> {
         let target = redact(conn);
         let client = Client::connect(conn, NoTls).map_err(db_err(&target))?;
-        let mut s = Self { client, target };
+        let mut s = Self {
+            client,
+            target,
+            audit: None,
+        };
         s.migrate(version)?;
         Ok(s)
     }
@@ -131,6 +175,7 @@ impl PgStore {
         let mut s = Self {
             client,
             target: target.clone(),
+            audit: None,
         };
         match s.read_version()? {
             None => Err(StoreError::NotARegister {
@@ -209,6 +254,9 @@ impl PgStore {
             .skip(have as usize)
         {
             tx.batch_execute(sql).map_err(&e)?;
+            if i + 1 == crate::sqlite::AUDIT_VERSION {
+                audit_store::pg::setup(&mut tx, &target)?;
+            }
             tx.execute(
                 "INSERT INTO schema_version (version) VALUES ($1)",
                 &[&(i as i64 + 1)],
@@ -263,6 +311,50 @@ impl PgStore {
     }
 }
 
+fn row_workflow(r: &postgres::Row) -> Result<WorkflowVersion, String> {
+    let kind: String = r.get(0);
+    let kind =
+        WorkflowKind::parse(&kind).ok_or_else(|| format!("unknown workflow kind `{kind}`"))?;
+    Ok(WorkflowVersion {
+        record: WorkflowRecord {
+            kind,
+            key: r.get(1),
+            body: r.get(6),
+            valid_from: r.get(7),
+            valid_to: r.get(8),
+            recorded_at: r.get(9),
+        },
+        version: r.get(2),
+        txn: r.get(3),
+        sys_from: from_micros(r.get(4)),
+        retracted: r.get(5),
+    })
+}
+
+impl PgStore {
+    fn workflow_rows(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let target = self.target.clone();
+        let rows = self.client.query(sql, params).map_err(db_err(&target))?;
+        rows.iter()
+            .map(row_workflow)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| StoreError::Database { target, message })
+    }
+
+    fn need_log(&mut self) -> Result<(), StoreError> {
+        let target = self.target.clone();
+        if audit_store::pg::has_log(&mut self.client, &target)? {
+            Ok(())
+        } else {
+            Err(crate::sqlite::no_log(&target))
+        }
+    }
+}
+
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -274,8 +366,21 @@ impl Store for PgStore {
         note: &str,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<TxnInfo, StoreError> {
+        self.write_with(changes, &[], &[], note, progress)
+            .map(|w| w.txn)
+    }
+
+    fn write_with(
+        &mut self,
+        changes: &[Change],
+        workflow: &[WorkflowChange],
+        events: &[enduse_audit::Entry],
+        note: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Written, StoreError> {
         let target = self.target.clone();
         let e = db_err(&target);
+        let cached = self.audit.take();
         let mut tx = self.client.transaction().map_err(&e)?;
         // One writer at a time across every process; readers are not
         // blocked. An advisory lock rather than `LOCK TABLE ... EXCLUSIVE`,
@@ -294,9 +399,10 @@ impl Store for PgStore {
             .map_err(&e)?
             .get(0);
         let at = next_instant(last.map(from_micros));
+        let written = (changes.len() + workflow.len()) as i64;
         tx.execute(
             "INSERT INTO txns (id, at, note, changes) VALUES ($1, $2, $3, $4)",
-            &[&id, &at.timestamp_micros(), &note, &(changes.len() as i64)],
+            &[&id, &at.timestamp_micros(), &note, &written],
         )
         .map_err(&e)?;
 
@@ -331,55 +437,230 @@ impl Store for PgStore {
             current.insert(k, (n, c.retract));
             versions.push(n);
         }
-
-        let sink = tx
-            .copy_in(&format!("COPY facts ({COLS}) FROM STDIN (FORMAT binary)"))
-            .map_err(&e)?;
-        let types = [
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::BOOL,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-        ];
-        let mut w = BinaryCopyInWriter::new(sink, &types);
-        let total = changes.len() as u64;
-        let sys = at.timestamp_micros();
-        for (i, (c, n)) in changes.iter().zip(&versions).enumerate() {
-            let r = &c.record;
-            w.write(&[
-                &r.kind.as_str(),
-                &r.key,
-                n,
-                &id,
-                &sys,
-                &c.retract,
-                &r.body,
-                &r.valid_from,
-                &r.valid_to,
-                &r.recorded_at,
-                &r.lot,
-            ])
-            .map_err(&e)?;
-            if i % 10_000 == 0 {
-                progress(i as u64, total);
-            }
+        // The workflow's changes are few: one look-up each.
+        let mut wcurrent: HashMap<(WorkflowKind, String), (i64, bool)> = HashMap::new();
+        let mut wversions = Vec::with_capacity(workflow.len());
+        for c in workflow {
+            let k = (c.record.kind, c.record.key.clone());
+            let cur = match wcurrent.get(&k) {
+                Some(x) => Some(*x),
+                None => tx
+                    .query_opt(
+                        "SELECT version, retracted FROM facts WHERE kind = $1 AND key = $2 \
+                         ORDER BY version DESC LIMIT 1",
+                        &[&c.record.kind.as_str(), &c.record.key],
+                    )
+                    .map_err(&e)?
+                    .map(|r| (r.get(0), r.get(1))),
+            };
+            check_workflow_expect(c, cur)?;
+            let n = cur.map_or(1, |(n, _)| n + 1);
+            wcurrent.insert(k, (n, c.retract));
+            wversions.push(n);
         }
-        w.finish().map_err(&e)?;
-        progress(total, total);
-        tx.commit().map_err(&e)?;
-        Ok(TxnInfo {
+
+        let sys = at.timestamp_micros();
+        let mut hashes = Vec::with_capacity(changes.len() + workflow.len());
+        {
+            let sink = tx
+                .copy_in(&format!("COPY facts ({COLS}) FROM STDIN (FORMAT binary)"))
+                .map_err(&e)?;
+            let types = [
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::BOOL,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+            ];
+            let mut w = BinaryCopyInWriter::new(sink, &types);
+            let total = changes.len() as u64;
+            for (i, (c, n)) in changes.iter().zip(&versions).enumerate() {
+                let r = &c.record;
+                w.write(&[
+                    &r.kind.as_str(),
+                    &r.key,
+                    n,
+                    &id,
+                    &sys,
+                    &c.retract,
+                    &r.body,
+                    &r.valid_from,
+                    &r.valid_to,
+                    &r.recorded_at,
+                    &r.lot,
+                ])
+                .map_err(&e)?;
+                hashes.push(
+                    FactRow {
+                        kind: r.kind.as_str(),
+                        key: &r.key,
+                        version: *n,
+                        txn: id,
+                        sys_from: sys,
+                        retracted: c.retract,
+                        body: &r.body,
+                        valid_from: r.valid_from.as_deref(),
+                        valid_to: r.valid_to.as_deref(),
+                        recorded_at: r.recorded_at.as_deref(),
+                        lot: r.lot.as_deref(),
+                    }
+                    .hash(),
+                );
+                if i % 10_000 == 0 {
+                    progress(i as u64, total);
+                }
+            }
+            let none: Option<String> = None;
+            for (c, n) in workflow.iter().zip(&wversions) {
+                let r = &c.record;
+                w.write(&[
+                    &r.kind.as_str(),
+                    &r.key,
+                    n,
+                    &id,
+                    &sys,
+                    &c.retract,
+                    &r.body,
+                    &r.valid_from,
+                    &r.valid_to,
+                    &r.recorded_at,
+                    &none,
+                ])
+                .map_err(&e)?;
+                hashes.push(
+                    FactRow {
+                        kind: r.kind.as_str(),
+                        key: &r.key,
+                        version: *n,
+                        txn: id,
+                        sys_from: sys,
+                        retracted: c.retract,
+                        body: &r.body,
+                        valid_from: r.valid_from.as_deref(),
+                        valid_to: r.valid_to.as_deref(),
+                        recorded_at: r.recorded_at.as_deref(),
+                        lot: None,
+                    }
+                    .hash(),
+                );
+            }
+            w.finish().map_err(&e)?;
+            progress(total, total);
+        }
+        let txn = TxnInfo {
             id,
             at,
             note: note.to_owned(),
-            changes: changes.len() as i64,
-        })
+            changes: written,
+        };
+        let mut state = None;
+        let log = if audit_store::pg::has_log(&mut tx, &target)? {
+            let mut st = audit_store::pg::sync(&mut tx, &target, cached)?;
+            let rows = hashes.len() as u64;
+            let mut entries = vec![audit_store::txn_entry(
+                &txn,
+                rows,
+                &audit_store::txn_digest(hashes),
+            )];
+            entries.extend(events.iter().cloned());
+            let logged = audit_store::pg::append(&mut tx, &target, &mut st, &entries)?;
+            state = Some(st);
+            Some(logged)
+        } else if !events.is_empty() {
+            return Err(crate::sqlite::no_log(&target));
+        } else {
+            None
+        };
+        tx.commit().map_err(&e)?;
+        self.audit = state;
+        Ok(Written { txn, log })
+    }
+
+    fn workflow_heads(&mut self, kind: WorkflowKind) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let rows = self.workflow_rows(
+            &format!(
+                "SELECT {COLS} FROM facts WHERE kind = $1 \
+                 ORDER BY key COLLATE \"C\", version"
+            ),
+            &[&kind.as_str()],
+        )?;
+        Ok(crate::model::last_workflow_versions(rows))
+    }
+
+    fn workflow_history(
+        &mut self,
+        kind: WorkflowKind,
+        key: &str,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        self.workflow_rows(
+            &format!("SELECT {COLS} FROM facts WHERE kind = $1 AND key = $2 ORDER BY version"),
+            &[&kind.as_str(), &key],
+        )
+    }
+
+    fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError> {
+        let target = self.target.clone();
+        Ok(self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT txn FROM facts WHERE kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                     ORDER BY txn DESC LIMIT 1"
+                ),
+                &[],
+            )
+            .map_err(db_err(&target))?
+            .map(|r| r.get(0)))
+    }
+
+    fn audit_append(&mut self, entries: &[enduse_audit::Entry]) -> Result<Logged, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let mut tx = self.client.transaction().map_err(&e)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(&e)?;
+        if !audit_store::pg::has_log(&mut tx, &target)? {
+            return Err(crate::sqlite::no_log(&target));
+        }
+        let mut state = audit_store::pg::sync(&mut tx, &target, cached)?;
+        let logged = audit_store::pg::append(&mut tx, &target, &mut state, entries)?;
+        tx.commit().map_err(&e)?;
+        self.audit = Some(state);
+        Ok(logged)
+    }
+
+    fn audit_size(&mut self) -> Result<u64, StoreError> {
+        self.need_log()?;
+        audit_store::pg::size(&mut self.client, &self.target)
+    }
+
+    fn audit_entries(
+        &mut self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<enduse_audit::StoredEntry>, StoreError> {
+        self.need_log()?;
+        audit_store::pg::entries(&mut self.client, &self.target, from, to)
+    }
+
+    fn audit_checkpoints(&mut self) -> Result<Vec<enduse_audit::SignedCheckpoint>, StoreError> {
+        self.need_log()?;
+        audit_store::pg::checkpoints(&mut self.client, &self.target)
+    }
+
+    fn audit_key(&mut self) -> Result<Option<String>, StoreError> {
+        audit_store::pg::key(&mut self.client, &self.target)
+    }
+
+    fn fact_digests(&mut self) -> Result<Vec<TxnDigest>, StoreError> {
+        audit_store::pg::fact_digests(&mut self.client, &self.target)
     }
 
     fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError> {
@@ -387,6 +668,7 @@ impl Store for PgStore {
         let rows = self.rows(
             &format!(
                 "SELECT {COLS} FROM facts WHERE sys_from <= $1 \
+                 AND kind NOT IN ({WORKFLOW_KINDS_SQL}) \
                  ORDER BY kind COLLATE \"C\", key COLLATE \"C\", version"
             ),
             &[&t],

@@ -2,8 +2,11 @@
 //! writer writes; `synchronous = FULL` makes every commit durable, and a
 //! killed writer leaves only a rolled-back transaction behind.
 
+use crate::audit_store::{self, AuditState, FactRow};
 use crate::model::{
-    check_expect, from_micros, latest, next_instant, Change, Store, StoreError, TxnInfo, Version,
+    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, Logged, Store,
+    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowRecord,
+    WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
 use enduse_load::{Record, RecordKind};
@@ -52,16 +55,57 @@ pub const MIGRATIONS: &[&str] = &[
     // it, and a fact of an undeclared kind is refused, so a program that
     // predates a kind never meets it: it stops at the schema version.
     "CREATE TABLE record_kinds (kind TEXT PRIMARY KEY);
-    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('area'),('policy'),('control');
+    INSERT INTO record_kinds (kind) VALUES ('dataset'),('schema'),('source'),('party'),('place'),('category'),('model'),('lot'),('transfer'),('treaty'),('conflict'),('approval'),('default'),('group'),('target'),('purpose'),('area'),('policy'),('control'),('user'),('token'),('request'),('review'),('quorum');
     CREATE TRIGGER facts_known_kind BEFORE INSERT ON facts
         WHEN NEW.kind NOT IN (SELECT kind FROM record_kinds)
         BEGIN SELECT RAISE(ABORT, 'unknown record kind'); END;",
+    // 5: the workflow's record kinds (users, tokens, requests, reviews,
+    // quorums: versioned in `facts`, outside the register), and the audit
+    // log: entries, signed checkpoints (with the tree's right edge, so that
+    // a writer need not read every leaf) and the signing key, all
+    // append-only. The key is made, and the transactions already held are
+    // logged, by `audit_store::sqlite::setup` in the same transaction.
+    "INSERT OR IGNORE INTO record_kinds (kind) VALUES ('user'),('token'),('request'),('review'),('quorum');
+    CREATE INDEX facts_txn ON facts (txn);
+    CREATE TABLE audit_entries (
+        idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE audit_checkpoints (
+        size INTEGER PRIMARY KEY CHECK (size >= 0),
+        note TEXT NOT NULL,
+        peaks TEXT NOT NULL
+    );
+    CREATE TABLE audit_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        signer TEXT NOT NULL,
+        verifier TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_key_no_update BEFORE UPDATE ON audit_key
+        BEGIN SELECT RAISE(ABORT, 'the audit key is append-only'); END;
+    CREATE TRIGGER audit_key_no_delete BEFORE DELETE ON audit_key
+        BEGIN SELECT RAISE(ABORT, 'the audit key is append-only'); END;",
 ];
+
+/// The schema version that brings the audit log.
+pub(crate) const AUDIT_VERSION: usize = 5;
 
 /// A register in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
     target: String,
+    /// The audit log's key and right edge, as of this handle's last write.
+    audit: Option<AuditState>,
 }
 
 fn db_err(target: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -120,6 +164,7 @@ impl SqliteStore {
         let mut s = Self {
             conn,
             target: target.clone(),
+            audit: None,
         };
         s.migrate(version)?;
         Ok(s)
@@ -148,6 +193,7 @@ impl SqliteStore {
         let s = Self {
             conn,
             target: target.clone(),
+            audit: None,
         };
         // A WAL database in a directory we may not write to cannot make
         // its shared-memory file; read it as immutable then (no writer can
@@ -161,6 +207,7 @@ impl SqliteStore {
                 let s2 = Self {
                     conn,
                     target: target.clone(),
+                    audit: None,
                 };
                 let v = s2
                     .read_version()
@@ -251,6 +298,9 @@ impl SqliteStore {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().take(upto).skip(have as usize) {
             tx.execute_batch(sql).map_err(&e)?;
+            if i + 1 == AUDIT_VERSION {
+                audit_store::sqlite::setup(&tx, &target)?;
+            }
             tx.execute(
                 "INSERT INTO schema_version (version) VALUES (?1)",
                 [i as i64 + 1],
@@ -302,6 +352,48 @@ fn row_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
     })
 }
 
+fn row_workflow(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkflowVersion> {
+    let kind: String = r.get(0)?;
+    let kind = WorkflowKind::parse(&kind).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown workflow kind `{kind}`").into(),
+        )
+    })?;
+    Ok(WorkflowVersion {
+        record: WorkflowRecord {
+            kind,
+            key: r.get(1)?,
+            body: r.get(6)?,
+            valid_from: r.get(7)?,
+            valid_to: r.get(8)?,
+            recorded_at: r.get(9)?,
+        },
+        version: r.get(2)?,
+        txn: r.get(3)?,
+        sys_from: from_micros(r.get(4)?),
+        retracted: r.get::<_, i64>(5)? != 0,
+    })
+}
+
+/// The error of an audit operation on a database older than the log.
+pub(crate) fn no_log(target: &str) -> StoreError {
+    StoreError::Usage(format!(
+        "`{target}` has no audit log: it predates schema version {AUDIT_VERSION}; open it for writing with this enduse to upgrade it"
+    ))
+}
+
+impl SqliteStore {
+    fn need_log(&self) -> Result<(), StoreError> {
+        if audit_store::sqlite::has_log(&self.conn, &self.target)? {
+            Ok(())
+        } else {
+            Err(no_log(&self.target))
+        }
+    }
+}
+
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
@@ -313,8 +405,21 @@ impl Store for SqliteStore {
         note: &str,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<TxnInfo, StoreError> {
+        self.write_with(changes, &[], &[], note, progress)
+            .map(|w| w.txn)
+    }
+
+    fn write_with(
+        &mut self,
+        changes: &[Change],
+        workflow: &[WorkflowChange],
+        events: &[enduse_audit::Entry],
+        note: &str,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Written, StoreError> {
         let target = self.target.clone();
         let e = db_err(&target);
+        let cached = self.audit.take();
         // IMMEDIATE takes the write lock now: writers queue here, and the
         // version checks below see every earlier commit.
         let tx = self
@@ -325,12 +430,15 @@ impl Store for SqliteStore {
             .query_row("SELECT max(at) FROM txns", [], |r| r.get(0))
             .map_err(&e)?;
         let at = next_instant(last.map(from_micros));
+        let written = (changes.len() + workflow.len()) as i64;
         tx.execute(
             "INSERT INTO txns (at, note, changes) VALUES (?1, ?2, ?3)",
-            params![at.timestamp_micros(), note, changes.len() as i64],
+            params![at.timestamp_micros(), note, written],
         )
         .map_err(&e)?;
         let id = tx.last_insert_rowid();
+        let sys = at.timestamp_micros();
+        let mut hashes = Vec::with_capacity(changes.len() + workflow.len());
         {
             let mut cur = tx
                 .prepare_cached(
@@ -353,12 +461,13 @@ impl Store for SqliteStore {
                     .optional()
                     .map_err(&e)?;
                 check_expect(c, current)?;
+                let version = current.map_or(1, |(n, _)| n + 1);
                 ins.execute(params![
                     r.kind.as_str(),
                     r.key,
-                    current.map_or(1, |(n, _)| n + 1),
+                    version,
                     id,
-                    at.timestamp_micros(),
+                    sys,
                     c.retract as i64,
                     r.body,
                     r.valid_from,
@@ -367,19 +476,191 @@ impl Store for SqliteStore {
                     r.lot,
                 ])
                 .map_err(&e)?;
+                hashes.push(
+                    FactRow {
+                        kind: r.kind.as_str(),
+                        key: &r.key,
+                        version,
+                        txn: id,
+                        sys_from: sys,
+                        retracted: c.retract,
+                        body: &r.body,
+                        valid_from: r.valid_from.as_deref(),
+                        valid_to: r.valid_to.as_deref(),
+                        recorded_at: r.recorded_at.as_deref(),
+                        lot: r.lot.as_deref(),
+                    }
+                    .hash(),
+                );
                 if i % 10_000 == 0 {
                     progress(i as u64, total);
                 }
             }
             progress(total, total);
+            for c in workflow {
+                let r = &c.record;
+                let current: Option<(i64, bool)> = cur
+                    .query_row(params![r.kind.as_str(), r.key], |row| {
+                        Ok((row.get(0)?, row.get::<_, i64>(1)? != 0))
+                    })
+                    .optional()
+                    .map_err(&e)?;
+                check_workflow_expect(c, current)?;
+                let version = current.map_or(1, |(n, _)| n + 1);
+                ins.execute(params![
+                    r.kind.as_str(),
+                    r.key,
+                    version,
+                    id,
+                    sys,
+                    c.retract as i64,
+                    r.body,
+                    r.valid_from,
+                    r.valid_to,
+                    r.recorded_at,
+                    Option::<String>::None,
+                ])
+                .map_err(&e)?;
+                hashes.push(
+                    FactRow {
+                        kind: r.kind.as_str(),
+                        key: &r.key,
+                        version,
+                        txn: id,
+                        sys_from: sys,
+                        retracted: c.retract,
+                        body: &r.body,
+                        valid_from: r.valid_from.as_deref(),
+                        valid_to: r.valid_to.as_deref(),
+                        recorded_at: r.recorded_at.as_deref(),
+                        lot: None,
+                    }
+                    .hash(),
+                );
+            }
         }
-        tx.commit().map_err(&e)?;
-        Ok(TxnInfo {
+        let txn = TxnInfo {
             id,
             at,
             note: note.to_owned(),
-            changes: changes.len() as i64,
-        })
+            changes: written,
+        };
+        let mut state = None;
+        let log = if audit_store::sqlite::has_log(&tx, &target)? {
+            let mut st = audit_store::sqlite::sync(&tx, &target, cached)?;
+            let rows = hashes.len() as u64;
+            let mut entries = vec![audit_store::txn_entry(
+                &txn,
+                rows,
+                &audit_store::txn_digest(hashes),
+            )];
+            entries.extend(events.iter().cloned());
+            let logged = audit_store::sqlite::append(&tx, &target, &mut st, &entries)?;
+            state = Some(st);
+            Some(logged)
+        } else if !events.is_empty() {
+            return Err(no_log(&target));
+        } else {
+            None
+        };
+        tx.commit().map_err(&e)?;
+        self.audit = state;
+        Ok(Written { txn, log })
+    }
+
+    fn workflow_heads(&mut self, kind: WorkflowKind) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let e = db_err(&self.target);
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM facts WHERE kind = ?1 ORDER BY key, version"
+            ))
+            .map_err(&e)?;
+        let rows = st
+            .query_map([kind.as_str()], row_workflow)
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e)?;
+        Ok(crate::model::last_workflow_versions(rows))
+    }
+
+    fn workflow_history(
+        &mut self,
+        kind: WorkflowKind,
+        key: &str,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let e = db_err(&self.target);
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM facts WHERE kind = ?1 AND key = ?2 ORDER BY version"
+            ))
+            .map_err(&e)?;
+        let rows = st
+            .query_map(params![kind.as_str(), key], row_workflow)
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e);
+        rows
+    }
+
+    fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT txn FROM facts WHERE kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                     ORDER BY txn DESC LIMIT 1"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err(&self.target))
+    }
+
+    fn audit_append(&mut self, entries: &[enduse_audit::Entry]) -> Result<Logged, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        if !audit_store::sqlite::has_log(&tx, &target)? {
+            return Err(no_log(&target));
+        }
+        let mut state = audit_store::sqlite::sync(&tx, &target, cached)?;
+        let logged = audit_store::sqlite::append(&tx, &target, &mut state, entries)?;
+        tx.commit().map_err(&e)?;
+        self.audit = Some(state);
+        Ok(logged)
+    }
+
+    fn audit_size(&mut self) -> Result<u64, StoreError> {
+        self.need_log()?;
+        audit_store::sqlite::size(&self.conn, &self.target)
+    }
+
+    fn audit_entries(
+        &mut self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<enduse_audit::StoredEntry>, StoreError> {
+        self.need_log()?;
+        audit_store::sqlite::entries(&self.conn, &self.target, from, to)
+    }
+
+    fn audit_checkpoints(&mut self) -> Result<Vec<enduse_audit::SignedCheckpoint>, StoreError> {
+        self.need_log()?;
+        audit_store::sqlite::checkpoints(&self.conn, &self.target)
+    }
+
+    fn audit_key(&mut self) -> Result<Option<String>, StoreError> {
+        audit_store::sqlite::key(&self.conn, &self.target)
+    }
+
+    fn fact_digests(&mut self) -> Result<Vec<TxnDigest>, StoreError> {
+        audit_store::sqlite::fact_digests(&self.conn, &self.target)
     }
 
     fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError> {
@@ -387,7 +668,8 @@ impl Store for SqliteStore {
         let mut st = self
             .conn
             .prepare(&format!(
-                "SELECT {COLS} FROM facts WHERE sys_from <= ?1 ORDER BY kind, key, version"
+                "SELECT {COLS} FROM facts WHERE sys_from <= ?1 \
+                 AND kind NOT IN ({WORKFLOW_KINDS_SQL}) ORDER BY kind, key, version"
             ))
             .map_err(&e)?;
         let rows = st

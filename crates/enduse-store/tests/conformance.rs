@@ -4,26 +4,23 @@
 //! same answers.
 //!
 //! Memory and SQLite scenarios are one test each. The PostgreSQL scenarios
-//! share one throw-away cluster (see `support/pgcluster.rs`) held by the
+//! share one throw-away cluster (`enduse_testkit::pgcluster`) held by the
 //! single test `postgres_conformance`, which runs every scenario against a
 //! fresh database and stops the server when it ends, pass or fail.
 //!
 //! Decisions are compared between engines over the corpus
-//! (`corpus/decisions.json`, less the cases given as coordinates, which need
-//! enduse-geo), as whole decisions except for the order of a party's cited
-//! rules and of the notes (see `decisions`).
-
-#[path = "support/pgcluster.rs"]
-mod pgcluster;
+//! (`corpus/decisions.json`, each case's request resolved by the `enduse`
+//! library as every front end resolves it), as whole decisions except for
+//! the order of a party's cited rules and of the notes (see `decisions`).
 
 use chrono::{DateTime, Duration, Utc};
-use enduse_core::{parse_day, Action, AuthorityId, Engine, ItemRef, Query};
+use enduse_core::{Engine, Query};
 use enduse_load::{DataFiles, Record, RecordKind};
 use enduse_store::{
     engine_at, export_files, import, put, records_at, retract, Change, Expect, ImportReport,
     PgStore, SqliteStore, Store, StoreError, Version, MIGRATIONS, PG_MIGRATIONS,
 };
-use pgcluster::Cluster;
+use enduse_testkit::pgcluster::Cluster;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -247,15 +244,7 @@ fn corpus() -> &'static Corpus {
     C.get_or_init(|| {
         let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpus/decisions.json");
         let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-        let cases: Vec<Value> = v["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            // Cases given as coordinates need enduse-geo to find the place;
-            // the rest already exercise every rule of the store's engines.
-            .filter(|c| c["request"].get("at").is_none())
-            .cloned()
-            .collect();
+        let cases: Vec<Value> = v["cases"].as_array().unwrap().to_vec();
         assert!(cases.len() >= 40, "only {} corpus cases", cases.len());
         Corpus {
             today: v["today"].as_str().unwrap().to_owned(),
@@ -268,40 +257,13 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
 
-fn query(engine: &Engine, case: &Value, today: &str) -> Query {
-    let r = &case["request"];
-    Query {
-        actor: engine.resolve_party(s(r, "actor").unwrap()).unwrap(),
-        action: Action::parse(s(r, "action").unwrap()).unwrap(),
-        item: match (s(r, "model"), s(r, "lot")) {
-            (Some(m), _) => ItemRef::Model(engine.resolve_model(m).unwrap()),
-            (None, Some(l)) => ItemRef::Lot(engine.resolve_lot(l).unwrap()),
-            _ => panic!("case without item"),
-        },
-        place: s(r, "place").map(|p| engine.resolve_place(p).unwrap()),
-        recipient: s(r, "recipient").map(|p| engine.resolve_party(p).unwrap()),
-        target_class: s(r, "target_class").map(str::to_owned),
-        purpose: s(r, "purpose").map(str::to_owned),
-        destination: s(r, "destination").map(|p| engine.resolve_party(p).unwrap()),
-        statuses: match s(r, "status") {
-            Some("confirmed") => enduse_core::StatusFilter::Confirmed,
-            _ => enduse_core::StatusFilter::Reported,
-        },
-        border_distance_km: r.get("border_distance_km").and_then(Value::as_i64),
-        areas: None,
-        controlled_by: None,
-        as_of: parse_day(s(case, "as_of").unwrap()).unwrap(),
-        known_at: parse_day(s(case, "known_at").unwrap_or(today)).unwrap(),
-        approvals: r
-            .get("approvals")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|x| AuthorityId::parse(x.as_str().unwrap()).unwrap())
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
+/// The case's query against `engine`, resolved by the library as every
+/// front end resolves it (`enduse::resolve_query`); a request the library
+/// refuses is its error.
+fn query(engine: &Engine, case: &Value, today: &str) -> Result<Query, String> {
+    let case = enduse_testkit::Case::from_value(case);
+    let today = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap();
+    enduse::resolve_query(engine, &case.ask(), today).map_err(|e| e.to_string())
 }
 
 /// Every corpus case's decision (the whole decision as JSON, or the
@@ -311,7 +273,9 @@ fn decisions(engine: &Engine) -> BTreeMap<String, Value> {
     c.cases
         .iter()
         .map(|case| {
-            let d = match engine.decide(&query(engine, case, &c.today)) {
+            let d = match query(engine, case, &c.today)
+                .and_then(|q| engine.decide(&q).map_err(|e| e.to_string()))
+            {
                 Ok(d) => {
                     let mut v = serde_json::to_value(&d).unwrap();
                     // A party's cited rules, the reason naming the first

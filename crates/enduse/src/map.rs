@@ -2,7 +2,11 @@
 //! a point at its centre, with subdivision outlines, the UA-RU land border, a
 //! legend, the dates and the sources.
 
-use enduse_core::{Decision, Engine, Outcome, Query, SourceRef};
+use crate::error::Result;
+use crate::geo::{point_facts, PointFacts};
+use crate::reports::MapReport;
+use crate::snapshot::Snapshot;
+use enduse_core::{Decision, Outcome, Query, SourceRef};
 use enduse_geo::{Boundaries, ControlLayer, LatLon, NamedAreas};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -37,72 +41,6 @@ pub fn colour(o: Outcome) -> &'static str {
     }
 }
 
-/// The facts of a point that a query needs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PointFacts {
-    /// Its place in the register: the subdivision, or the country where the
-    /// register lacks the subdivision.
-    pub place: enduse_core::PlaceCode,
-    /// Its border distance in whole km, rounded up (so that a "within N km"
-    /// limit is met only when surely met).
-    pub border_km: i64,
-    /// Who controls it on the day, where that is a party of the register.
-    pub controlled_by: Option<enduse_core::PartyId>,
-    /// The ids of the register's named areas in force on the day that
-    /// contain it.
-    pub areas: Vec<String>,
-}
-
-impl PointFacts {
-    /// Puts the facts into `q`.
-    pub fn apply(&self, q: &mut Query) {
-        q.place = Some(self.place.clone());
-        q.border_distance_km = Some(self.border_km);
-        q.controlled_by = self.controlled_by.clone();
-        q.areas = Some(self.areas.clone());
-    }
-}
-
-/// The facts of point `p` on `date` (see [`PointFacts`]). `None` when the
-/// point lies in no loaded polygon or in no place the register knows.
-pub fn point_facts(
-    engine: &Engine,
-    geo: &Boundaries,
-    control: &ControlLayer,
-    areas: &NamedAreas<'_>,
-    p: LatLon,
-    date: chrono::NaiveDate,
-) -> Option<PointFacts> {
-    let loc = geo.locate(p)?;
-    let code = loc
-        .subdivision
-        .clone()
-        .unwrap_or_else(|| loc.country.clone());
-    let place = engine
-        .resolve_place(&code)
-        .or_else(|_| engine.resolve_place(&loc.country))
-        .ok()?;
-    let border_km = geo.border_distance_km(p).ceil() as i64;
-    let holder = control.control(p, date, &loc.country).controlled_by;
-    let chain = enduse_geo::de_jure_chain(engine.register(), &loc);
-    Some(PointFacts {
-        place,
-        border_km,
-        controlled_by: engine.resolve_party(&holder).ok(),
-        areas: areas.containing(p, &chain, date),
-    })
-}
-
-/// Counts and sources of a rendered map.
-pub struct MapSummary {
-    /// Cells per outcome.
-    pub cells: BTreeMap<&'static str, usize>,
-    /// Every source cited by a decision on the map.
-    pub sources: Vec<SourceRef>,
-    /// The SVG.
-    pub svg: String,
-}
-
 /// Splits `s` at spaces into lines of at most `n` characters; continuation
 /// lines are indented.
 fn wrap(s: &str, n: usize) -> Vec<String> {
@@ -130,15 +68,17 @@ fn esc(s: &str) -> String {
 }
 
 /// Renders the map for `template` (its place, distance, controller and
-/// areas are replaced per cell).
-pub fn render(
-    engine: &Engine,
+/// areas are replaced per cell). A cell whose decision fails fails the map:
+/// an error is never drawn as an answer.
+pub(crate) fn render(
+    snapshot: &Snapshot,
     geo: &Boundaries,
     control: &ControlLayer,
     areas: &NamedAreas<'_>,
     template: &Query,
     step: f64,
-) -> MapSummary {
+) -> Result<MapReport> {
+    let engine = snapshot.engine();
     let mut memo: HashMap<PointFacts, Decision> = HashMap::new();
     let mut cells = String::new();
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -150,22 +90,15 @@ pub fn render(
         while lon < LON1 {
             if let Ok(p) = LatLon::new(lat, lon) {
                 if let Some(facts) = point_facts(engine, geo, control, areas, p, template.as_of) {
-                    let d = memo.entry(facts).or_insert_with_key(|facts| {
-                        let mut q = template.clone();
-                        facts.apply(&mut q);
-                        engine.decide(&q).unwrap_or_else(|_| Decision {
-                            outcome: Outcome::Indeterminate,
-                            as_of: q.as_of,
-                            known_at: q.known_at,
-                            request: q.clone(),
-                            approvals: vec![],
-                            parties: vec![],
-                            missing: vec![],
-                            notes: vec![],
-                            reported: vec![],
-                            if_disputed: None,
-                        })
-                    });
+                    let d = match memo.entry(facts) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            let mut q = template.clone();
+                            v.key().apply(&mut q);
+                            let d = snapshot.decide(&q)?;
+                            v.insert(d)
+                        }
+                    };
                     for p in &d.parties {
                         for r in &p.rules {
                             sources
@@ -322,9 +255,11 @@ pub fn render(
 "##,
         esc(&title)
     );
-    MapSummary {
-        cells: counts,
+    Ok(MapReport {
+        as_of: template.as_of,
+        known_at: template.known_at,
+        cells: counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         sources: sources.into_values().collect(),
         svg,
-    }
+    })
 }

@@ -2,18 +2,16 @@
 //! directory, a server that listens only on a Unix socket in that directory,
 //! and `pg_ctl stop -m immediate` when the [`Cluster`] is dropped.
 //!
-//! Include it from another test crate with
-//! `#[path = "../../enduse-store/tests/support/pgcluster.rs"] mod pgcluster;`.
-//! It needs the PostgreSQL server binaries (`initdb`, `pg_ctl`) on `PATH` or
-//! in `/usr/lib/postgresql/<15..>/bin`, and the `postgres` and `tempfile`
-//! crates. Run as root, it runs the server binaries as the `postgres` user
-//! through `runuser`, since `initdb` refuses root.
+//! Use it from any test as `enduse_testkit::pgcluster::Cluster`. It needs
+//! the PostgreSQL server binaries (`initdb`, `pg_ctl`) on `PATH` or in
+//! `/usr/lib/postgresql/<15..>/bin`. Run as root, it runs the server
+//! binaries as the `postgres` user through `runuser`, since `initdb`
+//! refuses root.
 //!
 //! Start one cluster per test binary and hold it in a local of the test
 //! function (statics are never dropped, so a server held by one would
 //! outlive the test process); give each case its own database with
 //! [`Cluster::fresh_db`].
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,12 +2,15 @@
 //! load tests. The output is an ordinary data-set directory, so everything
 //! that reads data sets (validate, import, check) reads it too.
 
+use crate::error::{Error, Result};
+use crate::reports::GenReport;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-/// The shape of a synthetic register.
-#[derive(Debug, Clone, Copy)]
+/// The shape of a synthetic register. The default is small (1,000
+/// transfers); a load test names its sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GenSpec {
     /// Number of state parties (`P0000`...).
     pub parties: usize,
@@ -19,6 +22,18 @@ pub struct GenSpec {
     pub policies: usize,
     /// Seed of the pseudo-random choices: the same seed gives the same files.
     pub seed: u64,
+}
+
+impl Default for GenSpec {
+    fn default() -> Self {
+        GenSpec {
+            parties: 20,
+            models: 100,
+            transfers: 1_000,
+            policies: 200,
+            seed: 1,
+        }
+    }
 }
 
 /// A small deterministic generator (xorshift64*): no dependency, and the same
@@ -50,8 +65,20 @@ fn day(offset: usize) -> String {
 }
 
 /// Writes the data set into `dir` (created if missing), calling `progress`
-/// with the fraction done.
-pub fn generate(dir: &Path, spec: GenSpec, progress: &dyn Fn(u64, u64)) -> std::io::Result<()> {
+/// with the work done and the work in all.
+pub fn generate(dir: &Path, spec: GenSpec, progress: &dyn Fn(u64, u64)) -> Result<GenReport> {
+    write(dir, spec, progress).map_err(|e| Error::io("write", dir, &e))?;
+    Ok(GenReport {
+        data_set: dir.display().to_string(),
+        parties: spec.parties.max(3),
+        models: spec.models.max(1),
+        transfers: spec.transfers,
+        rules: spec.policies,
+        seed: spec.seed,
+    })
+}
+
+fn write(dir: &Path, spec: GenSpec, progress: &dyn Fn(u64, u64)) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("policies"))?;
     let mut rng = Rng(spec.seed.max(1));
     let parties = spec.parties.max(3);

@@ -1,0 +1,71 @@
+//! Runs the server, for the schemathesis script and the benchmarks, until
+//! the CLI's `enduse serve` calls the library:
+//!
+//! ```text
+//! cargo run --release -p enduse-server --example serve -- \
+//!     [--db TARGET [--init]] [--listen 127.0.0.1:8080] [--private] \
+//!     [--token USER:TOKEN]... [--today YYYY-MM-DD]
+//! ```
+//!
+//! `--init` loads the bundled data set into an empty database first;
+//! `--token` lets USER do everything with TOKEN (a test token, kept in
+//! memory); `--today` pins the clock.
+
+use enduse_server::{ServeOptions, ServerError, StaticTokens};
+use std::sync::Arc;
+
+fn usage(msg: &str) -> ServerError {
+    ServerError::Internal(format!(
+        "{msg}\nusage: serve [--db TARGET [--init]] [--listen ADDR] [--private] [--token USER:TOKEN]... [--today YYYY-MM-DD]"
+    ))
+}
+
+fn main() -> miette::Result<()> {
+    run().map_err(miette::Report::new)
+}
+
+fn run() -> Result<(), ServerError> {
+    let mut opts = ServeOptions::default();
+    let mut tokens = StaticTokens::new();
+    let mut any_token = false;
+    let mut init = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| usage(&format!("{a} needs a value")));
+        match a.as_str() {
+            "--db" => opts.db = Some(value()?),
+            "--init" => init = true,
+            "--listen" => {
+                let v = value()?;
+                opts.listen = v.parse().map_err(|_| usage(&format!("bad address `{v}`")))?;
+            }
+            "--private" => opts.private = true,
+            "--token" => {
+                let v = value()?;
+                let (user, token) = v
+                    .split_once(':')
+                    .ok_or_else(|| usage("--token takes USER:TOKEN"))?;
+                tokens = tokens.with(user, token, &["*"]);
+                any_token = true;
+            }
+            "--today" => {
+                let v = value()?;
+                let day = chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                    .map_err(|_| usage(&format!("bad day `{v}`")))?;
+                opts.clock = enduse::Clock::fixed_day(day);
+            }
+            other => return Err(usage(&format!("unknown argument `{other}`"))),
+        }
+    }
+    if any_token {
+        opts.authenticator = Some(Arc::new(tokens));
+    }
+    if init {
+        let db = opts.db.clone().ok_or_else(|| usage("--init needs --db"))?;
+        let mut reg = enduse::Register::open(&db)?;
+        if reg.log()?.transactions.is_empty() {
+            reg.init(&mut |_, _, _| {})?;
+        }
+    }
+    enduse_server::serve_blocking(opts)
+}

@@ -1,0 +1,127 @@
+//! Test support: a server bound to 127.0.0.1:0 on the test's runtime, a
+//! client, and checks of problem documents.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use enduse_server::{AppState, ServeOptions, Server, StaticTokens};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The corpus's fixed today.
+pub const TODAY: &str = "2026-11-01";
+
+/// The editor's token of [`opts`]: may do everything.
+pub const EDITOR: &str = "t-editor";
+/// A reader's token: may only read.
+pub const READER: &str = "t-reader";
+
+/// Options for a test server: port 0, the corpus's today, an editor and a
+/// reader.
+pub fn opts(db: Option<&str>) -> ServeOptions {
+    ServeOptions {
+        db: db.map(str::to_owned),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        clock: enduse::Clock::fixed_day(
+            chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap(),
+        ),
+        authenticator: Some(Arc::new(
+            StaticTokens::new()
+                .with("editor", EDITOR, &["*"])
+                .with("reader", READER, &["read"]),
+        )),
+        poll_interval: Duration::from_millis(100),
+        ..ServeOptions::default()
+    }
+}
+
+/// A server running on the test's runtime.
+pub struct TestServer {
+    pub url: String,
+    pub state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), enduse_server::ServerError>>>,
+}
+
+impl TestServer {
+    pub async fn start(opts: ServeOptions) -> TestServer {
+        let server = Server::bind(opts).await.unwrap();
+        let url = format!("http://{}", server.local_addr().unwrap());
+        let state = server.state();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            state,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Asks the server to stop (graceful) without waiting.
+    pub fn signal_stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Stops the server and waits until it has finished.
+    pub async fn stop(mut self) {
+        self.signal_stop();
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// Checks that `r` is a problem document with `status`; returns it.
+pub async fn problem(r: reqwest::Response, status: u16) -> Value {
+    let got = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "status {got} != {status}: {text}");
+    assert_eq!(ct, "application/problem+json", "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["status"], status, "{v}");
+    for k in ["type", "title", "detail", "code", "kind"] {
+        assert!(v[k].is_string(), "{k} missing: {v}");
+    }
+    assert!(v["code"].as_str().unwrap().starts_with("enduse::"), "{v}");
+    assert!(v["problems"].is_array(), "{v}");
+    v
+}
+
+/// A SQLite database in `dir` holding the bundled data set.
+pub fn sqlite_db(dir: &std::path::Path) -> String {
+    let db = dir.join("enduse.db").to_str().unwrap().to_owned();
+    let mut reg = enduse::Register::open(&db).unwrap();
+    reg.init(&mut |_, _, _| {}).unwrap();
+    db
+}
+
+/// The number of transactions of the server's database.
+pub async fn txns(c: &reqwest::Client, s: &TestServer) -> usize {
+    let v: Value = c.get(s.at("/v1/log")).send().await.unwrap().json().await.unwrap();
+    v["transactions"].as_array().unwrap().len()
+}
+
+/// A party record's TOML.
+pub fn party(id: &str, name: &str) -> String {
+    format!("[[party]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"state\"\n")
+}
