@@ -122,7 +122,12 @@ fn every_bundled_rule_decides_some_corpus_case() {
     let cited: BTreeSet<String> = c
         .cases
         .iter()
-        .flat_map(|case| case.expect["parties"].as_array().cloned().unwrap_or_default())
+        .flat_map(|case| {
+            case.expect["parties"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .flat_map(|p| p["rules"].as_array().cloned().unwrap_or_default())
         .filter_map(|r| r.as_str().map(str::to_owned))
         .collect();

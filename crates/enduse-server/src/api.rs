@@ -3,7 +3,7 @@
 //! database), and answers the library's report as JSON, or an error as a
 //! problem document.
 
-use crate::auth::{ApiAction, Principal};
+use crate::auth::ApiAction;
 use crate::error::{Problem, Result, ServerError};
 use crate::extract::{etag, precondition, JsonBody, Precondition, P, Q};
 use crate::state::AppState;
@@ -13,8 +13,8 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use enduse::{
-    Ask, ChainAsk, CheckReport, EditReport, ImportOptions, PoliciesAsk, PreparedImport, PutRequest,
-    Snapshot, WhereAsk,
+    Ask, Audit, ChainAsk, CheckReport, EditReport, ImportOptions, PoliciesAsk, PreparedImport,
+    Principal, PutRequest, Snapshot, WhereAsk,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -108,6 +108,19 @@ fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
     r
 }
 
+/// The `Authorization` header's value, as text.
+fn authorization(parts: &Parts) -> Result<Option<String>> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ServerError::unauthorized("the `Authorization` header is not text"))
+        })
+        .transpose()
+}
+
 /// A request allowed to read: anyone, or, on a private server, a user with
 /// a valid token who may read.
 pub(crate) struct Reader;
@@ -122,10 +135,32 @@ impl FromRequestParts<Arc<AppState>> for Reader {
         if !state.private {
             return Ok(Reader);
         }
-        let h = parts.headers.get(header::AUTHORIZATION).cloned();
+        let h = authorization(parts)?;
         let s = state.clone();
-        blocking(move || s.authorize(h.as_ref(), &ApiAction::Read)).await?;
+        blocking(move || {
+            let who = s.authenticate(h.as_deref())?;
+            s.authorize(&who, &ApiAction::Read)
+        })
+        .await?;
         Ok(Reader)
+    }
+}
+
+/// Whoever sends the request: anonymous, or the user of a valid token (an
+/// invalid token is refused with 401).
+pub(crate) struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let h = authorization(parts)?;
+        let s = state.clone();
+        let who = blocking(move || s.authenticate(h.as_deref())).await?;
+        Ok(Caller(who))
     }
 }
 
@@ -139,13 +174,10 @@ impl FromRequestParts<Arc<AppState>> for Token {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let h = parts.headers.get(header::AUTHORIZATION).cloned();
-        let s = state.clone();
-        let who = blocking(move || {
-            let token = crate::auth::bearer(h.as_ref())?;
-            s.authenticate(&token)
-        })
-        .await?;
+        let Caller(who) = Caller::from_request_parts(parts, state).await?;
+        if who == Principal::Anonymous {
+            return Err(ServerError::unauthorized("this request needs a token"));
+        }
         Ok(Token(who))
     }
 }
@@ -217,6 +249,9 @@ pub struct DecisionResponse {
     pub report: CheckReport,
     /// The register it was answered from.
     pub register: RegisterRef,
+    /// Its index in the database's audit log (`null` without a
+    /// database).
+    pub log_index: Option<u64>,
 }
 
 /// `?explain=true`
@@ -235,6 +270,7 @@ fn decide(
     explain: bool,
     today: chrono::NaiveDate,
 ) -> Result<CheckReport> {
+    check_ask(ask)?;
     Ok(if explain {
         snap.explain(ask, today)?
     } else {
@@ -258,11 +294,19 @@ pub(crate) async fn decisions(
 ) -> Result<Response> {
     let snap = s.snapshot()?;
     let report = decide(&snap, &ask, p.explain.unwrap_or(false), s.clock.today())?;
+    let log_index = match &s.log {
+        Some(log) => {
+            let entry = Audit::decision_entry(&ask, &report, snap.origin().txn)?;
+            Some(log.append(vec![entry]).await?)
+        }
+        None => None,
+    };
     json(
         StatusCode::OK,
         &DecisionResponse {
             report,
             register: RegisterRef::of(&s, &snap),
+            log_index,
         },
     )
 }
@@ -283,11 +327,18 @@ enum BatchItem {
     Decision {
         status: u16,
         decision: Box<CheckReport>,
+        log_index: Option<u64>,
     },
     Problem {
         status: u16,
         problem: Box<Problem>,
     },
+}
+
+/// The asks of one thread of a batch, decided.
+struct Decided {
+    items: Vec<BatchItem>,
+    entries: Vec<enduse::AuditEntry>,
 }
 
 /// `POST /v1/decisions/batch`
@@ -315,6 +366,8 @@ pub(crate) async fn batch(
     let snap = s.snapshot()?;
     let today = s.clock.today();
     let explain = req.explain;
+    let logging = s.log.is_some();
+    let txn = snap.origin().txn;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -326,30 +379,74 @@ pub(crate) async fn batch(
         let rest = asks.split_off(per.min(asks.len()));
         chunks.push(std::mem::replace(&mut asks, rest));
     }
+    // Decide, in parallel.
     let mut tasks = Vec::new();
     for chunk in chunks {
         let snap = snap.clone();
         let state = s.clone();
         tasks.push(tokio::task::spawn_blocking(move || {
-            let mut out: Vec<u8> = Vec::with_capacity(chunk.len() * 4096);
-            for (i, ask) in chunk.iter().enumerate() {
+            let mut out = Decided {
+                items: Vec::with_capacity(chunk.len()),
+                entries: Vec::new(),
+            };
+            for ask in &chunk {
+                match decide(&snap, ask, explain, today) {
+                    Ok(decision) => {
+                        if logging {
+                            out.entries.push(Audit::decision_entry(ask, &decision, txn)?);
+                        }
+                        out.items.push(BatchItem::Decision {
+                            status: 200,
+                            decision: Box::new(decision),
+                            log_index: None,
+                        });
+                    }
+                    Err(e) => {
+                        let problem = state.problem(&e, &[]);
+                        out.items.push(BatchItem::Problem {
+                            status: problem.status,
+                            problem: Box::new(problem),
+                        });
+                    }
+                }
+            }
+            Ok::<_, ServerError>(out)
+        }));
+    }
+    let mut parts = Vec::new();
+    for t in tasks {
+        parts.push(
+            t.await
+                .map_err(|e| ServerError::Internal(format!("a task ended early: {e}")))??,
+        );
+    }
+    // Log every decision answered, in one append.
+    let entries: Vec<enduse::AuditEntry> = parts
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.entries))
+        .collect();
+    let mut next = match (&s.log, entries.is_empty()) {
+        (Some(log), false) => Some(log.append(entries).await?),
+        _ => None,
+    };
+    for p in &mut parts {
+        for item in &mut p.items {
+            if let (BatchItem::Decision { log_index, .. }, Some(n)) = (item, next.as_mut()) {
+                *log_index = Some(*n);
+                *n += 1;
+            }
+        }
+    }
+    // Write the answer, in parallel.
+    let mut tasks = Vec::new();
+    for p in parts {
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut out: Vec<u8> = Vec::with_capacity(p.items.len() * 4096);
+            for (i, item) in p.items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                let item = match decide(&snap, ask, explain, today) {
-                    Ok(decision) => BatchItem::Decision {
-                        status: 200,
-                        decision: Box::new(decision),
-                    },
-                    Err(e) => {
-                        let problem = state.problem(&e, &[]);
-                        BatchItem::Problem {
-                            status: problem.status,
-                            problem: Box::new(problem),
-                        }
-                    }
-                };
-                serde_json::to_writer(&mut out, &item).map_err(|e| {
+                serde_json::to_writer(&mut out, item).map_err(|e| {
                     ServerError::Internal(format!("a report could not be written as JSON: {e}"))
                 })?;
             }
@@ -710,7 +807,7 @@ pub(crate) async fn put(
     let pre = precondition(&headers)?;
     let state = s.clone();
     let (report, version) = blocking(move || {
-        state.authorize_action(&who, &ApiAction::Put { kind: kind.clone() })?;
+        state.authorize(&who, &ApiAction::Put { kind: kind.clone() })?;
         let mut reg = state.register()?;
         let req = PutRequest {
             kind: kind.clone(),
@@ -762,7 +859,7 @@ pub(crate) async fn put(
 }
 
 /// Percent-encodes a path segment.
-fn pct(s: &str) -> String {
+pub(crate) fn pct(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
@@ -817,7 +914,7 @@ pub(crate) async fn retract(
     }
     let state = s.clone();
     let (report, version) = blocking(move || {
-        state.authorize_action(
+        state.authorize(
             &who,
             &ApiAction::Retract {
                 kind: p.kind.clone(),
@@ -901,7 +998,7 @@ pub(crate) async fn import(
     }
     let state = s.clone();
     let report = blocking(move || {
-        state.authorize_action(&who, &ApiAction::Import)?;
+        state.authorize(&who, &ApiAction::Import)?;
         let tmp = tempfile::Builder::new()
             .prefix("enduse-import-")
             .tempdir()

@@ -24,13 +24,19 @@
 
 mod api;
 mod auth;
+mod decision_log;
 mod error;
 mod extract;
 pub mod openapi;
 mod state;
+mod workflow_api;
 
-pub use api::{DecisionResponse, ExportResponse, Health, RegisterRef, WriteResponse, MAX_BATCH};
-pub use auth::{ApiAction, Authenticator, NoTokens, Principal, StaticTokens};
+pub use api::{
+    DecisionResponse, ExportResponse, Health, RegisterRef, WriteResponse, MAX_APPROVALS, MAX_BATCH,
+    MAX_NAME,
+};
+pub use workflow_api::{EntryList, RequestHistory, RequestList, MAX_ENTRIES};
+pub use auth::{ApiAction, Authenticator, NoTokens, StaticTokens, WorkflowAuth};
 pub use error::{status_of, Problem, Result, ServerError, PROBLEM_JSON};
 pub use extract::{parse_json, Precondition};
 pub use state::AppState;
@@ -76,6 +82,12 @@ pub struct ServeOptions {
     pub write_timeout: Duration,
     /// How often the transaction log is read for writes of other servers.
     pub poll_interval: Duration,
+    /// The API's Cedar policies (default: the bundled `api.cedar`).
+    pub policies: Option<Arc<enduse::ApiPolicies>>,
+    /// Whether every decision answered is appended to the database's audit
+    /// log, its index in the answer (default: yes; there is no log without
+    /// a database).
+    pub log_decisions: bool,
 }
 
 impl Default for ServeOptions {
@@ -89,6 +101,8 @@ impl Default for ServeOptions {
             request_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_millis(250),
+            policies: None,
+            log_decisions: true,
         }
     }
 }
@@ -156,6 +170,17 @@ impl Routes {
         .add(Method::GET, "/v1/log", get(api::log))
         .add(Method::POST, "/v1/import", post(api::import).layer(large()))
         .add(Method::GET, "/v1/export", get(api::export))
+        .add(Method::POST, "/v1/requests", post(workflow_api::file))
+        .add(Method::GET, "/v1/requests", get(workflow_api::list))
+        .add(Method::GET, "/v1/requests/{id}", get(workflow_api::show))
+        .add(Method::GET, "/v1/requests/{id}/history", get(workflow_api::history))
+        .add(Method::POST, "/v1/requests/{id}/reviews", post(workflow_api::review))
+        .add(Method::POST, "/v1/requests/{id}/withdraw", post(workflow_api::withdraw))
+        .add(Method::GET, "/v1/audit/checkpoint", get(workflow_api::checkpoint))
+        .add(Method::GET, "/v1/audit/entries", get(workflow_api::entries))
+        .add(Method::GET, "/v1/audit/entries/{index}", get(workflow_api::entry))
+        .add(Method::GET, "/v1/audit/proofs/inclusion", get(workflow_api::inclusion))
+        .add(Method::GET, "/v1/audit/proofs/consistency", get(workflow_api::consistency))
     }
 }
 
@@ -185,7 +210,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 fn is_write(method: &Method, path: &str) -> bool {
     *method != Method::GET
         && *method != Method::HEAD
-        && (path.starts_with("/v1/records/") || path == "/v1/import")
+        && (path.starts_with("/v1/records/")
+            || path == "/v1/import"
+            || path.starts_with("/v1/requests"))
 }
 
 async fn timeout(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {

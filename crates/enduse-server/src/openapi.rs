@@ -409,6 +409,10 @@ pub mod doc {
         pub report: CheckReport,
         /// The register it was answered from.
         pub register: RegisterRef,
+        /// Its index in the database's audit log (`null` for a server
+        /// without a database).
+        #[schema(required = true)]
+        pub log_index: Option<u64>,
     }
 
     /// A batch of asks.
@@ -429,6 +433,9 @@ pub mod doc {
         pub status: u16,
         /// The decision.
         pub decision: CheckReport,
+        /// Its index in the database's audit log.
+        #[schema(required = true)]
+        pub log_index: Option<u64>,
     }
 
     /// An ask of a batch that could not be answered.
@@ -540,6 +547,8 @@ pub mod doc {
         pub as_of: String,
         /// Every party in the chain.
         pub parties: Vec<ChainLink>,
+        /// Warnings about the request (an as-of day in the future).
+        pub warnings: Option<Vec<String>>,
     }
 
     /// The party and the days.
@@ -569,6 +578,8 @@ pub mod doc {
         pub rules: Vec<RuleRef>,
         /// The `@note` of each rule that has one.
         pub rule_notes: Option<BTreeMap<String, String>>,
+        /// Warnings about the request (an as-of day in the future).
+        pub warnings: Option<Vec<String>>,
     }
 
     /// The model.
@@ -903,6 +914,354 @@ pub mod doc {
         /// Each file's text by its name.
         pub files: BTreeMap<String, String>,
     }
+
+    /// The days a request's consent may be used, both included.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Window {
+        /// The first day.
+        #[schema(format = Date)]
+        pub from: String,
+        /// The last day.
+        #[schema(format = Date)]
+        pub to: String,
+    }
+
+    /// A request to file.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct RequestInput {
+        /// What is asked (its `as_of`, if given, a day of the window).
+        pub ask: Ask,
+        /// When the consent would be used (366 days at most).
+        pub window: Window,
+        /// Why (10,000 characters at most).
+        pub justification: String,
+    }
+
+    /// What a request is about, resolved: the consent's scope.
+    #[derive(ToSchema)]
+    pub struct RequestScope {
+        /// The acting party.
+        pub actor: String,
+        /// The action.
+        pub action: String,
+        /// The model.
+        pub model: Option<String>,
+        /// The lot.
+        pub lot: Option<String>,
+        /// The place.
+        pub place: Option<String>,
+        /// The recipient.
+        pub recipient: Option<String>,
+        /// The target class.
+        pub target_class: Option<String>,
+        /// The purpose.
+        pub purpose: Option<String>,
+        /// The final destination.
+        pub destination: Option<String>,
+    }
+
+    /// The answer on a stretch of the window's days when the request was
+    /// filed.
+    #[derive(ToSchema)]
+    pub struct DayOutcome {
+        /// First day.
+        #[schema(format = Date)]
+        pub from: String,
+        /// Last day.
+        #[schema(format = Date)]
+        pub to: String,
+        /// The outcome.
+        pub outcome: String,
+    }
+
+    /// The immutable content of a request, bound by its digest.
+    #[derive(ToSchema)]
+    pub struct RequestContent {
+        /// What was asked.
+        #[schema(value_type = Object)]
+        pub ask: (),
+        /// When.
+        pub window: Window,
+        /// Why.
+        pub justification: String,
+        /// Who filed it.
+        pub requester: String,
+        /// For which party.
+        pub party: String,
+        /// When.
+        pub filed: String,
+        /// The register transaction it was decided on.
+        #[schema(required = true)]
+        pub register_txn: Option<i64>,
+        /// The ask, resolved.
+        pub scope: RequestScope,
+        /// The authorities whose approval it needs.
+        pub needs: Vec<String>,
+        /// The answers over the window when it was filed.
+        pub days: Vec<DayOutcome>,
+    }
+
+    /// One needed authority, and how far its reviews got.
+    #[derive(ToSchema)]
+    pub struct NeedView {
+        /// The authority.
+        pub authority: String,
+        /// Its name.
+        pub name: String,
+        /// Its party.
+        pub party: String,
+        /// Approvals it requires.
+        pub required: u32,
+        /// Approvals given.
+        pub approvals: u32,
+        /// Whether one of its members refused.
+        pub refused: bool,
+        /// Whether it has approved.
+        pub satisfied: bool,
+        /// The users who may review for it now.
+        pub reviewers: Vec<String>,
+    }
+
+    /// A verdict.
+    #[derive(ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Verdict {
+        /// Approve.
+        Approve,
+        /// Refuse.
+        Refuse,
+    }
+
+    /// One review.
+    #[derive(ToSchema)]
+    pub struct Review {
+        /// 1, 2, ...
+        pub n: u32,
+        /// Who.
+        pub reviewer: String,
+        /// For which authority.
+        pub authority: String,
+        /// Approve or refuse.
+        pub verdict: Verdict,
+        /// Why.
+        pub reason: String,
+        /// When.
+        pub at: String,
+    }
+
+    /// A withdrawal.
+    #[derive(ToSchema)]
+    pub struct Closed {
+        /// When.
+        pub at: String,
+        /// Who.
+        pub by: String,
+        /// Why.
+        pub reason: Option<String>,
+    }
+
+    /// The state of a request.
+    #[derive(ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RequestStatus {
+        /// Waiting for reviews.
+        Pending,
+        /// Every needed authority approved.
+        Approved,
+        /// A needed authority refused.
+        Refused,
+        /// Withdrawn by its requester.
+        Withdrawn,
+        /// Its window passed while it was pending.
+        Expired,
+    }
+
+    /// A request as stored now (or at one of its versions).
+    #[derive(ToSchema)]
+    pub struct RequestView {
+        /// Its id.
+        pub id: String,
+        /// Its state.
+        pub status: RequestStatus,
+        /// The version of its record (its ETag).
+        pub version: i64,
+        /// SHA-256 of the canonical JSON of its content.
+        pub digest: String,
+        /// Whether the content still has that digest.
+        pub content_intact: bool,
+        /// The immutable content.
+        pub content: RequestContent,
+        /// The needed authorities.
+        pub needs: Vec<NeedView>,
+        /// The reviews, in order.
+        pub reviews: Vec<Review>,
+        /// The consent decisions (`approval` records) written for it.
+        pub consents: Vec<String>,
+        /// The source record those cite.
+        #[schema(required = true)]
+        pub source: Option<String>,
+        /// Its withdrawal.
+        #[schema(required = true)]
+        pub closed: Option<Closed>,
+        /// When this version was entered.
+        pub entered: String,
+        /// The transaction that wrote this version.
+        pub txn: i64,
+    }
+
+    /// Requests.
+    #[derive(ToSchema)]
+    pub struct RequestList {
+        /// Newest first.
+        pub requests: Vec<RequestView>,
+    }
+
+    /// Every version of a request.
+    #[derive(ToSchema)]
+    pub struct RequestHistory {
+        /// Oldest first.
+        pub versions: Vec<RequestView>,
+    }
+
+    /// Which requests.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct RequestQueryParams {
+        /// Those needing this authority (`US:SecDef`): its queue.
+        pub authority: Option<String>,
+        /// `pending`, `approved`, `refused`, `withdrawn` or `expired`.
+        pub status: Option<RequestStatus>,
+        /// Those filed for this party.
+        pub party: Option<String>,
+        /// Those filed by this user.
+        pub requester: Option<String>,
+    }
+
+    /// A review to record.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReviewInput {
+        /// Approve or refuse.
+        pub verdict: Verdict,
+        /// Why (required).
+        pub reason: String,
+        /// The authority reviewed for, where the reviewer is a member of
+        /// several of the request's.
+        pub authority: Option<String>,
+        /// The version of the request the reviewer saw (or `If-Match`).
+        pub expect_version: Option<i64>,
+    }
+
+    /// A withdrawal.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct WithdrawInput {
+        /// Why.
+        pub reason: Option<String>,
+        /// The version of the request the requester saw (or `If-Match`).
+        pub expect_version: Option<i64>,
+    }
+
+    /// A signed checkpoint.
+    #[derive(ToSchema)]
+    pub struct CheckpointReport {
+        /// The log's name.
+        pub origin: String,
+        /// Entries covered.
+        pub size: u64,
+        /// The root hash, hexadecimal.
+        pub root: String,
+        /// The signed note (C2SP).
+        pub note: String,
+        /// The verifier key (`name+id+base64`).
+        pub key: String,
+    }
+
+    /// One entry of the log.
+    #[derive(ToSchema)]
+    pub struct EntryReport {
+        /// Its index.
+        pub index: u64,
+        /// `decision`, `workflow` or `register_txn`.
+        pub kind: String,
+        /// Its body.
+        #[schema(value_type = Object)]
+        pub body: (),
+        /// Its leaf hash (RFC 6962), hexadecimal.
+        pub hash: String,
+    }
+
+    /// A page of the log.
+    #[derive(ToSchema)]
+    pub struct EntryList {
+        /// The entries.
+        pub entries: Vec<EntryReport>,
+    }
+
+    /// Which entries.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct EntriesParams {
+        /// The first index (default 0).
+        pub from: Option<u64>,
+        /// How many (default 100, at most 1000).
+        pub limit: Option<u64>,
+    }
+
+    /// Which entry, in which tree.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct InclusionParams {
+        /// The entry.
+        pub index: u64,
+        /// The tree size (default: the latest checkpoint's).
+        pub size: Option<u64>,
+    }
+
+    /// An inclusion proof.
+    #[derive(ToSchema)]
+    pub struct InclusionReport {
+        /// The entry.
+        pub index: u64,
+        /// The tree size.
+        pub tree_size: u64,
+        /// The entry's leaf hash.
+        pub leaf_hash: String,
+        /// The root of the tree of that size.
+        pub root: String,
+        /// The audit path, from the leaf up.
+        pub hashes: Vec<String>,
+        /// The signed checkpoint of that size, where there is one.
+        #[schema(required = true)]
+        pub checkpoint: Option<String>,
+    }
+
+    /// Which sizes.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ConsistencyParams {
+        /// The smaller size.
+        pub old: u64,
+        /// The larger (default: the latest checkpoint's).
+        pub new: Option<u64>,
+    }
+
+    /// A consistency proof.
+    #[derive(ToSchema)]
+    pub struct ConsistencyReport {
+        /// The smaller size.
+        pub old_size: u64,
+        /// The larger size.
+        pub new_size: u64,
+        /// The root of the smaller tree.
+        pub old_root: String,
+        /// The root of the larger tree.
+        pub new_root: String,
+        /// The proof.
+        pub hashes: Vec<String>,
+    }
 }
 
 struct Security;
@@ -944,6 +1303,17 @@ impl Modify for Security {
         crate::api::log,
         crate::api::import,
         crate::api::export,
+        crate::workflow_api::file,
+        crate::workflow_api::list,
+        crate::workflow_api::show,
+        crate::workflow_api::history,
+        crate::workflow_api::review,
+        crate::workflow_api::withdraw,
+        crate::workflow_api::checkpoint,
+        crate::workflow_api::entries,
+        crate::workflow_api::entry,
+        crate::workflow_api::inclusion,
+        crate::workflow_api::consistency,
     ),
     modifiers(&Security),
     tags(
@@ -951,6 +1321,8 @@ impl Modify for Security {
         (name = "register", description = "Questions about the register"),
         (name = "lists", description = "What the register holds"),
         (name = "database", description = "The database: records, history, log, writes"),
+        (name = "workflow", description = "Requests for approval, reviews, withdrawals"),
+        (name = "audit", description = "The tamper-evident log: checkpoints, entries, proofs"),
         (name = "server", description = "The server"),
     )
 )]

@@ -1,13 +1,15 @@
 //! The state every handler shares: the current snapshot of the register
 //! (swapped atomically when a write lands, here or through another server on
-//! the same database), the database handle for writes, the clock, the
-//! authenticator and the limits.
+//! the same database), the database handles (for register writes, for the
+//! workflow and the audit log, for reading snapshots, for appending
+//! decisions), the clock, the authenticator and the limits.
 
-use crate::auth::{ApiAction, Authenticator, NoTokens, Principal};
+use crate::auth::{ApiAction, Authenticator, NoTokens, WorkflowAuth};
+use crate::decision_log::DecisionLog;
 use crate::error::{Result, ServerError};
 use crate::ServeOptions;
 use arc_swap::ArcSwapOption;
-use enduse::{Clock, Register, RegisterSource, Snapshot};
+use enduse::{Clock, Principal, Register, RegisterSource, Snapshot, Workflow};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,6 +25,12 @@ pub(crate) struct Limits {
 pub struct AppState {
     snapshot: ArcSwapOption<Snapshot>,
     register: Option<Mutex<Register>>,
+    /// Reads the register's snapshots (polled), on a connection of its own.
+    reader: Option<Mutex<Workflow>>,
+    /// Users, tokens, requests, the audit log's reads.
+    workflow: Option<Arc<Mutex<Workflow>>>,
+    /// Appends the decisions answered.
+    pub(crate) log: Option<DecisionLog>,
     target: Option<String>,
     public_name: String,
     pub(crate) clock: Clock,
@@ -65,35 +73,67 @@ impl AppState {
     /// set), reads its snapshot and prepares the geography, so that the first
     /// request is answered as fast as the others. Blocking.
     pub fn open(opts: &ServeOptions) -> Result<Arc<AppState>> {
-        let (register, snapshot, target) = match &opts.db {
-            Some(target) => {
-                let mut reg = Register::open_existing(target)?.with_clock(opts.clock.clone());
-                let snap = match reg.snapshot(None) {
-                    Ok(s) => Some(s),
-                    // An empty database is served: an import fills it.
-                    Err(e) if e.code() == "enduse::no_register" => None,
-                    Err(e) => return Err(e.into()),
-                };
-                (Some(Mutex::new(reg)), snap, Some(target.clone()))
-            }
-            None => (None, Some(RegisterSource::Bundled.snapshot()?), None),
+        let Some(target) = &opts.db else {
+            let snapshot = RegisterSource::Bundled.snapshot()?;
+            warm_up(&snapshot, &opts.clock);
+            return Ok(Arc::new(AppState {
+                snapshot: ArcSwapOption::new(Some(snapshot)),
+                register: None,
+                reader: None,
+                workflow: None,
+                log: None,
+                public_name: enduse::BUNDLED_NAME.to_owned(),
+                target: None,
+                clock: opts.clock.clone(),
+                private: opts.private,
+                auth: opts
+                    .authenticator
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(NoTokens)),
+                limits: Limits {
+                    request_timeout: opts.request_timeout,
+                    write_timeout: opts.write_timeout,
+                },
+            }));
+        };
+        let register = Register::open_existing(target)?.with_clock(opts.clock.clone());
+        let open_workflow = || -> Result<Workflow> {
+            let wf = Workflow::open(target)?.with_clock(opts.clock.clone());
+            Ok(match &opts.policies {
+                Some(p) => wf.with_policies(p.clone()),
+                None => wf,
+            })
+        };
+        let mut reader = open_workflow()?;
+        let workflow = Arc::new(Mutex::new(open_workflow()?));
+        let snapshot = match reader.snapshot() {
+            Ok(s) => Some(s),
+            // An empty database is served: an import fills it.
+            Err(e) if e.code() == "enduse::no_register" => None,
+            Err(e) => return Err(e.into()),
         };
         if let Some(s) = &snapshot {
             warm_up(s, &opts.clock);
         }
+        let log = if opts.log_decisions {
+            Some(DecisionLog::start(target)?)
+        } else {
+            None
+        };
         Ok(Arc::new(AppState {
             snapshot: ArcSwapOption::new(snapshot),
-            register,
-            public_name: target
-                .as_deref()
-                .map_or_else(|| enduse::BUNDLED_NAME.to_owned(), public_name),
-            target,
-            clock: opts.clock.clone(),
-            private: opts.private,
+            register: Some(Mutex::new(register)),
+            reader: Some(Mutex::new(reader)),
             auth: opts
                 .authenticator
                 .clone()
-                .unwrap_or_else(|| Arc::new(NoTokens)),
+                .unwrap_or_else(|| Arc::new(WorkflowAuth::new(workflow.clone()))),
+            workflow: Some(workflow),
+            log,
+            public_name: public_name(target),
+            target: Some(target.clone()),
+            clock: opts.clock.clone(),
+            private: opts.private,
             limits: Limits {
                 request_timeout: opts.request_timeout,
                 write_timeout: opts.write_timeout,
@@ -139,36 +179,58 @@ impl AppState {
         self.register.is_some()
     }
 
+    fn no_database(&self) -> ServerError {
+        enduse::Error::not_found(
+            "enduse::no_database",
+            format!(
+                "this server reads the data set `{}` and has no database: records, the log, the workflow and writes need a server started with a database",
+                self.public_name
+            ),
+            "start the server with --db TARGET",
+        )
+        .into()
+    }
+
     /// The database, locked. Blocking.
     pub(crate) fn register(&self) -> Result<MutexGuard<'_, Register>> {
         let Some(m) = &self.register else {
-            return Err(enduse::Error::not_found(
-                "enduse::no_database",
-                format!(
-                    "this server reads the data set `{}` and has no database: records, the log and writes need a server started with a database",
-                    self.public_name
-                ),
-                "start the server with --db TARGET",
-            )
-            .into());
+            return Err(self.no_database());
         };
         m.lock()
             .map_err(|_| ServerError::Internal("a write failed half-way in another request".into()))
     }
 
+    /// The workflow (users, tokens, requests, the audit log), locked.
+    /// Blocking.
+    pub(crate) fn workflow(&self) -> Result<MutexGuard<'_, Workflow>> {
+        let Some(m) = &self.workflow else {
+            return Err(self.no_database());
+        };
+        m.lock()
+            .map_err(|_| ServerError::Internal("a workflow action failed half-way in another request".into()))
+    }
+
     /// Reads the database's latest snapshot and makes it current if it is
     /// newer. Returns whether it changed. Blocking.
     pub fn refresh(&self) -> Result<bool> {
-        let mut reg = self.register()?;
-        let fresh = match reg.snapshot(None) {
-            Ok(s) => s,
-            Err(e) if e.code() == "enduse::no_register" => return Ok(false),
-            Err(e) => return Err(e.into()),
+        let Some(reader) = &self.reader else {
+            return Ok(false);
         };
-        drop(reg);
+        let fresh = {
+            let mut wf = reader
+                .lock()
+                .map_err(|_| ServerError::Internal("a snapshot read failed".into()))?;
+            match wf.snapshot() {
+                Ok(s) => s,
+                Err(e) if e.code() == "enduse::no_register" => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        };
         let fresh_txn = fresh.origin().txn;
-        let newer =
-            |cur: &Option<Arc<Snapshot>>| cur.as_ref().is_none_or(|c| c.origin().txn < fresh_txn);
+        let newer = |cur: &Option<Arc<Snapshot>>| {
+            cur.as_ref()
+                .is_none_or(|c| c.origin().txn < fresh_txn)
+        };
         if !newer(&self.snapshot.load()) {
             return Ok(false);
         }
@@ -184,10 +246,7 @@ impl AppState {
                 cur.clone()
             }
         });
-        if !changed {
-            return Ok(false);
-        }
-        Ok(true)
+        Ok(changed)
     }
 
     /// Replaces the database's name in text shown to a client.
@@ -200,41 +259,14 @@ impl AppState {
         }
     }
 
-    /// Checks the token of a request that needs one, and that its user may
-    /// do `action`. Blocking.
-    pub(crate) fn authorize(
-        &self,
-        header: Option<&axum::http::HeaderValue>,
-        action: &ApiAction,
-    ) -> Result<Principal> {
-        let token = crate::auth::bearer(header)?;
-        let who = self.authenticate(&token)?;
-        self.authorize_action(&who, action)?;
-        Ok(who)
+    /// Who sends `authorization`. Blocking.
+    pub(crate) fn authenticate(&self, authorization: Option<&str>) -> Result<Principal> {
+        Ok(self.auth.authenticate(authorization)?)
     }
 
-    /// The holder of `token`; 401 when it is not valid. Blocking.
-    pub(crate) fn authenticate(&self, token: &str) -> Result<Principal> {
-        self.auth.authenticate(token)?.ok_or_else(|| {
-            ServerError::unauthorized("the token is not valid: unknown, expired or revoked")
-        })
-    }
-
-    /// 403 unless `who` may do `action`. Blocking.
-    pub(crate) fn authorize_action(&self, who: &Principal, action: &ApiAction) -> Result<()> {
-        if self.auth.authorize(who, action)? {
-            return Ok(());
-        }
-        Err(ServerError::forbidden(format!(
-            "user `{}` may not {} here",
-            who.user,
-            match action {
-                ApiAction::Read => "read".to_owned(),
-                ApiAction::Put { kind } => format!("put a {kind} record"),
-                ApiAction::Retract { kind, key } => format!("retract {kind} `{key}`"),
-                ApiAction::Import => "import a data set".to_owned(),
-            }
-        )))
+    /// 401 or 403 unless `who` may do `action`. Blocking.
+    pub(crate) fn authorize(&self, who: &Principal, action: &ApiAction) -> Result<()> {
+        Ok(self.auth.authorize(who, action, self.private)?)
     }
 
     /// The problem document of `e` as this server shows it: the database's
@@ -274,6 +306,22 @@ fn redact_json(v: &mut serde_json::Value, fix: &dyn Fn(&str) -> String) {
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_json(x, fix)),
         serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_json(x, fix)),
         _ => {}
+    }
+}
+
+impl Drop for AppState {
+    fn drop(&mut self) {
+        // A PostgreSQL client runs a runtime of its own, which must not be
+        // dropped on a thread of the server's runtime.
+        let handles = (
+            self.register.take(),
+            self.reader.take(),
+            self.workflow.take(),
+            self.log.take(),
+        );
+        let _ = std::thread::Builder::new()
+            .name("enduse-close".into())
+            .spawn(move || drop(handles));
     }
 }
 

@@ -1783,7 +1783,7 @@ fn pg_append_only_role(cluster: &Cluster) {
                  END IF;
              END $$;
              GRANT SELECT ON ALL TABLES IN SCHEMA public TO enduse_writer;
-             GRANT INSERT ON txns, facts TO enduse_writer;",
+             GRANT INSERT ON txns, facts, audit_entries, audit_checkpoints TO enduse_writer;",
         )
         .unwrap();
     let writer_conn = conn.replace("user=enduse", "user=enduse_writer");

@@ -406,8 +406,16 @@ impl Audit {
         Ok(ConsistencyReport {
             old_size: old,
             new_size: new,
-            old_root: self.tree.root_at(old).map_err(|e| proof_error(&e))?.to_hex(),
-            new_root: self.tree.root_at(new).map_err(|e| proof_error(&e))?.to_hex(),
+            old_root: self
+                .tree
+                .root_at(old)
+                .map_err(|e| proof_error(&e))?
+                .to_hex(),
+            new_root: self
+                .tree
+                .root_at(new)
+                .map_err(|e| proof_error(&e))?
+                .to_hex(),
             hashes: proof.hashes.iter().map(Hash::to_hex).collect(),
         })
     }
@@ -487,7 +495,9 @@ pub fn prove_export(export: &LogExport, key: &str, index: u64) -> Result<Inclusi
             .err()
             .unwrap_or_else(|| Error::internal("verification"))
     })?;
-    let size = verified.latest_checkpoint().map_or(verified.size(), |c| c.size());
+    let size = verified
+        .latest_checkpoint()
+        .map_or(verified.size(), |c| c.size());
     let proof = verified
         .tree()
         .inclusion_proof(index, size)

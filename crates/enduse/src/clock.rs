@@ -145,3 +145,29 @@ impl Hooks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_clock_is_noon_of_its_day() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let c = Clock::fixed_day(d);
+        assert_eq!(c.today(), d);
+        assert_eq!(c.now().to_rfc3339(), "2026-11-01T12:00:00+00:00");
+    }
+
+    /// Without the `test-hooks` feature (a release build of a front end),
+    /// the environment cannot move the clock or add hooks. (With it, as when
+    /// the whole workspace is tested, this test is left out.)
+    #[cfg(not(feature = "test-hooks"))]
+    #[test]
+    fn without_the_feature_the_environment_sets_no_hook() {
+        std::env::set_var("ENDUSE_TODAY", "2001-01-01");
+        std::env::set_var("ENDUSE_TEST_PAUSE_WRITING", "1");
+        assert_ne!(Clock::from_process().today().to_string(), "2001-01-01");
+        let h = Hooks::from_process();
+        assert!(h.halfway_writing.is_none() && h.phase.is_none() && h.export_file.is_none());
+    }
+}

@@ -47,7 +47,14 @@ mod version;
 mod workflow;
 
 pub use ask::{Ask, ChainAsk, ItemAsk, PoliciesAsk, WhereAsk};
+pub use audit::{
+    prove_export, verify_export, Appended, Audit, CheckpointReport, ConsistencyReport, EntryReport,
+    InclusionReport, VerifyReport,
+};
+pub use authz::{ApiPolicies, API_POLICIES, API_POLICIES_FILE, API_SCHEMA};
 pub use clock::{Clock, CountHook, Hooks, NameHook, WriteHook};
+/// The audit log's types that the API carries.
+pub use enduse_audit::{Entry as AuditEntry, EntryKind as AuditEntryKind, LogExport};
 pub use error::{cut, Error, ErrorKind, ErrorReport, Result, MAX_QUOTED};
 pub use geo::{check_geography, parse_control, Point, PointFacts};
 pub use list::LIST_KINDS;
@@ -63,19 +70,12 @@ pub use reports::{
 };
 pub use snapshot::{resolve_query, RegisterSource, Resolved, Snapshot, SnapshotOrigin};
 pub use version::{bundled_data_version, data_set_version, DataSetVersion};
-pub use audit::{
-    prove_export, verify_export, Appended, Audit, CheckpointReport, ConsistencyReport,
-    EntryReport, InclusionReport, VerifyReport,
-};
-pub use authz::{ApiPolicies, API_POLICIES, API_POLICIES_FILE, API_SCHEMA};
 pub use workflow::{
     Closed, DayOutcome, Delegation, IssuedToken, NeedView, NewUser, Principal, RequestContent,
     RequestInput, RequestQuery, RequestScope, RequestStatus, RequestView, Review, ReviewInput,
-    TokenInfo, TokenStatus, User, UserRole, Verdict, WithdrawInput, Window, Workflow,
+    TokenInfo, TokenStatus, User, UserRole, Verdict, Window, WithdrawInput, Workflow,
     DEFAULT_TOKEN_DAYS, MAX_TEXT, MAX_WINDOW_DAYS, TOKEN_PREFIX,
 };
-/// The audit log's types that the API carries.
-pub use enduse_audit::{Entry as AuditEntry, EntryKind as AuditEntryKind, LogExport};
 
 /// The core's types that reports carry.
 pub use enduse_core::{

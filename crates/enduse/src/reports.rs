@@ -138,6 +138,9 @@ pub struct ChainReport {
     pub as_of: NaiveDate,
     /// Every party in the chain, binding or not.
     pub parties: Vec<ChainLink>,
+    /// Warnings about the request (an as-of day in the future).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Names for the text renderer.
     #[serde(skip)]
     pub names: Names,
@@ -157,6 +160,9 @@ pub struct PoliciesReport {
     /// The `@note` of each rule that has one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rule_notes: BTreeMap<String, String>,
+    /// Warnings about the request (an as-of day in the future).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Names for the text renderer.
     #[serde(skip)]
     pub names: Names,

@@ -439,6 +439,7 @@ impl Snapshot {
             "`consent-chain` answers for one day",
         )?;
         let parties = self.engine.chain(&actor, &item, as_of)?;
+        let warnings = future_warning(Days::Day(as_of), today, today);
         let names = Names {
             parties: self.names_of(std::iter::once(&actor).chain(parties.iter().map(|l| &l.party))),
             item: self.item_label(&item),
@@ -449,6 +450,7 @@ impl Snapshot {
             item,
             as_of,
             parties,
+            warnings,
             names,
         })
     }
@@ -472,6 +474,7 @@ impl Snapshot {
         check_dates(as_of, known_at, today)?;
         let rules = self.engine.rules_in_force(&party, as_of, known_at);
         let rule_notes = self.notes_of(rules.iter());
+        let warnings = future_warning(Days::Day(as_of), today, known_at);
         let names = Names {
             parties: self.names_of(std::iter::once(&party)),
             item: String::new(),
@@ -483,6 +486,7 @@ impl Snapshot {
             known_at,
             rules,
             rule_notes,
+            warnings,
             names,
         })
     }
@@ -620,16 +624,7 @@ fn resolve_ask(
         "the public record is read as it stood on one day",
     )?;
     check_dates(days.first(), known_at, today)?;
-    let mut warnings = Vec::new();
-    if days.last() > today {
-        warnings.push(format!(
-            "as-of {} is after today ({today}): the answer is what the public record of {known_at} says about that day, and the record may change before then",
-            match days {
-                Days::Day(d) => d.to_string(),
-                Days::Month(a, b) => format!("{a}..{b}"),
-            }
-        ));
-    }
+    let warnings = future_warning(days, today, known_at);
     let actor = e.resolve_party(&ask.actor)?;
     let action = Action::parse(&ask.action).ok_or_else(|| {
         Error::bad_request(
@@ -753,6 +748,20 @@ pub fn resolve_query(engine: &Engine, ask: &Ask, today: NaiveDate) -> Result<Que
         Ok(geo::point_facts(engine, b, c, a, p, d))
     };
     Ok(resolve_ask(engine, &facts, ask, today, None)?.query)
+}
+
+/// The warning for an as-of day after today.
+fn future_warning(days: Days, today: NaiveDate, known_at: NaiveDate) -> Vec<String> {
+    if days.last() <= today {
+        return Vec::new();
+    }
+    vec![format!(
+        "as-of {} is after today ({today}): the answer is what the public record of {known_at} says about that day, and the record may change before then",
+        match days {
+            Days::Day(d) => d.to_string(),
+            Days::Month(a, b) => format!("{a}..{b}"),
+        }
+    )]
 }
 
 /// A border distance as given: 0 or more, finite; rounded up to whole km.

@@ -845,10 +845,7 @@ impl Workflow {
         if !self.store().heads(None)?.is_empty() {
             return Err(Error::conflict(
                 "enduse::not_empty",
-                format!(
-                    "`{}` already holds a register",
-                    cut(self.audit.target())
-                ),
+                format!("`{}` already holds a register", cut(self.audit.target())),
                 "",
             ));
         }
@@ -879,7 +876,9 @@ impl Workflow {
         let Some(latest) = self.store().latest_register_txn()? else {
             return Err(Error::not_found(
                 "enduse::no_register",
-                format!("the {backend} database is empty: run `enduse init` or `enduse import DIR`"),
+                format!(
+                    "the {backend} database is empty: run `enduse init` or `enduse import DIR`"
+                ),
                 "",
             ));
         };
@@ -931,18 +930,20 @@ impl Workflow {
         };
         let token = match raw.split_once(char::is_whitespace) {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-            Some(_) => {
-                return Err(unauthorized(
-                    "the authorization is not a bearer token",
-                ))
-            }
+            Some(_) => return Err(unauthorized("the authorization is not a bearer token")),
             None => raw,
         };
         if !token.starts_with(TOKEN_PREFIX) {
-            return Err(unauthorized("that is not an enduse token (they start with `eu_`)"));
+            return Err(unauthorized(
+                "that is not an enduse token (they start with `eu_`)",
+            ));
         }
         let key = Hash::digest(token.as_bytes()).to_hex();
-        let Some(v) = self.store().workflow_history(WorkflowKind::Token, &key)?.pop() else {
+        let Some(v) = self
+            .store()
+            .workflow_history(WorkflowKind::Token, &key)?
+            .pop()
+        else {
             return Err(unauthorized("the token is not valid"));
         };
         if v.retracted {
@@ -992,9 +993,7 @@ impl Workflow {
         if *p == Principal::Anonymous && action != "read" {
             return Err(unauthorized(format!("{what} needs a token")));
         }
-        let answer = self
-            .policies
-            .ask(p, action, resource, ctx, self.today())?;
+        let answer = self.policies.ask(p, action, resource, ctx, self.today())?;
         if answer.allowed {
             return Ok(());
         }
@@ -1002,10 +1001,7 @@ impl Workflow {
             return Err(unauthorized(format!("{what} needs a token on this server")));
         }
         let help = if answer.forbidden_by.is_empty() {
-            format!(
-                "no policy of {} permits it",
-                self.policies.name()
-            )
+            format!("no policy of {} permits it", self.policies.name())
         } else {
             format!(
                 "refused by the policy `{}` of {}",
@@ -1111,10 +1107,7 @@ impl Workflow {
         if out.has_requester() && out.party.is_none() {
             return Err(bad(
                 "enduse::workflow::requester_without_party",
-                format!(
-                    "user `{}` is a requester but has no party",
-                    cut(&u.id)
-                ),
+                format!("user `{}` is a requester but has no party", cut(&u.id)),
                 "a requester files requests for its own party: give its party (`--party UA`)",
             ));
         }
@@ -1396,7 +1389,11 @@ impl Workflow {
     pub fn revoke_token(&mut self, by: &Principal, id: &str) -> Result<TokenInfo> {
         self.authorize_manage(by)?;
         let wanted = if id.starts_with(TOKEN_PREFIX) {
-            Hash::digest(id.as_bytes()).to_hex().get(..12).unwrap_or("").to_owned()
+            Hash::digest(id.as_bytes())
+                .to_hex()
+                .get(..12)
+                .unwrap_or("")
+                .to_owned()
         } else {
             id.trim().to_owned()
         };
@@ -1525,9 +1522,18 @@ impl Workflow {
     }
 
     fn view(&mut self, v: &WorkflowVersion, b: &RequestBody) -> Result<RequestView> {
+        let users = self.users()?;
+        self.view_with(v, b, &users)
+    }
+
+    fn view_with(
+        &self,
+        v: &WorkflowVersion,
+        b: &RequestBody,
+        users: &[User],
+    ) -> Result<RequestView> {
         let content = Self::content_of(b)?;
         let facts = Self::facts_of(b, &content);
-        let users = self.users()?;
         let today = self.today();
         let mut needs = Vec::with_capacity(b.needs.len());
         for n in &b.needs {
@@ -1715,7 +1721,9 @@ impl Workflow {
                     }
                 })
                 .collect();
-            let permitted = days.iter().all(|s| s.outcome == Outcome::Permit.to_string());
+            let permitted = days
+                .iter()
+                .all(|s| s.outcome == Outcome::Permit.to_string());
             return Err(bad(
                 "enduse::workflow::no_approval_needed",
                 if permitted {
@@ -1748,7 +1756,13 @@ impl Workflow {
             purpose: q.purpose.clone(),
             destination: q.destination.as_ref().map(ToString::to_string),
         };
-        let id = format!("req-{}", Hash::digest(&random_bytes::<16>()?).to_hex().get(..12).unwrap_or("0"));
+        let id = format!(
+            "req-{}",
+            Hash::digest(&random_bytes::<16>()?)
+                .to_hex()
+                .get(..12)
+                .unwrap_or("0")
+        );
         let now = self.clock.now();
         let content = RequestContent {
             ask: stored_ask,
@@ -1839,10 +1853,11 @@ impl Workflow {
     pub fn request_history(&mut self, by: &Principal, id: &str) -> Result<Vec<RequestView>> {
         self.show(by, id)?;
         let versions = self.store().workflow_history(WorkflowKind::Request, id)?;
+        let users = self.users()?;
         let mut out = Vec::with_capacity(versions.len());
         for v in versions.iter().filter(|v| !v.retracted) {
             let b: RequestBody = serde_json::from_str(&v.record.body).map_err(internal_json)?;
-            out.push(self.view(v, &b)?);
+            out.push(self.view_with(v, &b, &users)?);
         }
         Ok(out)
     }
@@ -1856,17 +1871,22 @@ impl Workflow {
         }
         let today = self.today();
         let heads = self.store().workflow_heads(WorkflowKind::Request)?;
+        let users = self.users()?;
         let mut out = Vec::new();
         for v in heads.iter().filter(|v| !v.retracted) {
             let b: RequestBody = serde_json::from_str(&v.record.body).map_err(internal_json)?;
             let content = Self::content_of(&b)?;
             let status = self.status_of(&b, &content);
             if q.status.is_some_and(|s| s != status)
-                || q.party.as_ref().is_some_and(|p| !p.eq_ignore_ascii_case(&content.party))
-                || q.requester.as_ref().is_some_and(|r| *r != content.requester)
-                || q.authority.as_ref().is_some_and(|a| {
-                    !b.needs.iter().any(|n| n.authority.eq_ignore_ascii_case(a))
-                })
+                || q.party
+                    .as_ref()
+                    .is_some_and(|p| !p.eq_ignore_ascii_case(&content.party))
+                || q.requester
+                    .as_ref()
+                    .is_some_and(|r| *r != content.requester)
+                || q.authority
+                    .as_ref()
+                    .is_some_and(|a| !b.needs.iter().any(|n| n.authority.eq_ignore_ascii_case(a)))
             {
                 continue;
             }
@@ -1876,7 +1896,7 @@ impl Workflow {
                 .ask(by, "view", &Resource::Request(&facts), &Ctx::Empty, today)?
                 .allowed;
             if seen {
-                out.push(self.view(v, &b)?);
+                out.push(self.view_with(v, &b, &users)?);
             }
         }
         out.sort_by(|a, b| b.content.filed.cmp(&a.content.filed));
@@ -1950,7 +1970,13 @@ impl Workflow {
                         &format!("it needs {}", facts.needs.join(", ")),
                     ));
                 };
-                self.require(by, "review", &Resource::Request(&facts), &Ctx::Authority(&a), &what)?;
+                self.require(
+                    by,
+                    "review",
+                    &Resource::Request(&facts),
+                    &Ctx::Authority(&a),
+                    &what,
+                )?;
                 a
             }
             None => {
@@ -1959,7 +1985,13 @@ impl Workflow {
                 for n in &b.needs {
                     let ok = self
                         .policies
-                        .ask(by, "review", &Resource::Request(&facts), &Ctx::Authority(&n.authority), today)?
+                        .ask(
+                            by,
+                            "review",
+                            &Resource::Request(&facts),
+                            &Ctx::Authority(&n.authority),
+                            today,
+                        )?
                         .allowed;
                     if ok {
                         allowed.push(n.authority.clone());
@@ -2017,8 +2049,7 @@ impl Workflow {
             return Err(Self::not_pending(id, status, "reviewed"));
         }
         let expect = self.expect_of(id, &v, input.expect_version)?;
-        if b
-            .reviews
+        if b.reviews
             .iter()
             .any(|r| r.reviewer == user.id && r.authority == authority)
         {
@@ -2253,7 +2284,9 @@ impl Workflow {
                 b.id, b.digest
             );
             if let Some(p) = &s.purpose {
-                note.push_str(&format!("; asked for the purpose `{p}`, which a consent decision's scope does not hold"));
+                note.push_str(&format!(
+                    "; asked for the purpose `{p}`, which a consent decision's scope does not hold"
+                ));
             }
             if c.ask.at.is_some() {
                 note.push_str("; asked for a point, and the scope is its place");
@@ -2295,7 +2328,12 @@ impl Workflow {
 
     /// Withdraws a pending request (its requester, or a requester of its
     /// party).
-    pub fn withdraw(&mut self, by: &Principal, id: &str, input: &WithdrawInput) -> Result<RequestView> {
+    pub fn withdraw(
+        &mut self,
+        by: &Principal,
+        id: &str,
+        input: &WithdrawInput,
+    ) -> Result<RequestView> {
         let (v, mut b) = self.load_request(id)?;
         let content = Self::content_of(&b)?;
         self.require(
@@ -2389,11 +2427,7 @@ impl Workflow {
     /// The last workflow write's transaction, for a front end that reports
     /// it (`enduse log` lists them all).
     pub fn last_txn(&mut self) -> Result<Option<TxnReport>> {
-        Ok(self
-            .store()
-            .transactions()?
-            .last()
-            .map(TxnReport::from))
+        Ok(self.store().transactions()?.last().map(TxnReport::from))
     }
 }
 
@@ -2442,7 +2476,10 @@ mod tests {
     #[test]
     fn roles_and_statuses_read_their_names() {
         assert_eq!(UserRole::parse("reviewer").unwrap(), UserRole::Reviewer);
-        assert!(UserRole::parse("king").unwrap_err().to_string().contains("`king`"));
+        assert!(UserRole::parse("king")
+            .unwrap_err()
+            .to_string()
+            .contains("`king`"));
         assert_eq!(
             RequestStatus::parse("expired").unwrap(),
             RequestStatus::Expired

@@ -8,8 +8,8 @@
 use chrono::{Duration, NaiveDate};
 use enduse::{
     Ask, CitationKind, Clock, Delegation, ErrorKind, NewUser, Outcome, Principal, Register,
-    RequestInput, RequestQuery, RequestStatus, ReviewInput, UserRole, Verdict, WithdrawInput,
-    Window, Workflow,
+    RequestInput, RequestQuery, RequestStatus, ReviewInput, UserRole, Verdict, Window,
+    WithdrawInput, Workflow,
 };
 use std::sync::{Arc, Barrier};
 
@@ -58,7 +58,8 @@ fn add_users(wf: &mut Workflow) {
         user("editor", None, &[Editor], &[]),
         user("admin", None, &[Admin], &[]),
     ] {
-        wf.add_user(&op, &u).unwrap_or_else(|e| panic!("{}: {e}", u.id));
+        wf.add_user(&op, &u)
+            .unwrap_or_else(|e| panic!("{}: {e}", u.id));
     }
 }
 
@@ -156,12 +157,18 @@ fn approval_end_to_end(f: &mut Fixture) {
     let wf = &mut f.wf;
     let today = day(TODAY);
     // Before: the strike needs the Secretary of Defense's approval.
-    let before = wf.snapshot().unwrap().check(&on(&atacms_ask(), "2026-01-12"), today).unwrap();
+    let before = wf
+        .snapshot()
+        .unwrap()
+        .check(&on(&atacms_ask(), "2026-01-12"), today)
+        .unwrap();
     assert_eq!(before.outcome(), Outcome::NeedsApproval);
 
     // The requester files with its token.
     let op = Principal::Operator;
-    let token = wf.create_token(&op, "kyiv-mod", None, Some("laptop")).unwrap();
+    let token = wf
+        .create_token(&op, "kyiv-mod", None, Some("laptop"))
+        .unwrap();
     assert!(token.token.starts_with("eu_"), "{}", token.token);
     assert_eq!(token.token.len(), 3 + 43);
     let kyiv = wf
@@ -177,7 +184,10 @@ fn approval_end_to_end(f: &mut Fixture) {
     assert_eq!(filed.content.scope.place.as_deref(), Some("RU-KRS"));
     assert_eq!(filed.content.needs, vec!["US:SecDef".to_owned()]);
     let need = &filed.needs[0];
-    assert_eq!((need.required, need.approvals, need.satisfied), (1, 0, false));
+    assert_eq!(
+        (need.required, need.approvals, need.satisfied),
+        (1, 0, false)
+    );
     // Eligible: the SecDef's reviewers, but not those of the requesting
     // party.
     assert_eq!(need.reviewers, vec!["secdef-deputy", "secdef-office"]);
@@ -206,10 +216,19 @@ fn approval_end_to_end(f: &mut Fixture) {
         )
         .unwrap();
     assert_eq!(mine.len(), 1);
+    // Whoever runs the CLI on the database sees every request.
+    let all = wf
+        .list(&Principal::Operator, &RequestQuery::default())
+        .unwrap();
+    assert_eq!(all.len(), 1);
 
     // The review approves: consent is on record.
     let reviewed = wf
-        .review(&secdef, &filed.id, &approve("proportionate; military target"))
+        .review(
+            &secdef,
+            &filed.id,
+            &approve("proportionate; military target"),
+        )
         .unwrap();
     assert_eq!(reviewed.status, RequestStatus::Approved);
     assert_eq!(reviewed.version, 2);
@@ -217,13 +236,21 @@ fn approval_end_to_end(f: &mut Fixture) {
     assert!(reviewed.content_intact);
     let consent = format!("{}-us-secdef", filed.id);
     assert_eq!(reviewed.consents, vec![consent.clone()]);
-    assert_eq!(reviewed.source.as_deref(), Some(format!("enduse-{}", filed.id).as_str()));
+    assert_eq!(
+        reviewed.source.as_deref(),
+        Some(format!("enduse-{}", filed.id).as_str())
+    );
 
     // A decision on that ask inside the window is PERMIT, citing it ...
     let snap = wf.snapshot().unwrap();
     for d in ["2026-01-12", "2026-01-15"] {
         let after = snap.check(&on(&atacms_ask(), d), today).unwrap();
-        assert_eq!(after.outcome(), Outcome::Permit, "{d}: {:?}", after.decision.notes);
+        assert_eq!(
+            after.outcome(),
+            Outcome::Permit,
+            "{d}: {:?}",
+            after.decision.notes
+        );
         assert!(cites(&after, &consent), "{d}");
     }
     // ... and outside it, needs approval as before.
@@ -233,12 +260,17 @@ fn approval_end_to_end(f: &mut Fixture) {
     // The history of the request: every state change, bitemporal.
     let history = wf.request_history(&kyiv, &filed.id).unwrap();
     let states: Vec<RequestStatus> = history.iter().map(|v| v.status).collect();
-    assert_eq!(states, vec![RequestStatus::Pending, RequestStatus::Approved]);
+    assert_eq!(
+        states,
+        vec![RequestStatus::Pending, RequestStatus::Approved]
+    );
     assert!(history[0].txn < history[1].txn);
 
     // A decided request takes no more reviews.
     let deputy = wf.act_as("secdef-deputy").unwrap();
-    let e = wf.review(&deputy, &filed.id, &approve("me too")).unwrap_err();
+    let e = wf
+        .review(&deputy, &filed.id, &approve("me too"))
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
     assert_eq!(e.code(), "enduse::workflow::not_pending");
 
@@ -252,7 +284,12 @@ fn approval_end_to_end(f: &mut Fixture) {
         .filter(|e| e.kind == "workflow")
         .filter_map(|e| e.body["event"].as_str())
         .collect();
-    for ev in ["user_added", "token_created", "request_filed", "request_reviewed"] {
+    for ev in [
+        "user_added",
+        "token_created",
+        "request_filed",
+        "request_reviewed",
+    ] {
         assert!(events.contains(&ev), "{ev} in {events:?}");
     }
 
@@ -270,7 +307,10 @@ fn approval_end_to_end(f: &mut Fixture) {
         let ex = reg.export(&out, None).unwrap();
         let text = std::fs::read_to_string(out.join("approvals.toml")).unwrap();
         assert!(text.contains(&consent));
-        assert!(!ex.files.iter().any(|f| f.contains("user") || f.contains("token")));
+        assert!(!ex
+            .files
+            .iter()
+            .any(|f| f.contains("user") || f.contains("token")));
         let all: String = ex
             .files
             .iter()
@@ -363,7 +403,10 @@ fn a_request_that_needs_no_approval_is_refused() {
     );
     let mut req = atacms_request();
     req.ask.model = Some("Atacms-9".into());
-    assert_eq!(wf.file(&kyiv, &req).unwrap_err().kind(), ErrorKind::BadRequest);
+    assert_eq!(
+        wf.file(&kyiv, &req).unwrap_err().kind(),
+        ErrorKind::BadRequest
+    );
     // Nothing was filed.
     assert!(wf.list(&kyiv, &RequestQuery::default()).unwrap().is_empty());
 }
@@ -382,7 +425,10 @@ fn negative_auth(f: &mut Fixture) {
         wf.list(&anon, &RequestQuery::default()).unwrap_err().kind(),
         ErrorKind::Unauthorized
     );
-    assert_eq!(wf.authorize_write(&anon).unwrap_err().kind(), ErrorKind::Unauthorized);
+    assert_eq!(
+        wf.authorize_write(&anon).unwrap_err().kind(),
+        ErrorKind::Unauthorized
+    );
     // Reads are open, unless the server is private.
     wf.authorize_read(&anon, false).unwrap();
     assert_eq!(
@@ -419,7 +465,9 @@ fn negative_auth(f: &mut Fixture) {
     assert_eq!(e.kind(), ErrorKind::Unauthorized);
     assert!(e.to_string().contains("expired"), "{e}");
     let listed = wf.tokens(&op, Some("kyiv-mod")).unwrap();
-    assert!(listed.iter().any(|x| x.id == t2.id && x.status == enduse::TokenStatus::Expired));
+    assert!(listed
+        .iter()
+        .any(|x| x.id == t2.id && x.status == enduse::TokenStatus::Expired));
     set_clock(wf, TODAY);
 
     // A disabled user's token.
@@ -437,14 +485,20 @@ fn negative_auth(f: &mut Fixture) {
     let kyiv = as_user(wf, "kyiv-mod");
     let filed = wf.file(&kyiv, &atacms_request()).unwrap();
     // ... may not see it, withdraw it, or find it in a list.
-    assert_eq!(wf.show(&warsaw, &filed.id).unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        wf.show(&warsaw, &filed.id).unwrap_err().kind(),
+        ErrorKind::Forbidden
+    );
     assert_eq!(
         wf.withdraw(&warsaw, &filed.id, &WithdrawInput::default())
             .unwrap_err()
             .kind(),
         ErrorKind::Forbidden
     );
-    assert!(wf.list(&warsaw, &RequestQuery::default()).unwrap().is_empty());
+    assert!(wf
+        .list(&warsaw, &RequestQuery::default())
+        .unwrap()
+        .is_empty());
 
     // A reviewer of the wrong authority.
     let state = as_user(wf, "state-dept");
@@ -453,16 +507,26 @@ fn negative_auth(f: &mut Fixture) {
     // Naming its own authority, it learns nothing of the request either.
     let mut r = approve("fine");
     r.authority = Some("US:State".into());
-    assert_eq!(wf.review(&state, &filed.id, &r).unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        wf.review(&state, &filed.id, &r).unwrap_err().kind(),
+        ErrorKind::Forbidden
+    );
     r.authority = Some("US:SecDef".into());
-    assert_eq!(wf.review(&state, &filed.id, &r).unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        wf.review(&state, &filed.id, &r).unwrap_err().kind(),
+        ErrorKind::Forbidden
+    );
 
     // A member of the authority from the requesting party.
     let liaison = as_user(wf, "ua-liaison");
-    let e = wf.review(&liaison, &filed.id, &approve("fine")).unwrap_err();
+    let e = wf
+        .review(&liaison, &filed.id, &approve("fine"))
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Forbidden, "{e}");
     assert!(
-        e.help_text().unwrap().contains("no-review-of-ones-own-party"),
+        e.help_text()
+            .unwrap()
+            .contains("no-review-of-ones-own-party"),
         "{:?}",
         e.help_text()
     );
@@ -472,10 +536,17 @@ fn negative_auth(f: &mut Fixture) {
     let own = wf.file(&dual, &atacms_request()).unwrap();
     let e = wf.review(&dual, &own.id, &approve("mine")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Forbidden);
-    assert!(e.help_text().unwrap().contains("no-self-review"), "{:?}", e.help_text());
+    assert!(
+        e.help_text().unwrap().contains("no-self-review"),
+        "{:?}",
+        e.help_text()
+    );
 
     // A requester is not an editor, nor an admin.
-    assert_eq!(wf.authorize_write(&kyiv).unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        wf.authorize_write(&kyiv).unwrap_err().kind(),
+        ErrorKind::Forbidden
+    );
     let editor = as_user(wf, "editor");
     wf.authorize_write(&editor).unwrap();
     assert_eq!(
@@ -485,13 +556,18 @@ fn negative_auth(f: &mut Fixture) {
         ErrorKind::Forbidden
     );
     assert_eq!(
-        wf.create_token(&kyiv, "kyiv-mod", None, None).unwrap_err().kind(),
+        wf.create_token(&kyiv, "kyiv-mod", None, None)
+            .unwrap_err()
+            .kind(),
         ErrorKind::Forbidden
     );
     let admin = as_user(wf, "admin");
     wf.create_token(&admin, "kyiv-mod", None, None).unwrap();
     // The operator manages, but does not file or review.
-    assert_eq!(wf.file(&op, &atacms_request()).unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        wf.file(&op, &atacms_request()).unwrap_err().kind(),
+        ErrorKind::Forbidden
+    );
 
     // A delegation that ended yesterday.
     let mut u = wf.user("secdef-office").unwrap();
@@ -514,7 +590,9 @@ fn negative_auth(f: &mut Fixture) {
     );
     let secdef = as_user(wf, "secdef-office");
     assert_eq!(
-        wf.review(&secdef, &filed.id, &approve("fine")).unwrap_err().kind(),
+        wf.review(&secdef, &filed.id, &approve("fine"))
+            .unwrap_err()
+            .kind(),
         ErrorKind::Forbidden
     );
     // Nothing of all that changed the request.
@@ -554,7 +632,9 @@ fn quorum_of_two(f: &mut Fixture) {
         .check(&on(&atacms_ask(), "2026-01-13"), day(TODAY))
         .unwrap();
     assert_eq!(r.outcome(), Outcome::NeedsApproval);
-    let e = wf.review(&office, &filed.id, &approve("again")).unwrap_err();
+    let e = wf
+        .review(&office, &filed.id, &approve("again"))
+        .unwrap_err();
     assert_eq!(e.code(), "enduse::workflow::already_reviewed");
     let deputy = as_user(wf, "secdef-deputy");
     let two = wf.review(&deputy, &filed.id, &approve("second")).unwrap();
@@ -610,7 +690,10 @@ fn withdraw_and_expire(f: &mut Fixture) {
     let b = wf.file(&kyiv, &atacms_request()).unwrap();
     set_clock(wf, "2026-01-16");
     let kyiv = as_user(wf, "kyiv-mod");
-    assert_eq!(wf.show(&kyiv, &b.id).unwrap().status, RequestStatus::Expired);
+    assert_eq!(
+        wf.show(&kyiv, &b.id).unwrap().status,
+        RequestStatus::Expired
+    );
     let e = wf.review(&office, &b.id, &approve("late")).unwrap_err();
     assert_eq!(e.code(), "enduse::workflow::not_pending");
     assert!(e.to_string().contains("expired"), "{e}");
@@ -647,19 +730,25 @@ fn withdraw_and_expire_sqlite() {
 // ---------------------------------------------------------------------------
 // Races: two handles (two connections) on one SQLite file.
 
+type Outcome2 = enduse::Result<enduse::RequestView>;
+type Step = Box<dyn FnOnce(&mut Workflow) -> Outcome2 + Send>;
+
 /// Runs `a` and `b` at once, each on its own handle, after both have read
 /// the request; returns their results.
 fn race<A, B>(
     target: &str,
     a: A,
     b: B,
-) -> (enduse::Result<enduse::RequestView>, enduse::Result<enduse::RequestView>)
+) -> (
+    enduse::Result<enduse::RequestView>,
+    enduse::Result<enduse::RequestView>,
+)
 where
     A: FnOnce(&mut Workflow) -> enduse::Result<enduse::RequestView> + Send + 'static,
     B: FnOnce(&mut Workflow) -> enduse::Result<enduse::RequestView> + Send + 'static,
 {
     let barrier = Arc::new(Barrier::new(2));
-    let spawn = |f: Box<dyn FnOnce(&mut Workflow) -> enduse::Result<enduse::RequestView> + Send>| {
+    let spawn = |f: Step| {
         let barrier = barrier.clone();
         let target = target.to_owned();
         std::thread::spawn(move || {
@@ -777,7 +866,11 @@ fn postgres_workflow() {
     };
     approval_end_to_end(&mut f);
     let kyiv = as_user(&mut f.wf, "kyiv-mod");
-    let filed = f.wf.file(&kyiv, &atacms_request()).unwrap();
+    // After the days the approval covers.
+    let mut req = atacms_request();
+    req.window.from += Duration::days(10);
+    req.window.to += Duration::days(10);
+    let filed = f.wf.file(&kyiv, &req).unwrap();
     let (a, b) = (filed.id.clone(), filed.id.clone());
     let (ra, rb) = race(
         &conn,

@@ -15,6 +15,7 @@ pub fn run(a: ChainArgs, ctx: &mut Ctx) -> Result<i32> {
     };
     let snapshot = ctx.snapshot()?;
     let report = snapshot.consent_chain(&ask, ctx.today())?;
+    ctx.warn(&report.warnings);
     ctx.emit(&report, crate::render::chain);
     Ok(0)
 }

@@ -12,6 +12,7 @@ pub fn run(a: PoliciesArgs, ctx: &mut Ctx) -> Result<i32> {
     };
     let snapshot = ctx.snapshot()?;
     let report = snapshot.policies(&ask, ctx.today())?;
+    ctx.warn(&report.warnings);
     ctx.emit(&report, crate::render::policies);
     Ok(0)
 }
