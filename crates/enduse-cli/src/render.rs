@@ -323,13 +323,13 @@ pub fn chain(r: &ChainReport) -> String {
     );
     let binding = r.parties.iter().filter(|l| l.binds).count();
     for l in &r.parties {
-        let roles: Vec<String> = l.roles.iter().map(|r| r.label()).collect();
+        let roles = enduse::role_labels(&l.roles);
         let _ = writeln!(
             out,
             "  {} {} ({}): {}; {} rule(s) on record",
             if l.binds { "*" } else { "-" },
             l.name,
-            roles.join(", "),
+            roles,
             if l.binds {
                 "binds every use"
             } else {

@@ -132,6 +132,18 @@ impl Role {
     }
 }
 
+/// The labels of `roles`, each once, in order, joined for display.
+pub fn role_labels(roles: &[Role]) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for r in roles {
+        let l = r.label();
+        if !seen.contains(&l) {
+            seen.push(l);
+        }
+    }
+    seen.join(", ")
+}
+
 /// A party in the chain of an item, with its roles.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainLink {

@@ -1028,6 +1028,12 @@ impl Engine {
         }
     }
 
+    /// The quote a source records, if any: what a default or decision
+    /// without a quote of its own is cited with.
+    fn source_quote(&self, id: &crate::ids::SourceId) -> Option<String> {
+        self.register.sources.get(id).and_then(|s| s.quote.clone())
+    }
+
     fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
         let sources: Vec<SourceRef> = r
             .sources
@@ -1105,7 +1111,11 @@ impl Engine {
             valid_to: c.scope.to,
             recorded_at: public,
             date_uncertain: from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of)),
-            quote: c.quote.clone().unwrap_or_default(),
+            quote: c
+                .quote
+                .clone()
+                .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
+                .unwrap_or_default(),
             assumption: None,
             supersedes: None,
         }
@@ -1141,7 +1151,11 @@ impl Engine {
             recorded_at: public,
             date_uncertain: d.valid_from.straddles(as_of)
                 || d.valid_to.is_some_and(|t| t.straddles(as_of)),
-            quote: d.quote.clone().unwrap_or_default(),
+            quote: d
+                .quote
+                .clone()
+                .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
+                .unwrap_or_default(),
             assumption: None,
             supersedes: None,
         }
@@ -1544,7 +1558,7 @@ impl Engine {
                 notes.push(format!(
                     "{} is in the chain ({}) but attached no conditions on record, so it does not bind",
                     link.name,
-                    link.roles.iter().map(Role::label).collect::<Vec<_>>().join(", ")
+                    crate::decision::role_labels(&link.roles)
                 ));
                 continue;
             }
@@ -2014,12 +2028,7 @@ impl Engine {
     fn decide_party(&self, link: &ChainLink, known: &[u32], c: &PartyCtx<'_>) -> PartyDecision {
         let q = c.q;
         let (first, approved_probe, provided) = (c.first, c.second, c.provided);
-        let role = link
-            .roles
-            .iter()
-            .map(Role::label)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let role = crate::decision::role_labels(&link.roles);
         let mut pd = PartyDecision {
             party: link.party.clone(),
             name: link.name.clone(),

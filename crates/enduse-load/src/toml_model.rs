@@ -1022,6 +1022,10 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
             dup(map, t.id, v, kind, problems);
         }
     }
+    // One order whatever the source (files keep theirs, a store returns
+    // records by key): answers must not depend on which was read.
+    reg.consents.sort_by(|a, b| a.id.cmp(&b.id));
+    reg.defaults.sort_by(|a, b| a.id.cmp(&b.id));
     problems.append(&mut pending);
     reg
 }

@@ -393,7 +393,8 @@ pub(crate) async fn batch(
                 match decide(&snap, ask, explain, today) {
                     Ok(decision) => {
                         if logging {
-                            out.entries.push(Audit::decision_entry(ask, &decision, txn)?);
+                            out.entries
+                                .push(Audit::decision_entry(ask, &decision, txn)?);
                         }
                         out.items.push(BatchItem::Decision {
                             status: 200,

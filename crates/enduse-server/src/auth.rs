@@ -173,7 +173,10 @@ impl Authenticator for StaticTokens {
             if *action == ApiAction::Read && !private {
                 return Ok(());
             }
-            return Err(unauthorized(format!("to {} needs a token", action.describe())));
+            return Err(unauthorized(format!(
+                "to {} needs a token",
+                action.describe()
+            )));
         };
         let allowed = self.users.values().any(|(u, actions)| {
             u.id == user.id && actions.iter().any(|a| *a == "*" || *a == action.name())
@@ -209,7 +212,10 @@ impl Authenticator for NoTokens {
         if *action == ApiAction::Read && !private {
             Ok(())
         } else {
-            Err(unauthorized(format!("to {} needs a token", action.describe())))
+            Err(unauthorized(format!(
+                "to {} needs a token",
+                action.describe()
+            )))
         }
     }
 }
@@ -225,14 +231,22 @@ mod tests {
             .with("ro", "t-ro", &["read"]);
         let ed = a.authenticate(Some("Bearer t-ed")).unwrap();
         assert!(a
-            .authorize(&ed, &ApiAction::Put { kind: "party".into() }, false)
+            .authorize(
+                &ed,
+                &ApiAction::Put {
+                    kind: "party".into()
+                },
+                false
+            )
             .is_ok());
         let e = a.authorize(&ed, &ApiAction::Import, false).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Forbidden);
         let e = a.authenticate(Some("Bearer nope")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unauthorized);
         assert_eq!(a.authenticate(None).unwrap(), Principal::Anonymous);
-        assert!(a.authorize(&Principal::Anonymous, &ApiAction::Read, false).is_ok());
+        assert!(a
+            .authorize(&Principal::Anonymous, &ApiAction::Read, false)
+            .is_ok());
         let e = a
             .authorize(&Principal::Anonymous, &ApiAction::Read, true)
             .unwrap_err();

@@ -35,11 +35,11 @@ pub use api::{
     DecisionResponse, ExportResponse, Health, RegisterRef, WriteResponse, MAX_APPROVALS, MAX_BATCH,
     MAX_NAME,
 };
-pub use workflow_api::{EntryList, RequestHistory, RequestList, MAX_ENTRIES};
 pub use auth::{ApiAction, Authenticator, NoTokens, StaticTokens, WorkflowAuth};
 pub use error::{status_of, Problem, Result, ServerError, PROBLEM_JSON};
 pub use extract::{parse_json, Precondition};
 pub use state::AppState;
+pub use workflow_api::{EntryList, RequestHistory, RequestList, MAX_ENTRIES};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode};
@@ -173,14 +173,42 @@ impl Routes {
         .add(Method::POST, "/v1/requests", post(workflow_api::file))
         .add(Method::GET, "/v1/requests", get(workflow_api::list))
         .add(Method::GET, "/v1/requests/{id}", get(workflow_api::show))
-        .add(Method::GET, "/v1/requests/{id}/history", get(workflow_api::history))
-        .add(Method::POST, "/v1/requests/{id}/reviews", post(workflow_api::review))
-        .add(Method::POST, "/v1/requests/{id}/withdraw", post(workflow_api::withdraw))
-        .add(Method::GET, "/v1/audit/checkpoint", get(workflow_api::checkpoint))
+        .add(
+            Method::GET,
+            "/v1/requests/{id}/history",
+            get(workflow_api::history),
+        )
+        .add(
+            Method::POST,
+            "/v1/requests/{id}/reviews",
+            post(workflow_api::review),
+        )
+        .add(
+            Method::POST,
+            "/v1/requests/{id}/withdraw",
+            post(workflow_api::withdraw),
+        )
+        .add(
+            Method::GET,
+            "/v1/audit/checkpoint",
+            get(workflow_api::checkpoint),
+        )
         .add(Method::GET, "/v1/audit/entries", get(workflow_api::entries))
-        .add(Method::GET, "/v1/audit/entries/{index}", get(workflow_api::entry))
-        .add(Method::GET, "/v1/audit/proofs/inclusion", get(workflow_api::inclusion))
-        .add(Method::GET, "/v1/audit/proofs/consistency", get(workflow_api::consistency))
+        .add(
+            Method::GET,
+            "/v1/audit/entries/{index}",
+            get(workflow_api::entry),
+        )
+        .add(
+            Method::GET,
+            "/v1/audit/proofs/inclusion",
+            get(workflow_api::inclusion),
+        )
+        .add(
+            Method::GET,
+            "/v1/audit/proofs/consistency",
+            get(workflow_api::consistency),
+        )
     }
 }
 

@@ -206,8 +206,9 @@ impl AppState {
         let Some(m) = &self.workflow else {
             return Err(self.no_database());
         };
-        m.lock()
-            .map_err(|_| ServerError::Internal("a workflow action failed half-way in another request".into()))
+        m.lock().map_err(|_| {
+            ServerError::Internal("a workflow action failed half-way in another request".into())
+        })
     }
 
     /// Reads the database's latest snapshot and makes it current if it is
@@ -227,10 +228,8 @@ impl AppState {
             }
         };
         let fresh_txn = fresh.origin().txn;
-        let newer = |cur: &Option<Arc<Snapshot>>| {
-            cur.as_ref()
-                .is_none_or(|c| c.origin().txn < fresh_txn)
-        };
+        let newer =
+            |cur: &Option<Arc<Snapshot>>| cur.as_ref().is_none_or(|c| c.origin().txn < fresh_txn);
         if !newer(&self.snapshot.load()) {
             return Ok(false);
         }

@@ -91,7 +91,11 @@ pub struct RequestList {
         (status = "4XX", description = "A bad filter", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub(crate) async fn list(State(s): S, Caller(who): Caller, Q(q): Q<RequestQuery>) -> Result<Response> {
+pub(crate) async fn list(
+    State(s): S,
+    Caller(who): Caller,
+    Q(q): Q<RequestQuery>,
+) -> Result<Response> {
     let state = s.clone();
     let requests = blocking(move || Ok(state.workflow()?.list(&who, &q)?)).await?;
     json(StatusCode::OK, &RequestList { requests })
@@ -209,10 +213,10 @@ pub(crate) async fn withdraw(
     let versioned = input.expect_version.is_some();
     let state = s.clone();
     let view = blocking(move || {
-        Ok(state
+        state
             .workflow()?
             .withdraw(&who, &p.id, &input)
-            .map_err(|e| workflow_error(e, versioned))?)
+            .map_err(|e| workflow_error(e, versioned))
     })
     .await?;
     Ok(with_version(json(StatusCode::OK, &view)?, &view))
@@ -315,7 +319,11 @@ pub(crate) struct InclusionParams {
         (status = 200, description = "The inclusion proof of an entry in the tree of a size (default: the latest checkpoint's), with that size's signed checkpoint", body = crate::openapi::doc::InclusionReport),
         (status = "4XX", description = "An index or size out of range, or no database", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn inclusion(State(s): S, _r: Reader, Q(p): Q<InclusionParams>) -> Result<Response> {
+pub(crate) async fn inclusion(
+    State(s): S,
+    _r: Reader,
+    Q(p): Q<InclusionParams>,
+) -> Result<Response> {
     let state = s.clone();
     let proof =
         blocking(move || Ok(state.workflow()?.audit().inclusion_proof(p.index, p.size)?)).await?;

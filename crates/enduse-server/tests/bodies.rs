@@ -44,20 +44,39 @@ async fn bad_decision_bodies_are_refused_with_problems() {
         assert_eq!(p["code"], "enduse::server::invalid_body", "{body}: {p}");
     }
     let p = problem(
-        post(json!({"actor": "UA", "action": "use", "modle": "ATACMS"}).to_string().into())
-            .await
-            .unwrap(),
+        post(
+            json!({"actor": "UA", "action": "use", "modle": "ATACMS"})
+                .to_string()
+                .into(),
+        )
+        .await
+        .unwrap(),
         422,
     )
     .await;
     assert!(p["detail"].as_str().unwrap().contains("`modle`"), "{p}");
     // What the library refuses: unknown names, bad dates, bad points.
     for (body, code) in [
-        (json!({"actor": "Narnia", "action": "use", "model": "ATACMS"}), "enduse::unknown_party"),
-        (json!({"actor": "UA", "action": "fly", "model": "ATACMS"}), "enduse::unknown_action"),
-        (json!({"actor": "UA", "action": "use", "model": "ATACMS", "as_of": "2024-13-01"}), "enduse::bad_date"),
-        (json!({"actor": "UA", "action": "use", "model": "ATACMS", "at": "95,30"}), ""),
-        (json!({"actor": "UA", "action": "use", "model": "ATACMS", "at": "0,0"}), ""),
+        (
+            json!({"actor": "Narnia", "action": "use", "model": "ATACMS"}),
+            "enduse::unknown_party",
+        ),
+        (
+            json!({"actor": "UA", "action": "fly", "model": "ATACMS"}),
+            "enduse::unknown_action",
+        ),
+        (
+            json!({"actor": "UA", "action": "use", "model": "ATACMS", "as_of": "2024-13-01"}),
+            "enduse::bad_date",
+        ),
+        (
+            json!({"actor": "UA", "action": "use", "model": "ATACMS", "at": "95,30"}),
+            "",
+        ),
+        (
+            json!({"actor": "UA", "action": "use", "model": "ATACMS", "at": "0,0"}),
+            "",
+        ),
         (json!({"actor": "UA", "action": "use"}), "enduse::no_item"),
     ] {
         let p = problem(post(body.to_string().into()).await.unwrap(), 400).await;
@@ -116,9 +135,15 @@ async fn batches_are_limited() {
     let s = TestServer::start(opts(None)).await;
     let c = client();
     // Over 10,000 asks.
-    let asks: Vec<serde_json::Value> = (0..10_001).map(|_| json!({"actor": "UA", "action": "use", "model": "ATACMS"})).collect();
+    let asks: Vec<serde_json::Value> = (0..10_001)
+        .map(|_| json!({"actor": "UA", "action": "use", "model": "ATACMS"}))
+        .collect();
     let p = problem(
-        c.post(s.at("/v1/decisions/batch")).json(&json!({"asks": asks})).send().await.unwrap(),
+        c.post(s.at("/v1/decisions/batch"))
+            .json(&json!({"asks": asks}))
+            .send()
+            .await
+            .unwrap(),
         400,
     )
     .await;
@@ -131,7 +156,11 @@ async fn batches_are_limited() {
     let body = json!({"asks": asks}).to_string();
     assert!(body.len() > 16 << 20);
     let p = problem(
-        c.post(s.at("/v1/decisions/batch")).body(body).send().await.unwrap(),
+        c.post(s.at("/v1/decisions/batch"))
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
         413,
     )
     .await;
@@ -141,7 +170,12 @@ async fn batches_are_limited() {
         .map(|i| json!({"actor": "UA", "action": "use", "model": format!("{i}{}", "x".repeat(5000))}))
         .collect();
     asks.push(ask());
-    let r = c.post(s.at("/v1/decisions/batch")).json(&json!({"asks": asks})).send().await.unwrap();
+    let r = c
+        .post(s.at("/v1/decisions/batch"))
+        .json(&json!({"asks": asks}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     let results = v["results"].as_array().unwrap();
@@ -207,7 +241,8 @@ async fn bad_writes_write_nothing() {
         "[[party]]\nid = \"XC\"\n".to_owned(),
         "this is not toml".to_owned(),
         format!("{}unknown_key = 1\n", party("XD", "D")),
-        "[[transfer]]\nid = \"t-x\"\nfrom = \"Nowhere\"\nto = \"UA\"\nlot = \"no-lot\"\n".to_owned(),
+        "[[transfer]]\nid = \"t-x\"\nfrom = \"Nowhere\"\nto = \"UA\"\nlot = \"no-lot\"\n"
+            .to_owned(),
     ] {
         let p = problem(put(json!({"text": text}).to_string()).await.unwrap(), 400).await;
         assert!(!p["detail"].as_str().unwrap().contains(&db), "{p}");
@@ -223,7 +258,11 @@ async fn bad_writes_write_nothing() {
     let p = problem(r, 400).await;
     assert_eq!(p["code"], "enduse::unknown_record_kind");
     // Bad preconditions.
-    for (h, v) in [("if-match", "*"), ("if-match", "\"x\""), ("if-none-match", "\"3\"")] {
+    for (h, v) in [
+        ("if-match", "*"),
+        ("if-match", "\"x\""),
+        ("if-none-match", "\"3\""),
+    ] {
         let r = c
             .post(s.at("/v1/records/party"))
             .bearer_auth(EDITOR)
@@ -238,7 +277,10 @@ async fn bad_writes_write_nothing() {
     for (body, status) in [
         (json!({"files": {"../etc/passwd.toml": ""}}), 400),
         (json!({"files": {"README.md": ""}}), 400),
-        (json!({"files": {"parties.toml": "[[party]]\nid = 1\n"}}), 400),
+        (
+            json!({"files": {"parties.toml": "[[party]]\nid = 1\n"}}),
+            400,
+        ),
         (json!({"files": {}}), 400),
         (json!({"files": ["parties.toml"]}), 422),
         (json!({"files": {}, "force": true}), 422),
@@ -273,7 +315,11 @@ async fn bad_writes_write_nothing() {
         .await
         .unwrap();
     assert!(
-        v["items"].as_array().unwrap().iter().all(|i| !i["id"].as_str().unwrap().starts_with('X') || i["id"] == "XX"),
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["id"].as_str().unwrap().starts_with('X') || i["id"] == "XX"),
         "{v}"
     );
     s.stop().await;

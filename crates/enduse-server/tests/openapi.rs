@@ -14,7 +14,9 @@ fn described(spec: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, _) in item.as_object().unwrap() {
-            if ["get", "post", "put", "delete", "patch", "head", "options"].contains(&method.as_str()) {
+            if ["get", "post", "put", "delete", "patch", "head", "options"]
+                .contains(&method.as_str())
+            {
                 out.insert((method.to_uppercase(), path.clone()));
             }
         }
@@ -26,7 +28,14 @@ fn described(spec: &Value) -> BTreeSet<(String, String)> {
 async fn every_route_is_described_and_every_description_is_a_route() {
     let s = TestServer::start(opts(None)).await;
     let c = client();
-    let spec: Value = c.get(s.at("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let spec: Value = c
+        .get(s.at("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
     let routes: BTreeSet<(String, String)> = enduse_server::route_table()
         .into_iter()
@@ -35,8 +44,14 @@ async fn every_route_is_described_and_every_description_is_a_route() {
     let docs = described(&spec);
     let undocumented: Vec<_> = routes.difference(&docs).collect();
     let unrouted: Vec<_> = docs.difference(&routes).collect();
-    assert!(undocumented.is_empty(), "routes without a description: {undocumented:?}");
-    assert!(unrouted.is_empty(), "descriptions without a route: {unrouted:?}");
+    assert!(
+        undocumented.is_empty(),
+        "routes without a description: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "descriptions without a route: {unrouted:?}"
+    );
     assert!(routes.len() >= 20, "{routes:?}");
     // Each described operation reaches a handler of the router: an empty
     // request gets anything but the fallback's no_route or
@@ -48,12 +63,20 @@ async fn every_route_is_described_and_every_description_is_a_route() {
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
         assert!(
-            !body.contains("enduse::server::no_route") && !body.contains("enduse::server::method_not_allowed"),
+            !body.contains("enduse::server::no_route")
+                && !body.contains("enduse::server::method_not_allowed"),
             "{method} {path}: {status} {body}"
         );
     }
     // A path that is no route is the fallback's.
-    let body = c.get(s.at("/v1/not-a-route")).send().await.unwrap().text().await.unwrap();
+    let body = c
+        .get(s.at("/v1/not-a-route"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains("enduse::server::no_route"));
     s.stop().await;
 }
@@ -86,7 +109,10 @@ fn the_description_is_complete() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|k| k.starts_with('2')), "{method} {path}");
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{method} {path}"
+            );
         }
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());

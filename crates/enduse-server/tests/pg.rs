@@ -6,14 +6,20 @@
 mod common;
 
 // The throw-away cluster (it was crates/enduse-store/tests/support/pgcluster.rs).
-use enduse_testkit::pgcluster;
 use common::{client, opts, party, TestServer, EDITOR};
+use enduse_testkit::pgcluster;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Waits until `s` lists party `id` (from its snapshot, not the database),
 /// at most `limit`; returns how long it took.
-async fn until_listed(c: &reqwest::Client, s: &TestServer, id: &str, present: bool, limit: Duration) -> Duration {
+async fn until_listed(
+    c: &reqwest::Client,
+    s: &TestServer,
+    id: &str,
+    present: bool,
+    limit: Duration,
+) -> Duration {
     let start = Instant::now();
     loop {
         let v: Value = c
@@ -44,7 +50,10 @@ async fn two_servers_on_one_postgres_see_each_others_writes_within_a_second() {
     let (cluster, db) = tokio::task::spawn_blocking(|| {
         let cluster = pgcluster::Cluster::start();
         let db = cluster.fresh_db();
-        enduse::Register::open(&db).unwrap().init(&mut |_, _, _| {}).unwrap();
+        enduse::Register::open(&db)
+            .unwrap()
+            .init(&mut |_, _, _| {})
+            .unwrap();
         (cluster, db)
     })
     .await
@@ -53,7 +62,14 @@ async fn two_servers_on_one_postgres_see_each_others_writes_within_a_second() {
     let b = TestServer::start(opts(Some(&db))).await;
     let c = client();
     // The connection string is never shown.
-    let h: Value = c.get(a.at("/v1/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = c
+        .get(a.at("/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["register"]["name"], "postgres");
     assert!(!h.to_string().contains("host="), "{h}");
 
@@ -91,11 +107,29 @@ async fn two_servers_on_one_postgres_see_each_others_writes_within_a_second() {
     // A decision that depends on a rule: retract the rule through A, and B
     // answers differently within a second, naming the transaction.
     let ask = json!({"actor": "UA", "action": "use", "model": "ATACMS", "place": "UA-43", "as_of": "2024-09-11"});
-    let before: Value = c.post(b.at("/v1/decisions")).json(&ask).send().await.unwrap().json().await.unwrap();
+    let before: Value = c
+        .post(b.at("/v1/decisions"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(before["outcome"], "permit", "{before}");
-    let cites = |v: &Value, id: &str| v["parties"][0]["rules"].as_array().unwrap().iter().any(|r| r["id"] == id);
+    let cites = |v: &Value, id: &str| {
+        v["parties"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id)
+    };
     assert!(cites(&before, "us-atacms-use-in-ukraine"), "{before}");
-    let h = c.get(a.at("/v1/records/policy/us-atacms-use-in-ukraine")).send().await.unwrap();
+    let h = c
+        .get(a.at("/v1/records/policy/us-atacms-use-in-ukraine"))
+        .send()
+        .await
+        .unwrap();
     let tag = h.headers()["etag"].to_str().unwrap().to_owned();
     let r = c
         .delete(a.at("/v1/records/policy/us-atacms-use-in-ukraine"))
@@ -110,14 +144,26 @@ async fn two_servers_on_one_postgres_see_each_others_writes_within_a_second() {
     let txn = w["txn"]["id"].clone();
     let start = Instant::now();
     loop {
-        let now: Value = c.post(b.at("/v1/decisions")).json(&ask).send().await.unwrap().json().await.unwrap();
+        let now: Value = c
+            .post(b.at("/v1/decisions"))
+            .json(&ask)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if now["register"]["txn"] == txn {
             // The retracted rule is no longer cited (the US default
             // answers instead).
             assert!(!cites(&now, "us-atacms-use-in-ukraine"), "{now}");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(1), "B still answers from {}", now["register"]);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "B still answers from {}",
+            now["register"]
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     waits.push(start.elapsed());
@@ -138,7 +184,10 @@ async fn two_servers_on_one_postgres_see_each_others_writes_within_a_second() {
     );
     let mut statuses = [x.unwrap().status().as_u16(), y.unwrap().status().as_u16()];
     statuses.sort();
-    assert!(statuses == [200, 409] || statuses == [200, 412], "{statuses:?}");
+    assert!(
+        statuses == [200, 409] || statuses == [200, 412],
+        "{statuses:?}"
+    );
     a.stop().await;
     b.stop().await;
     drop(cluster);

@@ -39,7 +39,13 @@ async fn versions_guard_every_write() {
     let n0 = txns(&c, &s).await;
 
     // A new record: 201, version 1, its location.
-    let r = put(&c, &s, &party("XX", "Examplestan"), Some(("if-none-match", "*"))).await;
+    let r = put(
+        &c,
+        &s,
+        &party("XX", "Examplestan"),
+        Some(("if-none-match", "*")),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     assert_eq!(etag(&r), "\"1\"");
     assert_eq!(r.headers()["location"], "/v1/records/party/XX");
@@ -47,7 +53,14 @@ async fn versions_guard_every_write() {
     assert_eq!(v["version"], 1);
     assert_eq!(v["db"], "enduse.db");
     // The decision snapshot has it at once.
-    let l: Value = c.get(s.at("/v1/parties?search=Examplestan")).send().await.unwrap().json().await.unwrap();
+    let l: Value = c
+        .get(s.at("/v1/parties?search=Examplestan"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(l["items"][0]["id"], "XX", "{l}");
     // Again, the same: nothing to change.
     let r = put(&c, &s, &party("XX", "Examplestan"), None).await;
@@ -61,12 +74,31 @@ async fn versions_guard_every_write() {
     let p = problem(put(&c, &s, &party("XX", "Examplestan 2"), None).await, 409).await;
     assert_eq!(p["code"], "enduse::exists");
     assert!(p["detail"].as_str().unwrap().contains("If-Match"), "{p}");
-    assert!(!p["detail"].as_str().unwrap().contains("--expect-version"), "{p}");
+    assert!(
+        !p["detail"].as_str().unwrap().contains("--expect-version"),
+        "{p}"
+    );
     // A stale version: 412.
-    let p = problem(put(&c, &s, &party("XX", "Examplestan 2"), Some(("if-match", "\"7\""))).await, 412).await;
+    let p = problem(
+        put(
+            &c,
+            &s,
+            &party("XX", "Examplestan 2"),
+            Some(("if-match", "\"7\"")),
+        )
+        .await,
+        412,
+    )
+    .await;
     assert_eq!(p["code"], "enduse::store::conflict");
     // The right version: 200, version 2.
-    let r = put(&c, &s, &party("XX", "Examplestan 2"), Some(("if-match", "\"1\""))).await;
+    let r = put(
+        &c,
+        &s,
+        &party("XX", "Examplestan 2"),
+        Some(("if-match", "\"1\"")),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(etag(&r), "\"2\"");
     // The history says so, with the ETag.
@@ -96,16 +128,32 @@ async fn versions_guard_every_write() {
     let r = del(Some("\"3\"")).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(etag(&r), "\"4\"");
-    let l: Value = c.get(s.at("/v1/parties?search=Examplestan")).send().await.unwrap().json().await.unwrap();
+    let l: Value = c
+        .get(s.at("/v1/parties?search=Examplestan"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(l["items"], json!([]), "{l}");
     // Retracting what is not there: 404.
     problem(
-        c.delete(s.at("/v1/records/party/NOPE")).bearer_auth(EDITOR).header("if-match", "\"1\"").send().await.unwrap(),
+        c.delete(s.at("/v1/records/party/NOPE"))
+            .bearer_auth(EDITOR)
+            .header("if-match", "\"1\"")
+            .send()
+            .await
+            .unwrap(),
         404,
     )
     .await;
     // No such record: 404.
-    problem(c.get(s.at("/v1/records/party/NOPE")).send().await.unwrap(), 404).await;
+    problem(
+        c.get(s.at("/v1/records/party/NOPE")).send().await.unwrap(),
+        404,
+    )
+    .await;
     // Four transactions: new, change, change, retract.
     assert_eq!(txns(&c, &s).await, n0 + 4);
     s.stop().await;
@@ -119,22 +167,67 @@ async fn writes_need_a_token_and_a_permission() {
     let c = client();
     let body = json!({"text": party("XY", "Y")});
     // No token, a bad token, a bad scheme: 401.
-    problem(c.post(s.at("/v1/records/party")).json(&body).send().await.unwrap(), 401).await;
-    problem(c.post(s.at("/v1/records/party")).bearer_auth("nope").json(&body).send().await.unwrap(), 401).await;
     problem(
-        c.post(s.at("/v1/records/party")).header("authorization", "Basic eDp5").json(&body).send().await.unwrap(),
+        c.post(s.at("/v1/records/party"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    problem(
+        c.post(s.at("/v1/records/party"))
+            .bearer_auth("nope")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    problem(
+        c.post(s.at("/v1/records/party"))
+            .header("authorization", "Basic eDp5")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
         401,
     )
     .await;
     // A reader may not write: 403.
-    let p = problem(c.post(s.at("/v1/records/party")).bearer_auth(READER).json(&body).send().await.unwrap(), 403).await;
-    assert!(p["detail"].as_str().unwrap().contains("reader"), "{p}");
-    problem(
-        c.delete(s.at("/v1/records/party/PL")).bearer_auth(READER).header("if-match", "\"1\"").send().await.unwrap(),
+    let p = problem(
+        c.post(s.at("/v1/records/party"))
+            .bearer_auth(READER)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
         403,
     )
     .await;
-    problem(c.post(s.at("/v1/import")).bearer_auth(READER).json(&json!({"files": {}})).send().await.unwrap(), 403).await;
+    assert!(p["detail"].as_str().unwrap().contains("reader"), "{p}");
+    problem(
+        c.delete(s.at("/v1/records/party/PL"))
+            .bearer_auth(READER)
+            .header("if-match", "\"1\"")
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    problem(
+        c.post(s.at("/v1/import"))
+            .bearer_auth(READER)
+            .json(&json!({"files": {}}))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
     // Reads are open.
     assert_eq!(c.get(s.at("/v1/log")).send().await.unwrap().status(), 200);
     assert_eq!(txns(&c, &s).await, 1);
@@ -148,15 +241,48 @@ async fn a_private_server_needs_a_token_to_read() {
     let s = TestServer::start(o).await;
     let c = client();
     let ask = json!({"actor": "UA", "action": "use", "model": "ATACMS", "place": "RU-KRS", "as_of": "2024-09-11"});
-    problem(c.post(s.at("/v1/decisions")).json(&ask).send().await.unwrap(), 401).await;
+    problem(
+        c.post(s.at("/v1/decisions"))
+            .json(&ask)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     problem(c.get(s.at("/v1/parties")).send().await.unwrap(), 401).await;
-    problem(c.post(s.at("/v1/decisions")).bearer_auth("nope").json(&ask).send().await.unwrap(), 401).await;
-    let r = c.post(s.at("/v1/decisions")).bearer_auth(READER).json(&ask).send().await.unwrap();
+    problem(
+        c.post(s.at("/v1/decisions"))
+            .bearer_auth("nope")
+            .json(&ask)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    let r = c
+        .post(s.at("/v1/decisions"))
+        .bearer_auth(READER)
+        .json(&ask)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // Health and the description stay open.
-    let h: Value = c.get(s.at("/v1/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = c
+        .get(s.at("/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["private"], true);
-    assert_eq!(c.get(s.at("/openapi.json")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(s.at("/openapi.json")).send().await.unwrap().status(),
+        200
+    );
     s.stop().await;
 }
 
@@ -165,9 +291,18 @@ async fn the_bundled_data_set_has_no_database() {
     let s = TestServer::start(opts(None)).await;
     let c = client();
     problem(c.get(s.at("/v1/log")).send().await.unwrap(), 404).await;
-    problem(c.get(s.at("/v1/records/party/PL")).send().await.unwrap(), 404).await;
+    problem(
+        c.get(s.at("/v1/records/party/PL")).send().await.unwrap(),
+        404,
+    )
+    .await;
     let p = problem(
-        c.post(s.at("/v1/records/party")).bearer_auth(EDITOR).json(&json!({"text": party("XZ", "Z")})).send().await.unwrap(),
+        c.post(s.at("/v1/records/party"))
+            .bearer_auth(EDITOR)
+            .json(&json!({"text": party("XZ", "Z")}))
+            .send()
+            .await
+            .unwrap(),
         404,
     )
     .await;
@@ -181,17 +316,38 @@ async fn export_and_import_round_trip() {
     let db = sqlite_db(dir.path());
     let s = TestServer::start(opts(Some(&db))).await;
     let c = client();
-    let files: Value = c.get(s.at("/v1/export")).send().await.unwrap().json().await.unwrap();
+    let files: Value = c
+        .get(s.at("/v1/export"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let files = files["files"].clone();
-    assert!(files["parties.toml"].as_str().unwrap().contains("[[party]]"));
+    assert!(files["parties.toml"]
+        .as_str()
+        .unwrap()
+        .contains("[[party]]"));
     // An empty database, filled by an import over HTTP.
     let empty = dir.path().join("empty.db").to_str().unwrap().to_owned();
     drop(enduse::Register::open(&empty).unwrap());
     let t = TestServer::start(opts(Some(&empty))).await;
-    let h: Value = c.get(t.at("/v1/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = c
+        .get(t.at("/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["register"], Value::Null);
     let p = problem(
-        c.post(t.at("/v1/decisions")).json(&json!({"actor": "UA", "action": "use", "model": "ATACMS"})).send().await.unwrap(),
+        c.post(t.at("/v1/decisions"))
+            .json(&json!({"actor": "UA", "action": "use", "model": "ATACMS"}))
+            .send()
+            .await
+            .unwrap(),
         404,
     )
     .await;
@@ -222,8 +378,24 @@ async fn export_and_import_round_trip() {
     assert_eq!(r["db"], "empty.db");
     // Now it answers as the other does.
     let ask = json!({"actor": "UA", "action": "use", "model": "ATACMS", "place": "RU-KRS", "as_of": "2024-09-11"});
-    let mut a: Value = c.post(s.at("/v1/decisions")).json(&ask).send().await.unwrap().json().await.unwrap();
-    let mut b: Value = c.post(t.at("/v1/decisions")).json(&ask).send().await.unwrap().json().await.unwrap();
+    let mut a: Value = c
+        .post(s.at("/v1/decisions"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut b: Value = c
+        .post(t.at("/v1/decisions"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     a.as_object_mut().unwrap().remove("register");
     b.as_object_mut().unwrap().remove("register");
     assert_eq!(a, b);
@@ -244,7 +416,12 @@ async fn export_and_import_round_trip() {
     let mut fewer = files.clone();
     fewer.as_object_mut().unwrap().remove("conflicts.toml");
     let p = problem(
-        c.post(t.at("/v1/import")).bearer_auth(EDITOR).json(&json!({ "files": fewer })).send().await.unwrap(),
+        c.post(t.at("/v1/import"))
+            .bearer_auth(EDITOR)
+            .json(&json!({ "files": fewer }))
+            .send()
+            .await
+            .unwrap(),
         409,
     )
     .await;
@@ -252,9 +429,17 @@ async fn export_and_import_round_trip() {
     assert!(!p.to_string().contains("/tmp"), "{p}");
     // An invalid data set: every problem, located, and nothing written.
     let mut broken = files.clone();
-    broken["parties.toml"] = json!(format!("{}\n[[party]]\nid = \"UA\"\n", files["parties.toml"].as_str().unwrap()));
+    broken["parties.toml"] = json!(format!(
+        "{}\n[[party]]\nid = \"UA\"\n",
+        files["parties.toml"].as_str().unwrap()
+    ));
     let p = problem(
-        c.post(t.at("/v1/import")).bearer_auth(EDITOR).json(&json!({ "files": broken })).send().await.unwrap(),
+        c.post(t.at("/v1/import"))
+            .bearer_auth(EDITOR)
+            .json(&json!({ "files": broken }))
+            .send()
+            .await
+            .unwrap(),
         400,
     )
     .await;

@@ -200,6 +200,42 @@ pub fn compare(name: &str, got: &Value, expect: &Value) -> Vec<String> {
             bad.push(format!("{name}: if_disputed {gd} != expected {ed}"));
         }
     }
+    if let Some(ef) = expect
+        .get("if_disputed")
+        .and_then(|e| e.get("facts"))
+        .and_then(Value::as_array)
+    {
+        let gf: Vec<&str> = got["if_disputed"]["facts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["id"].as_str())
+            .collect();
+        for f in ef.iter().filter_map(Value::as_str) {
+            if !gf.contains(&f) {
+                bad.push(format!("{name}: if_disputed lacks `{f}` (has {gf:?})"));
+            }
+        }
+    }
+    // Facts that decide nothing here but must be named in the notes (a
+    // decision whose scope is unknown, a disputed permission).
+    for id in expect
+        .get("notes_mention")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let named = got["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|n| n.contains(&format!("`{id}`")));
+        if !named {
+            bad.push(format!("{name}: the notes do not name `{id}`"));
+        }
+    }
     if let Some(er) = expect.get("reported") {
         if &got["reported"] != er {
             bad.push(format!(

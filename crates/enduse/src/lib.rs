@@ -79,9 +79,9 @@ pub use workflow::{
 
 /// The core's types that reports carry.
 pub use enduse_core::{
-    Action, ApprovalNeed, AuthorityId, ChainLink, CitationKind, Decision, DisputedOutcome, Engine,
-    ItemRef, LotId, ModelId, Outcome, PartyDecision, PartyId, PlaceCode, Query, Role, RuleEffect,
-    RuleId, RuleRef, SourceRef, Status, TimelineEvent, TimelineKind,
+    role_labels, Action, ApprovalNeed, AuthorityId, ChainLink, CitationKind, Decision,
+    DisputedOutcome, Engine, ItemRef, LotId, ModelId, Outcome, PartyDecision, PartyId, PlaceCode,
+    Query, Role, RuleEffect, RuleId, RuleRef, SourceRef, Status, TimelineEvent, TimelineKind,
 };
 /// The store's record kinds (`enduse history KIND KEY`).
 pub use enduse_load::{FileProblem, RecordKind, BUNDLED_NAME};

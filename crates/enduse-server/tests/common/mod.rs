@@ -117,7 +117,14 @@ pub fn sqlite_db(dir: &std::path::Path) -> String {
 
 /// The number of transactions of the server's database.
 pub async fn txns(c: &reqwest::Client, s: &TestServer) -> usize {
-    let v: Value = c.get(s.at("/v1/log")).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .get(s.at("/v1/log"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     v["transactions"].as_array().unwrap().len()
 }
 
