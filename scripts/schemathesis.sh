@@ -53,7 +53,11 @@ token=$(grep -o 'token: eu_[A-Za-z0-9_-]*' "$tmp/log" | head -n1 | sed 's/token:
 [ -n "$token" ] || { echo "no token" >&2; exit 1; }
 echo "schemathesis $version against $url (pid $pid)"
 
-"$venv/bin/st" run "$url/openapi.json" \
+# Schemathesis keeps a cache (.schemathesis/) in its working directory.
+root=$(pwd)
+mkdir -p target/schemathesis-work
+cd target/schemathesis-work
+"$root/$venv/bin/st" run "$url/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --header "Authorization: Bearer $token" \
   --max-examples "${ST_MAX_EXAMPLES:-30}" \

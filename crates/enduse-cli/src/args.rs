@@ -187,6 +187,69 @@ Examples:
   enduse completions zsh > ~/.zfunc/_enduse
   enduse completions fish > ~/.config/fish/completions/enduse.fish")]
     Completions(CompletionsArgs),
+    /// Serve the register over HTTP (the API under /v1/, its description at
+    /// /openapi.json) until SIGTERM or Ctrl-C.
+    #[command(
+        after_help = "Reads are open to anyone who can reach the server (127.0.0.1 by default),
+unless --private; writes and workflow actions need a token of a user of the
+database (`enduse token create USER`). Prints `enduse: listening on
+http://ADDR` to standard error once bound (--listen 127.0.0.1:0 picks a port).
+
+Examples:
+  enduse serve --db enduse.db --listen 127.0.0.1:8080
+  enduse serve --db postgres://enduse@localhost/enduse --private"
+    )]
+    Serve(ServeArgs),
+    /// Manage the database's users (as its operator).
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  enduse user add kyiv-mod --party UA --role requester
+  enduse user add secdef-office --authority US:SecDef --role reviewer
+  enduse user list
+  enduse user disable kyiv-mod"
+    )]
+    User(UserCommand),
+    /// Manage bearer tokens (as the database's operator).
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  enduse token create kyiv-mod          # prints the token once; only its hash is stored
+  enduse token create kyiv-mod --expires 2026-12-31 --label laptop
+  enduse token list kyiv-mod
+  enduse token revoke 3f2a9c01b4de"
+    )]
+    Token(TokenCommand),
+    /// Set how many members of an authority must approve a request.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  enduse quorum set US:SecDef 2"
+    )]
+    Quorum(QuorumCommand),
+    /// File, list, show, review or withdraw approval requests, as a user of
+    /// the database.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  enduse request file --as kyiv-mod --action use --model ATACMS --at 51.73,36.19 \\
+      --from 2025-06-16 --to 2025-06-20 --justification \"...\"
+  enduse request list --as secdef-office --authority US:SecDef --status pending
+  enduse request show ID --as secdef-office
+  enduse request review ID --as secdef-office --verdict approve --reason \"...\"
+  enduse request withdraw ID --as kyiv-mod"
+    )]
+    Request(RequestCommand),
+    /// Check, prove and export the database's tamper-evident audit log.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  enduse audit verify --db enduse.db                  # exit 0, or 1 naming the first bad entry
+  enduse audit checkpoint
+  enduse audit export log.json
+  enduse audit prove 5 --export log.json --key \"$KEY\"   # offline, with a trusted key"
+    )]
+    Audit(AuditCommand),
     /// Write the man pages (made when enduse was built).
     #[command(after_help = "Examples:
   enduse man | man -l -
@@ -536,4 +599,337 @@ pub struct ManArgs {
     /// instead of printing enduse.1.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where to listen, HOST:PORT (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Reads need a token too.
+    #[arg(long)]
+    pub private: bool,
+    /// The API's Cedar policies (default: the bundled api.cedar).
+    #[arg(long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
+}
+
+/// A role of a user.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleArg {
+    /// Files requests for its party.
+    Requester,
+    /// Reviews requests for its authorities.
+    Reviewer,
+    /// Writes rules and records.
+    Editor,
+    /// Manages users and tokens.
+    Admin,
+}
+
+impl RoleArg {
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleArg::Requester => "requester",
+            RoleArg::Reviewer => "reviewer",
+            RoleArg::Editor => "editor",
+            RoleArg::Admin => "admin",
+        }
+    }
+}
+
+/// `user`.
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user.
+    Add(UserAddArgs),
+    /// List the users.
+    List,
+    /// Disable a user: its tokens are refused.
+    Disable(IdArg),
+}
+
+/// `user add`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("membership").args(["party", "authority"]).required(true).multiple(true))]
+pub struct UserAddArgs {
+    /// The user's id (lowercase letters, digits, `.`, `_`, `-`, `@`).
+    pub id: String,
+    /// The party it acts for (a requester needs one).
+    #[arg(long, value_name = "PARTY")]
+    pub party: Option<String>,
+    /// An authority it is a member of (repeatable), e.g. US:SecDef.
+    #[arg(long, value_name = "AUTHORITY")]
+    pub authority: Vec<String>,
+    /// A role (repeatable).
+    #[arg(long, value_enum, value_name = "ROLE", required = true)]
+    pub role: Vec<RoleArg>,
+    /// A name to show.
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+}
+
+/// An id.
+#[derive(Args, Debug)]
+pub struct IdArg {
+    /// The id.
+    pub id: String,
+}
+
+/// `token`.
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token for a user and print it (once: only its hash is kept).
+    Create(TokenCreateArgs),
+    /// List the tokens (of one user), without their secrets.
+    List(TokenListArgs),
+    /// Revoke a token, by its id (or the token itself).
+    Revoke(IdArg),
+}
+
+/// `token create`.
+#[derive(Args, Debug)]
+pub struct TokenCreateArgs {
+    /// The user.
+    pub user: String,
+    /// When it expires: a day (YYYY-MM-DD, at 00:00 UTC) or an RFC 3339
+    /// instant (default: in 90 days).
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+    /// A label, to tell tokens apart.
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+}
+
+/// `token list`.
+#[derive(Args, Debug)]
+pub struct TokenListArgs {
+    /// Only this user's tokens.
+    pub user: Option<String>,
+}
+
+/// `quorum`.
+#[derive(Subcommand, Debug)]
+pub enum QuorumCommand {
+    /// Set the approvals an authority requires (1 to 100) of requests filed
+    /// from now on.
+    Set(QuorumSetArgs),
+}
+
+/// `quorum set`.
+#[derive(Args, Debug)]
+pub struct QuorumSetArgs {
+    /// The authority, e.g. US:SecDef.
+    pub authority: String,
+    /// How many of its members must approve.
+    pub approvals: u32,
+}
+
+/// The user a workflow command acts as.
+#[derive(Args, Debug)]
+pub struct AsArg {
+    /// The user to act as (whoever can open the database can act as any
+    /// user).
+    #[arg(long = "as", value_name = "USER")]
+    pub user: String,
+}
+
+/// `request`.
+#[derive(Subcommand, Debug)]
+pub enum RequestCommand {
+    /// File a request for approval, for the user's party.
+    File(Box<RequestFileArgs>),
+    /// List the requests the user may see.
+    List(RequestListArgs),
+    /// Show one request.
+    Show(RequestIdArgs),
+    /// Approve or refuse a request, for an authority the user is a member of.
+    Review(RequestReviewArgs),
+    /// Withdraw a pending request.
+    Withdraw(RequestWithdrawArgs),
+}
+
+/// `request file`.
+#[derive(Args, Debug)]
+pub struct RequestFileArgs {
+    /// Who files.
+    #[command(flatten)]
+    pub who: AsArg,
+    /// The ask as a JSON file (the fields of `check --batch`'s lines),
+    /// instead of the options below.
+    #[arg(long, value_name = "FILE.json", conflicts_with_all = ["actor", "action", "model", "lot", "place", "at", "recipient", "target_class", "purpose", "destination", "border_distance_km"])]
+    pub ask: Option<PathBuf>,
+    /// The acting party (default: the user's party).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// What the actor wants to do.
+    #[arg(long, value_parser = ["use", "deploy", "transfer", "reexport"], required_unless_present = "ask")]
+    pub action: Option<String>,
+    /// The item model.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// A single lot.
+    #[arg(long, value_name = "LOT")]
+    pub lot: Option<String>,
+    /// Where: an ISO 3166 code or a place's name.
+    #[arg(long, value_name = "PLACE", conflicts_with = "at")]
+    pub place: Option<String>,
+    /// Where, as LAT,LON.
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub at: Option<String>,
+    /// To whom (transfer and reexport).
+    #[arg(long, value_name = "PARTY")]
+    pub recipient: Option<String>,
+    /// Class of target.
+    #[arg(long, value_name = "CLASS")]
+    pub target_class: Option<String>,
+    /// Purpose of the use.
+    #[arg(long, value_name = "PURPOSE")]
+    pub purpose: Option<String>,
+    /// Final destination of a transfer or re-export.
+    #[arg(long, value_name = "PARTY")]
+    pub destination: Option<String>,
+    /// Distance of the place from the Ukraine-Russia land border, in km.
+    #[arg(long, value_name = "KM", conflicts_with = "at")]
+    pub border_distance_km: Option<f64>,
+    /// The first day the consent would be used (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// The last day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// Why (kept with the request).
+    #[arg(long, value_name = "TEXT")]
+    pub justification: String,
+}
+
+/// `request list`.
+#[derive(Args, Debug)]
+pub struct RequestListArgs {
+    /// Who asks.
+    #[command(flatten)]
+    pub who: AsArg,
+    /// Only those needing this authority (its queue).
+    #[arg(long, value_name = "AUTHORITY")]
+    pub authority: Option<String>,
+    /// Only those in this state: pending, approved, refused, withdrawn or
+    /// expired.
+    #[arg(long, value_name = "STATUS", value_parser = ["pending", "approved", "refused", "withdrawn", "expired"])]
+    pub status: Option<String>,
+    /// Only those filed for this party.
+    #[arg(long, value_name = "PARTY")]
+    pub party: Option<String>,
+    /// Only those filed by this user.
+    #[arg(long, value_name = "USER")]
+    pub requester: Option<String>,
+}
+
+/// `request show`.
+#[derive(Args, Debug)]
+pub struct RequestIdArgs {
+    /// The request's id.
+    pub id: String,
+    /// Who asks.
+    #[command(flatten)]
+    pub who: AsArg,
+}
+
+/// A verdict.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictArg {
+    /// Approve.
+    Approve,
+    /// Refuse.
+    Refuse,
+}
+
+/// `request review`.
+#[derive(Args, Debug)]
+pub struct RequestReviewArgs {
+    /// The request's id.
+    pub id: String,
+    /// Who reviews.
+    #[command(flatten)]
+    pub who: AsArg,
+    /// Approve or refuse.
+    #[arg(long, value_enum)]
+    pub verdict: VerdictArg,
+    /// Why (required; kept with the review).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The authority reviewed for, when the user is a member of several of
+    /// the request's.
+    #[arg(long, value_name = "AUTHORITY")]
+    pub authority: Option<String>,
+    /// The version of the request reviewed (a later one is a conflict).
+    #[arg(long, value_name = "N")]
+    pub expect_version: Option<i64>,
+}
+
+/// `request withdraw`.
+#[derive(Args, Debug)]
+pub struct RequestWithdrawArgs {
+    /// The request's id.
+    pub id: String,
+    /// Who withdraws.
+    #[command(flatten)]
+    pub who: AsArg,
+    /// Why.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The version of the request withdrawn (a later one is a conflict).
+    #[arg(long, value_name = "N")]
+    pub expect_version: Option<i64>,
+}
+
+/// `audit`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the whole log against its signed checkpoints and the register's
+    /// tables (or an exported log against a trusted key): exit 0, or 1
+    /// naming the first bad entry.
+    Verify(AuditVerifyArgs),
+    /// Print the latest signed checkpoint (signing one if needed).
+    Checkpoint,
+    /// Print the inclusion proof of entry N (from the database, or offline
+    /// from an exported log and a trusted key).
+    Prove(AuditProveArgs),
+    /// Write every entry and checkpoint of the log to a JSON file.
+    Export(AuditExportArgs),
+}
+
+/// `audit verify`.
+#[derive(Args, Debug)]
+pub struct AuditVerifyArgs {
+    /// The trusted verifier key (`name+id+base64`; default: the database's).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Verify this exported log instead of the database (needs --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub export: Option<PathBuf>,
+}
+
+/// `audit prove`.
+#[derive(Args, Debug)]
+pub struct AuditProveArgs {
+    /// The entry's index, from 0.
+    pub index: u64,
+    /// The tree size to prove it in (default: the latest checkpoint's).
+    #[arg(long, value_name = "N", conflicts_with = "export")]
+    pub size: Option<u64>,
+    /// Prove from this exported log instead of the database (needs --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub export: Option<PathBuf>,
+    /// The trusted verifier key.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// `audit export`.
+#[derive(Args, Debug)]
+pub struct AuditExportArgs {
+    /// The file to write.
+    pub file: PathBuf,
 }

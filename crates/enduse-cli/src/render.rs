@@ -662,6 +662,213 @@ pub fn log(r: &LogReport) -> String {
     s
 }
 
+/// One user, on a line.
+pub fn user(u: &enduse::User) -> String {
+    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+    let mut s = format!("user `{}` ({})", u.id, roles.join(", "));
+    if let Some(p) = &u.party {
+        s.push_str(&format!(", party {p}"));
+    }
+    if !u.authorities.is_empty() {
+        let a: Vec<String> = u
+            .authorities
+            .iter()
+            .map(|d| match (d.from, d.to) {
+                (None, None) => d.authority.clone(),
+                (f, t) => format!(
+                    "{} ({} to {})",
+                    d.authority,
+                    f.map_or("…".to_owned(), |x| x.to_string()),
+                    t.map_or("…".to_owned(), |x| x.to_string())
+                ),
+            })
+            .collect();
+        s.push_str(&format!(", member of {}", a.join(", ")));
+    }
+    if u.disabled {
+        s.push_str(", disabled");
+    }
+    s.push_str(&format!(", version {}\n", u.version));
+    s
+}
+
+/// The users.
+pub fn users(us: &[enduse::User]) -> String {
+    if us.is_empty() {
+        return "no users: add one with `enduse user add`\n".to_owned();
+    }
+    us.iter().map(user).collect()
+}
+
+/// The tokens, without their secrets.
+pub fn tokens(ts: &[enduse::TokenInfo]) -> String {
+    if ts.is_empty() {
+        return "no tokens\n".to_owned();
+    }
+    ts.iter()
+        .map(|t| {
+            let status = match t.status {
+                enduse::TokenStatus::Active => "active".to_owned(),
+                enduse::TokenStatus::Expired => "expired".to_owned(),
+                enduse::TokenStatus::Revoked => {
+                    format!("revoked {}", t.revoked.as_deref().unwrap_or(""))
+                }
+            };
+            format!(
+                "{}  {:<20} {}  expires {}{}\n",
+                t.id,
+                t.user,
+                status,
+                t.expires,
+                t.label
+                    .as_deref()
+                    .map(|l| format!("  ({l})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// One request: its state, what it asks, what it needs, its reviews.
+pub fn request(v: &enduse::RequestView) -> String {
+    let c = &v.content;
+    let s = &c.scope;
+    let mut out = format!(
+        "request {}: {} (version {})\n  {} {} {}",
+        v.id,
+        v.status.as_str(),
+        v.version,
+        s.actor,
+        s.action,
+        s.model.as_deref().or(s.lot.as_deref()).unwrap_or("-"),
+    );
+    if let Some(p) = &s.place {
+        out.push_str(&format!(" in {p}"));
+    }
+    if let Some(r) = &s.recipient {
+        out.push_str(&format!(" to {r}"));
+    }
+    out.push_str(&format!(
+        ", {} to {}\n  filed by `{}` for {} at {}\n  justification: {}\n",
+        c.window.from, c.window.to, c.requester, c.party, c.filed, c.justification
+    ));
+    for n in &v.needs {
+        out.push_str(&format!(
+            "  needs {} ({}): {}/{} approvals{}{}\n",
+            n.authority,
+            n.name,
+            n.approvals,
+            n.required,
+            if n.refused { ", refused" } else { "" },
+            if n.reviewers.is_empty() {
+                String::new()
+            } else {
+                format!("; reviewers: {}", n.reviewers.join(", "))
+            }
+        ));
+    }
+    for r in &v.reviews {
+        let verdict = match r.verdict {
+            enduse::Verdict::Approve => "approved",
+            enduse::Verdict::Refuse => "refused",
+        };
+        out.push_str(&format!(
+            "  {verdict} by `{}` for {} at {}: {}\n",
+            r.reviewer, r.authority, r.at, r.reason
+        ));
+    }
+    if !v.consents.is_empty() {
+        out.push_str(&format!("  consent records: {}\n", v.consents.join(", ")));
+    }
+    if let Some(cl) = &v.closed {
+        out.push_str(&format!(
+            "  withdrawn by `{}` at {}{}\n",
+            cl.by,
+            cl.at,
+            cl.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!("  digest {}\n", v.digest));
+    out
+}
+
+/// The requests, one line each.
+pub fn requests(vs: &[enduse::RequestView]) -> String {
+    if vs.is_empty() {
+        return "no requests\n".to_owned();
+    }
+    vs.iter()
+        .map(|v| {
+            let s = &v.content.scope;
+            let needs: Vec<&str> = v.needs.iter().map(|n| n.authority.as_str()).collect();
+            format!(
+                "{}  {:<9} {} {} {}{}, {} to {}, needs {}\n",
+                v.id,
+                v.status.as_str(),
+                s.actor,
+                s.action,
+                s.model.as_deref().or(s.lot.as_deref()).unwrap_or("-"),
+                s.place
+                    .as_deref()
+                    .map(|p| format!(" in {p}"))
+                    .unwrap_or_default(),
+                v.content.window.from,
+                v.content.window.to,
+                needs.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The outcome of `audit verify`.
+pub fn verified(r: &enduse::VerifyReport) -> String {
+    if r.ok {
+        return format!(
+            "the audit log verifies: {} entries, {} checkpoints (latest of size {}), {} register transactions checked against the facts; {} entries not yet under a signature\nkey: {}\n",
+            r.entries,
+            r.checkpoints,
+            r.latest_checkpoint.map_or("-".to_owned(), |n| n.to_string()),
+            r.transactions,
+            r.unsigned_entries,
+            r.key
+        );
+    }
+    let mut s = String::from("error: the audit log does not verify");
+    if let Some(i) = r.first_bad_entry {
+        s.push_str(&format!(": first bad entry {i}"));
+    }
+    if let Some(t) = r.txn {
+        s.push_str(&format!(" (register transaction {t})"));
+    }
+    s.push_str(&format!(
+        "\n  {}\n  help: the log or the register was changed outside enduse after it was logged; restore the database from a backup and compare it with an exported log\n",
+        r.problem.as_deref().unwrap_or("unknown problem")
+    ));
+    s
+}
+
+/// An inclusion proof.
+pub fn inclusion(p: &enduse::InclusionReport) -> String {
+    let mut s = format!(
+        "entry {} is in the tree of {} entries\n  leaf hash {}\n  root {}\n  audit path ({} hashes):\n",
+        p.index,
+        p.tree_size,
+        p.leaf_hash,
+        p.root,
+        p.hashes.len()
+    );
+    for h in &p.hashes {
+        s.push_str(&format!("    {h}\n"));
+    }
+    if let Some(c) = &p.checkpoint {
+        s.push_str(&format!("\n{c}"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

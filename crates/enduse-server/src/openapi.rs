@@ -511,8 +511,10 @@ pub mod doc {
     #[into_params(parameter_in = Query)]
     pub struct ChainParams {
         /// The party holding or using the item.
+        #[param(example = "PL")]
         pub actor: String,
         /// The model.
+        #[param(example = "Leopard 2")]
         pub model: Option<String>,
         /// One lot.
         pub lot: Option<String>,
@@ -556,6 +558,7 @@ pub mod doc {
     #[into_params(parameter_in = Query)]
     pub struct PoliciesParams {
         /// The party.
+        #[param(example = "US")]
         pub party: String,
         /// The day (default today).
         pub as_of: Option<String>,
@@ -587,6 +590,7 @@ pub mod doc {
     #[into_params(parameter_in = Query)]
     pub struct TimelineParams {
         /// The model, by designation, name or alias.
+        #[param(example = "ATACMS")]
         pub model: String,
     }
 
@@ -1334,6 +1338,37 @@ pub fn spec() -> &'static serde_json::Value {
     SPEC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        serde_json::to_value(&doc).unwrap_or(serde_json::Value::Null)
+        let mut v = serde_json::to_value(&doc).unwrap_or(serde_json::Value::Null);
+        record_kinds(&mut v);
+        v
     })
+}
+
+/// The `{kind}` of the records' paths takes the library's record kinds.
+fn record_kinds(spec: &mut serde_json::Value) {
+    let kinds: Vec<serde_json::Value> = enduse::RecordKind::ALL
+        .iter()
+        .map(|k| serde_json::Value::String(k.as_str().to_owned()))
+        .collect();
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/v1/records/") {
+            continue;
+        }
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+                continue;
+            };
+            for p in params {
+                if p["name"] == "kind" && p["in"] == "path" {
+                    p["schema"] = serde_json::json!({"type": "string", "enum": kinds.clone()});
+                }
+            }
+        }
+    }
 }

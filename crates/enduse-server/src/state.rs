@@ -74,6 +74,13 @@ impl AppState {
     /// request is answered as fast as the others. Blocking.
     pub fn open(opts: &ServeOptions) -> Result<Arc<AppState>> {
         let Some(target) = &opts.db else {
+            if opts.private && opts.authenticator.is_none() {
+                return Err(ServerError::bad_request(
+                    "enduse::server::private_without_users",
+                    "a private server needs users: give a database (--db), whose users and tokens read it",
+                    "",
+                ));
+            }
             let snapshot = RegisterSource::Bundled.snapshot()?;
             warm_up(&snapshot, &opts.clock);
             return Ok(Arc::new(AppState {

@@ -1,6 +1,7 @@
 //! One file per command. Each turns its arguments into a request of the
 //! `enduse` library and renders the report it gets back.
 
+mod audit;
 mod check;
 mod completions;
 mod consent_chain;
@@ -15,8 +16,13 @@ mod man;
 mod map;
 mod policies;
 mod put;
+mod quorum;
+mod request;
 mod retract;
+mod serve;
 mod timeline;
+mod token;
+mod user;
 mod validate;
 mod where_;
 
@@ -168,6 +174,14 @@ impl<'a> Ctx<'a> {
         Ok(s)
     }
 
+    /// The workflow of the database the database commands use, which must
+    /// exist (`enduse init` makes it).
+    pub fn workflow(&self) -> Result<enduse::Workflow> {
+        let target = self.db_target();
+        drop(enduse::Register::open_existing(&target)?);
+        Ok(enduse::Workflow::open(&target)?.with_clock(self.clock.clone()))
+    }
+
     /// Ends the command: large registers are not freed.
     pub fn finish(self) {
         std::mem::forget(self.kept);
@@ -195,5 +209,11 @@ pub fn run(command: Command, ctx: &mut Ctx) -> Result<i32> {
         Command::Retract(a) => retract::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),
         Command::Man(a) => man::run(a, ctx),
+        Command::Serve(a) => serve::run(a, ctx),
+        Command::User(a) => user::run(a, ctx),
+        Command::Token(a) => token::run(a, ctx),
+        Command::Quorum(a) => quorum::run(a, ctx),
+        Command::Request(a) => request::run(a, ctx),
+        Command::Audit(a) => audit::run(a, ctx),
     }
 }

@@ -132,3 +132,12 @@ pub async fn txns(c: &reqwest::Client, s: &TestServer) -> usize {
 pub fn party(id: &str, name: &str) -> String {
     format!("[[party]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"state\"\n")
 }
+
+/// A problem document as the corpus's comparison reads an error:
+/// `{"error": {"code": .., "message": ..}}`; a decision as it is.
+pub fn as_corpus_answer(status: u16, v: Value) -> Value {
+    if status == 200 {
+        return v;
+    }
+    serde_json::json!({"error": {"code": v["code"], "message": v["detail"], "status": status}})
+}
