@@ -65,7 +65,8 @@ label, c = sys.argv[1], sys.argv[2]
 d = json.loads(sys.stdin.read())
 s = d["summary"]; p = d["latencyPercentiles"]
 codes = d.get("statusCodeDistribution", {})
-print(f"{label:<34} c={c:<3} {s[\"requestsPerSec\"]:>9.1f} req/s  p50 {p[\"p50\"]*1000:7.2f} ms  p99 {p[\"p99\"]*1000:7.2f} ms  statuses {codes}")
+rps, p50, p99 = s["requestsPerSec"], p["p50"] * 1000, p["p99"] * 1000
+print("%-36s c=%-3s %9.1f req/s  p50 %8.2f ms  p99 %8.2f ms  statuses %s" % (label, c, rps, p50, p99, codes))
 ' "$label" "$c" <<<"$out"
 }
 

@@ -48,6 +48,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 use enduse::Clock;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -138,6 +139,12 @@ impl Routes {
 
     fn build() -> Routes {
         let large = || DefaultBodyLimit::max(LARGE_BODY_LIMIT);
+        // Batches, maps, imports and exports take a core each for a while:
+        // as many at once as there are cores; the others wait their turn
+        // (within the request timeout).
+        let heavy = tower::limit::GlobalConcurrencyLimitLayer::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        );
         Routes {
             router: Router::new(),
             table: Vec::new(),
@@ -148,13 +155,19 @@ impl Routes {
         .add(
             Method::POST,
             "/v1/decisions/batch",
-            post(api::batch).layer(large()),
+            post(api::batch)
+                .layer::<_, Infallible>(large())
+                .layer::<_, Infallible>(heavy.clone()),
         )
         .add(Method::GET, "/v1/consent-chain", get(api::consent_chain))
         .add(Method::GET, "/v1/policies", get(api::policies))
         .add(Method::GET, "/v1/timeline", get(api::timeline))
         .add(Method::GET, "/v1/where", get(api::where_))
-        .add(Method::POST, "/v1/map", post(api::map))
+        .add(
+            Method::POST,
+            "/v1/map",
+            post(api::map).layer::<_, Infallible>(heavy.clone()),
+        )
         .add(Method::GET, "/v1/parties", get(api::parties))
         .add(Method::GET, "/v1/models", get(api::models))
         .add(Method::GET, "/v1/places", get(api::places))
@@ -168,8 +181,18 @@ impl Routes {
         )
         .add(Method::POST, "/v1/records/{kind}", post(api::put))
         .add(Method::GET, "/v1/log", get(api::log))
-        .add(Method::POST, "/v1/import", post(api::import).layer(large()))
-        .add(Method::GET, "/v1/export", get(api::export))
+        .add(
+            Method::POST,
+            "/v1/import",
+            post(api::import)
+                .layer::<_, Infallible>(large())
+                .layer::<_, Infallible>(heavy.clone()),
+        )
+        .add(
+            Method::GET,
+            "/v1/export",
+            get(api::export).layer::<_, Infallible>(heavy),
+        )
         .add(Method::POST, "/v1/requests", post(workflow_api::file))
         .add(Method::GET, "/v1/requests", get(workflow_api::list))
         .add(Method::GET, "/v1/requests/{id}", get(workflow_api::show))

@@ -7,7 +7,7 @@
 mod common;
 
 use enduse_testkit::{assert_no_mismatch, compare, corpus};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
