@@ -693,7 +693,27 @@ pub(crate) async fn log(State(s): S, _r: Reader) -> Result<Response> {
     })
     .await?;
     report.db = s.name().to_owned();
+    for t in &mut report.transactions {
+        t.note = upload_note(&t.note);
+    }
     json(StatusCode::OK, &report)
+}
+
+/// The directory an import over HTTP is read from.
+const UPLOAD_DIR: &str = "enduse-import-";
+
+/// The note of an import over HTTP names the temporary directory its files
+/// were read from: `import /tmp/enduse-import-XXXX/upload` is shown as
+/// `import upload`.
+fn upload_note(note: &str) -> String {
+    let Some(at) = note.find(UPLOAD_DIR) else {
+        return note.to_owned();
+    };
+    let start = note[..at].rfind(' ').map_or(0, |i| i + 1);
+    let Some(end) = note[at..].find("/upload").map(|i| at + i + 1) else {
+        return note.to_owned();
+    };
+    format!("{}{}", &note[..start], &note[end..])
 }
 
 /// A record to write.
@@ -1001,7 +1021,7 @@ pub(crate) async fn import(
     let report = blocking(move || {
         state.authorize(&who, &ApiAction::Import)?;
         let tmp = tempfile::Builder::new()
-            .prefix("enduse-import-")
+            .prefix(UPLOAD_DIR)
             .tempdir()
             .map_err(|e| ServerError::Internal(format!("a temporary directory: {e}")))?;
         let dir = tmp.path().join("upload");
@@ -1036,6 +1056,9 @@ pub(crate) async fn import(
     .await?;
     let mut report = report;
     report.db = s.name().to_owned();
+    if let Some(t) = &mut report.txn {
+        t.note = upload_note(&t.note);
+    }
     json(StatusCode::OK, &report)
 }
 
@@ -1128,6 +1151,18 @@ mod tests {
         assert_eq!(
             http_terms("party `XX` exists (version 1): give --expect-version 1 to replace it"),
             "party `XX` exists (version 1): give `If-Match: \"1\"` to replace it"
+        );
+    }
+
+    #[test]
+    fn upload_notes_hide_the_temporary_directory() {
+        assert_eq!(
+            upload_note("import /tmp/enduse-import-Ab12/upload"),
+            "import upload"
+        );
+        assert_eq!(
+            upload_note("put party `XX` from body"),
+            "put party `XX` from body"
         );
     }
 

@@ -376,6 +376,16 @@ async fn export_and_import_round_trip() {
     let r: Value = r.json().await.unwrap();
     assert!(r["added"].as_u64().unwrap() > 1000, "{r}");
     assert_eq!(r["db"], "empty.db");
+    assert_eq!(r["txn"]["note"], "import upload", "{r}");
+    let log: Value = c
+        .get(t.at("/v1/log"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!log.to_string().contains("/tmp"), "{log}");
     // Now it answers as the other does.
     let ask = json!({"actor": "UA", "action": "use", "model": "ATACMS", "place": "RU-KRS", "as_of": "2024-09-11"});
     let mut a: Value = c
