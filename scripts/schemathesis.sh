@@ -12,7 +12,8 @@
 # crate's `serve` example, which calls `enduse_server::serve` as
 # `enduse serve` does, and adds the user.
 # ST_MAX_EXAMPLES (default 30) sets the examples per operation,
-# ST_MAX_TIME (default 600) the time budget in seconds.
+# ST_MAX_TIME (default 600) the time budget in seconds, ST_PROFILE (default
+# release) the cargo profile of the server (`dev` reuses the test build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,8 +37,14 @@ trap cleanup EXIT
 
 db="$tmp/enduse.db"
 today=2026-11-01
-cargo build --quiet --release -p enduse-server --example serve
-target/release/examples/serve --db "$db" --init --user fuzz \
+profile="${ST_PROFILE:-release}"
+case "$profile" in
+  release) dir=release ;;
+  dev) dir=debug ;;
+  *) echo "ST_PROFILE must be release or dev, not \`$profile\`" >&2; exit 2 ;;
+esac
+cargo build --quiet --locked --profile "$profile" -p enduse-server --example serve
+"${CARGO_TARGET_DIR:-target}/$dir/examples/serve" --db "$db" --init --user fuzz \
   --listen 127.0.0.1:0 --today "$today" 2>"$tmp/log" &
 pid=$!
 

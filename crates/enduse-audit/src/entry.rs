@@ -1,6 +1,7 @@
 //! Log entries: what is logged, its canonical JSON body, and the bytes that
 //! are hashed into the tree.
 
+use crate::canonical::{canonical_json_of, CanonicalError};
 use crate::hash::{leaf_hash, Hash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -219,6 +220,31 @@ impl Entry {
             register_txn.map_or(Value::Null, Value::from),
         );
         Entry::new(EntryKind::Decision, &Value::Object(body))
+    }
+
+    /// The same entry as [`Entry::decision`], written from the typed ask and
+    /// answer without building their `Value`s first (several times faster
+    /// for a full decision report).
+    pub fn decision_of<A: Serialize + ?Sized, B: Serialize + ?Sized>(
+        ask: &A,
+        answer: &B,
+        register_txn: Option<i64>,
+    ) -> Result<Entry, CanonicalError> {
+        #[derive(Serialize)]
+        struct Body<'a, A: ?Sized> {
+            ask: &'a A,
+            answer_sha256: String,
+            register_txn: Option<i64>,
+        }
+        let answer = Hash::digest(canonical_json_of(answer)?.as_bytes()).to_hex();
+        Ok(Entry {
+            kind: EntryKind::Decision,
+            body: canonical_json_of(&Body {
+                ask,
+                answer_sha256: answer,
+                register_txn,
+            })?,
+        })
     }
 
     /// A workflow event, with whatever body describes it.

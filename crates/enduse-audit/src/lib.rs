@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod canonical;
 mod checkpoint;
 mod entry;
 mod hash;
@@ -37,6 +38,7 @@ mod note;
 mod tree;
 mod verify;
 
+pub use canonical::{canonical_json_of, CanonicalError};
 pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
 pub use entry::{
     canonical_json, json_digest, Entry, EntryError, EntryKind, StoredEntry, ENTRY_FORMAT,

@@ -263,9 +263,7 @@ impl Audit {
         answer: &CheckReport,
         register_txn: Option<i64>,
     ) -> Result<Entry> {
-        let ask = serde_json::to_value(ask).map_err(|e| Error::internal(e.to_string()))?;
-        let answer = serde_json::to_value(answer).map_err(|e| Error::internal(e.to_string()))?;
-        Ok(Entry::decision(&ask, &answer, register_txn))
+        Entry::decision_of(ask, answer, register_txn).map_err(|e| Error::internal(e.to_string()))
     }
 
     /// Appends the entry of one decision ([`Audit::decision_entry`]); its

@@ -613,3 +613,35 @@ fn postgres_tampering_is_found() {
     let v = Audit::open_read_only(&conn).unwrap().verify(None).unwrap();
     assert_eq!(v.first_bad_entry, Some(0), "{v:?}");
 }
+
+/// The decision entry is written straight from the typed ask and report;
+/// for every corpus case (and its explained form, the largest report) it
+/// must be the entry of their JSON values, so that anyone holding the JSON
+/// answer can recompute `answer_sha256`.
+#[test]
+fn decision_entries_from_types_equal_those_from_json_values_over_the_corpus() {
+    let corpus = enduse_testkit::corpus();
+    let snap = enduse::RegisterSource::Bundled.snapshot().unwrap();
+    let today = day(&corpus.today);
+    let mut n = 0;
+    for case in &corpus.cases {
+        let ask = case.ask();
+        for explain in [false, true] {
+            let report = if explain {
+                snap.explain(&ask, today)
+            } else {
+                snap.check(&ask, today)
+            };
+            let Ok(report) = report else { continue };
+            let typed = Audit::decision_entry(&ask, &report, Some(7)).unwrap();
+            let valued = enduse_audit::Entry::decision(
+                &serde_json::to_value(&ask).unwrap(),
+                &serde_json::to_value(&report).unwrap(),
+                Some(7),
+            );
+            assert_eq!(typed, valued, "{}", case.name);
+            n += 1;
+        }
+    }
+    assert!(n > 600, "only {n} reports compared");
+}
