@@ -28,7 +28,11 @@ impl ser::Error for CanonicalError {
 /// The canonical JSON text of `value` (see [`canonical_json`](crate::canonical_json)).
 pub fn canonical_json_of<T: Serialize + ?Sized>(value: &T) -> Result<String, CanonicalError> {
     let mut out = Vec::with_capacity(1024);
-    value.serialize(Writer { out: &mut out })?;
+    let mut pool = Pool::default();
+    value.serialize(Writer {
+        out: &mut out,
+        pool: &mut pool,
+    })?;
     // Only whole UTF-8 strings and ASCII are ever written.
     String::from_utf8(out).map_err(|e| CanonicalError(e.to_string()))
 }
@@ -37,6 +41,16 @@ type R = Result<(), CanonicalError>;
 
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
+    pool: &'a mut Pool,
+}
+
+/// Buffers of finished objects, reused by the next: a report has hundreds
+/// of small objects, and allocating two vectors for each was most of the
+/// cost.
+#[derive(Default)]
+struct Pool {
+    scratch: Vec<Vec<u8>>,
+    members: Vec<Vec<(usize, usize, usize)>>,
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -81,6 +95,7 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
 /// their ranges to `members`; `end` sorts and copies them out.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
+    pool: &'a mut Pool,
     scratch: Vec<u8>,
     /// (key start, key end = value start, value end) in `scratch`; the key is
     /// stored raw (unescaped) so that sorting compares the key's bytes.
@@ -92,11 +107,14 @@ struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    fn new(out: &'a mut Vec<u8>, len: Option<usize>, variant: bool) -> Object<'a> {
+    fn new(w: Writer<'a>, variant: bool) -> Object<'a> {
+        let scratch = w.pool.scratch.pop().unwrap_or_default();
+        let members = w.pool.members.pop().unwrap_or_default();
         Object {
-            out,
-            scratch: Vec::with_capacity(len.unwrap_or(4) * 32),
-            members: Vec::with_capacity(len.unwrap_or(4)),
+            out: w.out,
+            pool: w.pool,
+            scratch,
+            members,
             pending: None,
             variant,
         }
@@ -111,6 +129,7 @@ impl<'a> Object<'a> {
     fn value<T: Serialize + ?Sized>(&mut self, key: (usize, usize), value: &T) -> R {
         value.serialize(Writer {
             out: &mut self.scratch,
+            pool: &mut *self.pool,
         })?;
         self.members.push((key.0, key.1, self.scratch.len()));
         Ok(())
@@ -119,7 +138,8 @@ impl<'a> Object<'a> {
     fn end(self) -> R {
         let Object {
             out,
-            scratch,
+            pool,
+            mut scratch,
             mut members,
             variant,
             ..
@@ -150,6 +170,10 @@ impl<'a> Object<'a> {
         if variant {
             out.push(b'}');
         }
+        scratch.clear();
+        members.clear();
+        pool.scratch.push(scratch);
+        pool.members.push(members);
         Ok(())
     }
 }
@@ -157,6 +181,7 @@ impl<'a> Object<'a> {
 /// An array being written.
 struct Array<'a> {
     out: &'a mut Vec<u8>,
+    pool: &'a mut Pool,
     first: bool,
     /// For an enum variant: close with `]}`.
     variant: bool,
@@ -168,7 +193,10 @@ impl Array<'_> {
             self.out.push(b',');
         }
         self.first = false;
-        value.serialize(Writer { out: self.out })
+        value.serialize(Writer {
+            out: self.out,
+            pool: self.pool,
+        })
     }
 
     fn finish(self) -> R {
@@ -261,6 +289,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_bytes(self, v: &[u8]) -> R {
         let mut a = Array {
             out: self.out,
+            pool: self.pool,
             first: true,
             variant: false,
         };
@@ -299,6 +328,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         open_variant(self.out, variant);
         value.serialize(Writer {
             out: &mut *self.out,
+            pool: &mut *self.pool,
         })?;
         self.out.push(b'}');
         Ok(())
@@ -307,6 +337,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.out.push(b'[');
         Ok(Array {
             out: self.out,
+            pool: self.pool,
             first: true,
             variant: false,
         })
@@ -332,29 +363,30 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.out.push(b'[');
         Ok(Array {
             out: self.out,
+            pool: self.pool,
             first: true,
             variant: true,
         })
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>, CanonicalError> {
-        Ok(Object::new(self.out, len, false))
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>, CanonicalError> {
+        Ok(Object::new(self, false))
     }
     fn serialize_struct(
         self,
         _name: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Object<'a>, CanonicalError> {
-        Ok(Object::new(self.out, Some(len), false))
+        Ok(Object::new(self, false))
     }
     fn serialize_struct_variant(
         self,
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Object<'a>, CanonicalError> {
         open_variant(self.out, variant);
-        Ok(Object::new(self.out, Some(len), true))
+        Ok(Object::new(self, true))
     }
 }
 
