@@ -10,7 +10,7 @@
 #     (scripts/schemathesis.sh, installed from PyPI into target/): no 5xx and
 #     no response that breaks the description.
 #
-# ST_MAX_EXAMPLES (default 10 here) and ST_MAX_TIME (default 600 s) bound the
+# ST_MAX_EXAMPLES (default 10 here) and ST_MAX_TIME (default 300 s here) bound the
 # schemathesis run; `scripts/schemathesis.sh` alone runs the longer default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +20,5 @@ if [ -x scripts/setup-browser.sh ]; then
 fi
 cargo test --workspace --locked
 echo "schemathesis against /openapi.json"
-ST_PROFILE=dev ST_MAX_EXAMPLES="${ST_MAX_EXAMPLES:-10}" ST_MAX_TIME="${ST_MAX_TIME:-600}" \
+ST_PROFILE=dev ST_MAX_EXAMPLES="${ST_MAX_EXAMPLES:-10}" ST_MAX_TIME="${ST_MAX_TIME:-300}" \
   scripts/schemathesis.sh
