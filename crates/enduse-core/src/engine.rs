@@ -127,6 +127,12 @@ pub struct Engine {
     /// Policy sets of probes, by the rules they hold. The same few sets come
     /// back for every request about the same item, parties and epoch.
     psets: std::sync::RwLock<HashMap<Vec<u32>, std::sync::Arc<PolicySet>>>,
+    /// The register as the fast evaluator reads it.
+    facts: crate::fast::Facts,
+    /// Per rule, its probe compiled for the fast evaluator (`None`: it uses
+    /// a construct outside the fast path, and Cedar evaluates it). Built on
+    /// first use, as the probes are.
+    compiled: Vec<std::sync::OnceLock<Option<crate::fast::Compiled>>>,
 }
 
 /// Entity sets by (group-membership epoch, lot).
@@ -191,11 +197,39 @@ struct PartyCtx<'a> {
     use_disputed: bool,
 }
 
-/// What one Cedar call over probes found.
+/// What one evaluation of probes found.
 #[derive(Default)]
 struct Probe {
     fired: HashSet<u32>,
     errored: HashMap<u32, String>,
+    /// Rules the fast evaluator could not take (outside its subset, or the
+    /// request names an entity the register lacks).
+    skipped: Vec<u32>,
+}
+
+/// Which evaluator [`Engine::evaluate_rules`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalPath {
+    /// As [`Engine::decide`] does: the fast evaluator, with Cedar for the
+    /// rules outside its subset and for the rules that error.
+    Engine,
+    /// The fast evaluator alone: rules outside its subset are left out
+    /// (listed in [`RuleEvaluation::not_fast`]), errors are its own.
+    FastOnly,
+    /// Cedar alone (`Authorizer::is_authorized` over the probes).
+    CedarOnly,
+}
+
+/// The result of [`Engine::evaluate_rules`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleEvaluation {
+    /// Rules whose scope and condition hold.
+    pub satisfied: BTreeSet<RuleId>,
+    /// Rules whose condition could not be evaluated.
+    pub errored: BTreeSet<RuleId>,
+    /// The rules the fast evaluator did not take (outside its subset, or
+    /// all of them when the request names an entity the register lacks).
+    pub not_fast: BTreeSet<RuleId>,
 }
 
 fn uid(ty: &str, id: &str) -> Result<EntityUid, String> {
@@ -436,7 +470,11 @@ impl Engine {
                 .treaties
                 .values()
                 .any(|t| t.steps.iter().any(|x| x.status == Status::Disputed));
+        let facts = crate::fast::Facts::new(&register, !group_days.is_empty());
+        let compiled = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
         Ok(Self {
+            facts,
+            compiled,
             has_disputed,
             group_days,
             lots_of_model,
@@ -1508,7 +1546,7 @@ impl Engine {
         let model = self.model_of(&q.item)?;
         let chain = self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed)?;
         let keys = self.res_keys(model, &q.item);
-        let (request, provided) = self.request_for(q, &[])?;
+        let provided = self.provided_for(q);
 
         let mut notes = Vec::new();
         let mut parties = Vec::new();
@@ -1595,9 +1633,7 @@ impl Engine {
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
-        let lot_entities = self.entities_for(&q.item, q.as_of)?;
-        let entities = lot_entities.as_deref().unwrap_or(&self.entities);
-        let first = self.probe(&request, &all, entities);
+        let first = self.evaluate(q, &[], &all, EvalPath::Engine)?;
         // The authorities whose approval counts as given: those of the query
         // ("as if approved"), and those a recorded grant gives for this request.
         let mut effective: Vec<AuthorityId> = q.approvals.clone();
@@ -1623,8 +1659,7 @@ impl Engine {
                 && r.approval.as_ref().is_some_and(|a| effective.contains(a))
         });
         let second = if lifted {
-            let (req2, _) = self.request_for(q, &effective)?;
-            Some(self.probe(&req2, &all, entities))
+            Some(self.evaluate(q, &effective, &all, EvalPath::Engine)?)
         } else {
             None
         };
@@ -1799,6 +1834,145 @@ impl Engine {
             ));
         }
         known
+    }
+
+    /// The facts of the request context that `q` supplies.
+    fn provided_for(&self, q: &Query) -> Vec<&'static str> {
+        let mut p = vec!["approvals"];
+        if q.place.is_some() {
+            p.push("place");
+        }
+        if q.recipient.is_some() {
+            p.extend(["recipient", "recipient_in_conflict"]);
+        }
+        if q.target_class.is_some() {
+            p.push("target_class");
+            if !self.register.targets.is_empty() {
+                p.push("target");
+            }
+        }
+        if q.purpose.is_some() {
+            p.push("purpose");
+        }
+        if q.destination.is_some() || q.recipient.is_some() {
+            p.extend(["destination", "destination_in_conflict"]);
+        }
+        if q.areas.is_some() {
+            p.push("areas");
+        }
+        if q.controlled_by.is_some() {
+            p.push("controlled_by");
+        }
+        if q.border_distance_km.is_some() {
+            p.push("border_distance_km");
+        }
+        p
+    }
+
+    /// Rule `i`'s probe compiled for the fast evaluator, built on first use
+    /// (`None`: Cedar evaluates it).
+    fn compiled(&self, i: u32) -> Option<&crate::fast::Compiled> {
+        self.compiled[i as usize]
+            .get_or_init(|| {
+                let policy = self.rules[i as usize].policy.get().ok()?;
+                let json = policy.to_json().ok()?;
+                let resolve = |ty: crate::fast::Ty, id: &str| match ty {
+                    crate::fast::Ty::Lot => self.lot_ix.get(id).copied(),
+                    _ => self.facts.lookup(ty, id),
+                };
+                crate::fast::compile(&json, &resolve)
+            })
+            .as_ref()
+    }
+
+    /// Evaluates the probes of `rules` for `q`, with `approvals` in the
+    /// context. On the engine's path, compiled rules run on the fast
+    /// evaluator and the others (and any that errors, so that the message is
+    /// Cedar's) go to one Cedar call.
+    fn evaluate(
+        &self,
+        q: &Query,
+        approvals: &[AuthorityId],
+        rules: &[u32],
+        path: EvalPath,
+    ) -> Result<Probe, RequestError> {
+        let mut out = Probe::default();
+        if rules.is_empty() {
+            return Ok(out);
+        }
+        let rq = match path {
+            EvalPath::CedarOnly => None,
+            _ => crate::fast::FastRequest::new(&self.facts, &self.register, q, approvals, |l| {
+                self.lot_ix.get(l).copied()
+            }),
+        };
+        let mut slow: Vec<u32> = Vec::new();
+        match &rq {
+            Some(rq) => {
+                for &i in rules {
+                    match self.compiled(i).map(|c| c.eval(&self.facts, &self.register, rq)) {
+                        Some(Ok(true)) => {
+                            out.fired.insert(i);
+                        }
+                        Some(Ok(false)) => {}
+                        Some(Err(_)) if path == EvalPath::FastOnly => {
+                            out.errored.insert(i, String::new());
+                        }
+                        Some(Err(_)) => slow.push(i),
+                        None => {
+                            out.skipped.push(i);
+                            if path != EvalPath::FastOnly {
+                                slow.push(i);
+                            }
+                        }
+                    }
+                }
+            }
+            None if path == EvalPath::FastOnly => {
+                out.skipped = rules.to_vec();
+                return Ok(out);
+            }
+            None => {
+                out.skipped = rules.to_vec();
+                slow.extend_from_slice(rules);
+            }
+        }
+        if !slow.is_empty() {
+            let (request, _) = self.request_for(q, approvals)?;
+            let lot_entities = self.entities_for(&q.item, q.as_of)?;
+            let entities = lot_entities.as_deref().unwrap_or(&self.entities);
+            let p = self.probe(&request, &slow, entities);
+            out.fired.extend(p.fired);
+            out.errored.extend(p.errored);
+        }
+        Ok(out)
+    }
+
+    /// Evaluates the conditions of `rules` (each as a permit with the rule's
+    /// scope and condition) for `q`, with `q.approvals` in the context, the
+    /// way [`Engine::decide`] does (`EvalPath::Engine`), or on one path
+    /// only. For differential tests against Cedar and for benchmarks.
+    pub fn evaluate_rules(
+        &self,
+        q: &Query,
+        rules: &[RuleId],
+        path: EvalPath,
+    ) -> Result<RuleEvaluation, RequestError> {
+        let ix: Vec<u32> = rules
+            .iter()
+            .map(|r| {
+                self.by_id.get(r).copied().ok_or_else(|| {
+                    RequestError::Internal(format!("unknown rule `{r}`"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let p = self.evaluate(q, &q.approvals, &ix, path)?;
+        let id = |i: &u32| self.rules[*i as usize].id.clone();
+        Ok(RuleEvaluation {
+            satisfied: p.fired.iter().map(id).collect(),
+            errored: p.errored.keys().map(id).collect(),
+            not_fast: p.skipped.iter().map(id).collect(),
+        })
     }
 
     /// The probe of rule `i`, built on first use.
