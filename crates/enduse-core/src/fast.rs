@@ -17,12 +17,12 @@
 //! goes to Cedar. Errors carry no message here: the engine asks Cedar again
 //! for the rules that errored, so that messages are Cedar's own.
 
+use crate::fxhash::FxMap;
 use crate::ids::LotId;
 use crate::query::{Action, ItemRef, Query};
 use crate::register::{DependencyKind, Lot, Register};
 use chrono::NaiveDate;
 use serde_json::Value as Json;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Entity types the register supplies.
@@ -143,10 +143,7 @@ pub(crate) const CONTEXT_KEYS: [&str; 12] = [
 const N_CTX: usize = CONTEXT_KEYS.len();
 
 fn ctx_slot(key: &str) -> Option<u8> {
-    CONTEXT_KEYS
-        .iter()
-        .position(|k| *k == key)
-        .map(|i| i as u8)
+    CONTEXT_KEYS.iter().position(|k| *k == key).map(|i| i as u8)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -198,6 +195,38 @@ enum Node {
     Like(Box<Node>, Vec<Pat>),
     Is(Box<Node>, Ty),
     Set(Vec<Node>),
+    // Fused forms of the commonest shapes, evaluated without building
+    // intermediate values; each keeps the errors of the general form.
+    /// `var == Entity`.
+    VarEq(Var, Ent),
+    /// `var in Entity`.
+    VarIn(Var, Ent),
+    /// `context.key in Entity`.
+    CtxIn(Option<u8>, Ent),
+    /// `context.key.contains(literal)`.
+    CtxContains(Option<u8>, Val),
+    /// `context.key < n` (`Less`/`LessEq`; `true`: the literal is on the left).
+    CtxCmp(Option<u8>, Bin, i64, bool),
+}
+
+/// Fuses the common shapes into single nodes.
+fn fuse(n: Node) -> Node {
+    match n {
+        Node::Bin(op, a, b) => match (op, *a, *b) {
+            (Bin::Eq, Node::Var(v), Node::Lit(Val::Ent(e))) => Node::VarEq(v, e),
+            (Bin::In, Node::Var(v), Node::Lit(Val::Ent(e))) => Node::VarIn(v, e),
+            (Bin::In, Node::Ctx(s), Node::Lit(Val::Ent(e))) => Node::CtxIn(s, e),
+            (Bin::Contains, Node::Ctx(s), Node::Lit(v)) => Node::CtxContains(s, v),
+            (Bin::Less | Bin::LessEq, Node::Ctx(s), Node::Lit(Val::Long(n))) => {
+                Node::CtxCmp(s, op, n, false)
+            }
+            (Bin::Less | Bin::LessEq, Node::Lit(Val::Long(n)), Node::Ctx(s)) => {
+                Node::CtxCmp(s, op, n, true)
+            }
+            (op, a, b) => Node::Bin(op, Box::new(a), Box::new(b)),
+        },
+        other => other,
+    }
 }
 
 /// A rule's probe, compiled.
@@ -244,7 +273,12 @@ pub(crate) fn compile(json: &Json, resolve: &Resolver<'_>) -> Option<Compiled> {
     } else {
         parts.push(Node::Lit(Val::Bool(true)));
     }
-    let last = parts.pop()?;
+    // `true && x` is `x` wherever a boolean is required (and errs where `x`
+    // does): an unconstrained scope costs nothing.
+    parts.retain(|p| !matches!(p, Node::Lit(Val::Bool(true))));
+    let Some(last) = parts.pop() else {
+        return Some(Compiled(Node::Lit(Val::Bool(true))));
+    };
     let root = parts
         .into_iter()
         .rev()
@@ -271,12 +305,11 @@ impl Compiler<'_, '_> {
 
     fn scope(&self, j: &Json, var: Var) -> Option<Node> {
         let v = || Box::new(Node::Var(var));
-        let lit = |e: Ent| Box::new(Node::Lit(Val::Ent(e)));
         Some(match j.get("op")?.as_str()? {
             "All" => Node::Lit(Val::Bool(true)),
-            "==" => Node::Bin(Bin::Eq, v(), lit(self.entity(j.get("entity")?)?)),
+            "==" => Node::VarEq(var, self.entity(j.get("entity")?)?),
             "in" => match (j.get("entity"), j.get("entities")) {
-                (Some(e), None) => Node::Bin(Bin::In, v(), lit(self.entity(e)?)),
+                (Some(e), None) => Node::VarIn(var, self.entity(e)?),
                 (None, Some(es)) => {
                     let set: Option<Vec<Val>> = es
                         .as_array()?
@@ -293,7 +326,7 @@ impl Compiler<'_, '_> {
                     None => Node::Is(v(), ty),
                     Some(inn) => Node::And(
                         Box::new(Node::Is(v(), ty)),
-                        Box::new(Node::Bin(Bin::In, v(), lit(self.entity(inn.get("entity")?)?))),
+                        Box::new(Node::VarIn(var, self.entity(inn.get("entity")?)?)),
                     ),
                 }
             }
@@ -322,7 +355,8 @@ impl Compiler<'_, '_> {
         }
         let (k, v) = obj.iter().next()?;
         let sub = |key: &str| -> Option<Box<Node>> { Some(Box::new(self.expr(v.get(key)?)?)) };
-        let bin = |op: Bin| -> Option<Node> { Some(Node::Bin(op, sub("left")?, sub("right")?)) };
+        let bin =
+            |op: Bin| -> Option<Node> { Some(fuse(Node::Bin(op, sub("left")?, sub("right")?))) };
         Some(match k.as_str() {
             "Value" => Node::Lit(self.value(v)?),
             "Var" => match v.as_str()? {
@@ -341,8 +375,8 @@ impl Compiler<'_, '_> {
             "<" => bin(Bin::Less)?,
             "<=" => bin(Bin::LessEq)?,
             // Cedar turns `a > b` into `b < a`.
-            ">" => Node::Bin(Bin::Less, sub("right")?, sub("left")?),
-            ">=" => Node::Bin(Bin::LessEq, sub("right")?, sub("left")?),
+            ">" => fuse(Node::Bin(Bin::Less, sub("right")?, sub("left")?)),
+            ">=" => fuse(Node::Bin(Bin::LessEq, sub("right")?, sub("left")?)),
             "+" => bin(Bin::Add)?,
             "-" => bin(Bin::Sub)?,
             "*" => bin(Bin::Mul)?,
@@ -419,7 +453,8 @@ struct ModelFacts {
 /// The register as the evaluator reads it: ids interned per type, ancestors
 /// computed once, attributes ready.
 pub(crate) struct Facts {
-    index: HashMap<(Ty, String), u32>,
+    /// Per entity type (`Ty as usize`), ids to indexes.
+    index: Vec<FxMap<String, u32>>,
     parties: Vec<crate::ids::PartyId>,
     party_kind: Vec<Arc<str>>,
     place_kind: Vec<Arc<str>>,
@@ -428,6 +463,10 @@ pub(crate) struct Facts {
     target_anc: Vec<Vec<u32>>,
     purpose_anc: Vec<Vec<u32>>,
     models: Vec<ModelFacts>,
+    /// Target class ids, shared (a request's `target_class` string).
+    target_names: Vec<Arc<str>>,
+    /// The empty set (no approvals), shared.
+    empty: Arc<[Val]>,
     /// Whether party-in-group tests depend on the day.
     dated_groups: bool,
 }
@@ -462,10 +501,10 @@ impl Facts {
     /// `dated_groups`: whether the engine puts parties in groups by day
     /// (it does when any membership step is on record).
     pub(crate) fn new(reg: &Register, dated_groups: bool) -> Self {
-        let mut index: HashMap<(Ty, String), u32> = HashMap::new();
+        let mut index: Vec<FxMap<String, u32>> = vec![FxMap::default(); Ty::Action as usize + 1];
         let mut add = |ty: Ty, keys: &mut dyn Iterator<Item = &str>| {
             for (i, k) in keys.enumerate() {
-                index.insert((ty, k.to_owned()), i as u32);
+                index[ty as usize].insert(k.to_owned(), i as u32);
             }
         };
         add(Ty::Party, &mut reg.parties.keys().map(|k| k.as_str()));
@@ -476,10 +515,15 @@ impl Facts {
         add(Ty::Category, &mut reg.categories.keys().map(|k| k.as_str()));
         add(Ty::Place, &mut reg.places.keys().map(|k| k.as_str()));
         add(Ty::Model, &mut reg.models.keys().map(|k| k.as_str()));
-        let get = |ty: Ty, s: &str| index.get(&(ty, s.to_owned())).copied();
+        let get = |ty: Ty, s: &str| index[ty as usize].get(s).copied();
         let place_anc = ancestors(
             reg.places.keys().map(|k| k.as_str()),
-            |k| reg.places.get(k).and_then(|p| p.parent.as_ref()).map(|p| p.as_str()),
+            |k| {
+                reg.places
+                    .get(k)
+                    .and_then(|p| p.parent.as_ref())
+                    .map(|p| p.as_str())
+            },
             |k| get(Ty::Place, k),
         );
         let category_anc = ancestors(
@@ -537,6 +581,8 @@ impl Facts {
             target_anc,
             purpose_anc,
             models,
+            target_names: reg.targets.keys().map(|k| Arc::from(k.as_str())).collect(),
+            empty: Arc::from(Vec::new()),
             dated_groups,
             index,
         }
@@ -544,9 +590,7 @@ impl Facts {
 
     /// The index of a register entity of a type other than `Lot`/`Action`.
     pub(crate) fn lookup(&self, ty: Ty, id: &str) -> Option<u32> {
-        // One allocation per lookup; lookups happen at compile time and a
-        // few times per request.
-        self.index.get(&(ty, id.to_owned())).copied()
+        self.index.get(ty as usize).and_then(|m| m.get(id)).copied()
     }
 
     fn ent(&self, ty: Ty, id: &str) -> Option<Val> {
@@ -611,12 +655,14 @@ impl<'a> FastRequest<'a> {
         };
         put(
             "approvals",
-            Val::Set(
+            Val::Set(if approvals.is_empty() {
+                facts.empty.clone()
+            } else {
                 approvals
                     .iter()
                     .map(|a| Val::Str(Arc::from(a.as_str())))
-                    .collect(),
-            ),
+                    .collect()
+            }),
         );
         if let Some(p) = &q.place {
             put("place", facts.ent(Ty::Place, p.as_str())?);
@@ -629,7 +675,13 @@ impl<'a> FastRequest<'a> {
             );
         }
         if let Some(t) = &q.target_class {
-            put("target_class", Val::Str(Arc::from(t.as_str())));
+            let shared = facts
+                .lookup(Ty::TargetClass, t)
+                .and_then(|i| facts.target_names.get(i as usize));
+            put(
+                "target_class",
+                Val::Str(shared.cloned().unwrap_or_else(|| Arc::from(t.as_str()))),
+            );
             if !reg.targets.is_empty() {
                 put("target", facts.ent(Ty::TargetClass, t)?);
             }
@@ -802,7 +854,9 @@ impl Eval<'_, '_> {
                         ix: m,
                     })),
                     Attr::Quantity => Some(Val::Long(
-                        lot.quantity.and_then(|q| i64::try_from(q).ok()).unwrap_or(0),
+                        lot.quantity
+                            .and_then(|q| i64::try_from(q).ok())
+                            .unwrap_or(0),
                     )),
                     _ => model(m, lot.persistent),
                 }
@@ -879,7 +933,39 @@ impl Eval<'_, '_> {
                 let v: Result<Vec<Val>, EvalError> = items.iter().map(|x| self.eval(x)).collect();
                 Ok(Val::Set(v?.into()))
             }
+            Node::VarEq(v, e) => Ok(Val::Bool(self.var(*v) == *e)),
+            Node::VarIn(v, e) => Ok(Val::Bool(self.descends(self.var(*v), *e))),
+            Node::CtxIn(slot, e) => match self.ctx(*slot)? {
+                Val::Ent(a) => Ok(Val::Bool(self.descends(*a, *e))),
+                _ => Err(EvalError),
+            },
+            Node::CtxContains(slot, lit) => match self.ctx(*slot)? {
+                Val::Set(s) => Ok(Val::Bool(s.contains(lit))),
+                _ => Err(EvalError),
+            },
+            Node::CtxCmp(slot, op, n, lit_first) => {
+                let x = as_long(self.ctx(*slot)?)?;
+                let (a, b) = if *lit_first { (*n, x) } else { (x, *n) };
+                Ok(Val::Bool(match op {
+                    Bin::Less => a < b,
+                    _ => a <= b,
+                }))
+            }
         }
+    }
+
+    fn var(&self, v: Var) -> Ent {
+        match v {
+            Var::Principal => self.rq.principal,
+            Var::Action => self.rq.action,
+            Var::Resource => self.rq.resource,
+        }
+    }
+
+    /// `context.key`, borrowed: an error when the request lacks it.
+    fn ctx(&self, slot: Option<u8>) -> Result<&Val, EvalError> {
+        slot.and_then(|s| self.rq.ctx[s as usize].as_ref())
+            .ok_or(EvalError)
     }
 
     fn bin(&self, op: Bin, x: Val, y: Val) -> R {

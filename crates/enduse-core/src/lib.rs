@@ -11,6 +11,7 @@ mod date;
 mod decision;
 mod engine;
 mod fast;
+mod fxhash;
 mod ids;
 mod problem;
 mod query;

@@ -299,7 +299,11 @@ fn gen_register(rng: &mut Rng) -> (Register, Names) {
     reg.conflicts.push(enduse_core::Conflict {
         id: "war".into(),
         name: "war".into(),
-        parties: parties.iter().take(2).map(|p| PartyId::new(p.as_str())).collect(),
+        parties: parties
+            .iter()
+            .take(2)
+            .map(|p| PartyId::new(p.as_str()))
+            .collect(),
         from: DateSpec::day(day(2022, 2, 24)),
         to: None,
         source: SourceId::new("s"),
@@ -316,7 +320,13 @@ fn gen_register(rng: &mut Rng) -> (Register, Names) {
         lots,
         authorities,
         days: (0..6)
-            .map(|_| day(2018 + rng.below(8) as i32, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32))
+            .map(|_| {
+                day(
+                    2018 + rng.below(8) as i32,
+                    1 + rng.below(12) as u32,
+                    1 + rng.below(28) as u32,
+                )
+            })
             .collect(),
     };
     (reg, names)
@@ -363,24 +373,45 @@ fn gen_bool(rng: &mut Rng, n: &Names, depth: usize) -> String {
     let cmp = *rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
     match rng.below(44) {
         0 => format!("context.place in {place}"),
-        1 => format!("context.place in [{place}, {}]", ent("Place", rng.pick(&n.places))),
+        1 => format!(
+            "context.place in [{place}, {}]",
+            ent("Place", rng.pick(&n.places))
+        ),
         2 => format!("context.border_distance_km {cmp} {num}"),
         3 => format!("context.approvals.contains({auth})"),
         4 => format!("context.approvals.containsAny([{auth}, {auth2}])"),
         5 => format!("context.approvals.containsAll([{auth}])"),
         6 => "context.approvals.isEmpty()".into(),
-        7 => format!("context has {}", rng.pick(&["place", "border_distance_km", "recipient", "areas", "nothing"])),
+        7 => format!(
+            "context has {}",
+            rng.pick(&[
+                "place",
+                "border_distance_km",
+                "recipient",
+                "areas",
+                "nothing"
+            ])
+        ),
         8 => format!("context.recipient {} {party}", rng.pick(&["==", "!="])),
         9 => "context.recipient_in_conflict".into(),
         10 => "context.destination_in_conflict".into(),
         11 => format!("context.recipient in {group}"),
         12 => format!("principal in {group}"),
         13 => format!("principal == {party}"),
-        14 => format!("principal.kind == {}", q(rng.pick(&["state", "company", "treaty", "organisation"]))),
-        15 => format!("principal.kind like {}", q(rng.pick(&["s*e", "*a*", "company", "*", "t*y"]))),
+        14 => format!(
+            "principal.kind == {}",
+            q(rng.pick(&["state", "company", "treaty", "organisation"]))
+        ),
+        15 => format!(
+            "principal.kind like {}",
+            q(rng.pick(&["s*e", "*a*", "company", "*", "t*y"]))
+        ),
         16 => format!("resource.origin == {party}"),
         17 => format!("resource.data_providers.contains({party})"),
-        18 => format!("resource.component_providers.containsAny([{party}, {}])", ent("Party", rng.pick(&n.parties))),
+        18 => format!(
+            "resource.component_providers.containsAny([{party}, {}])",
+            ent("Party", rng.pick(&n.parties))
+        ),
         19 => "resource.persistent".into(),
         20 => format!("resource in {cat}"),
         21 => format!("resource in {model}"),
@@ -391,14 +422,30 @@ fn gen_bool(rng: &mut Rng, n: &Names, depth: usize) -> String {
         26 => format!("resource.model == {model}"),
         27 => format!("context.target in {target}"),
         28 => format!("context.purpose in {purpose}"),
-        29 => format!("context.target_class like {}", q(rng.pick(&["target*", "*1", "target0"]))),
+        29 => format!(
+            "context.target_class like {}",
+            q(rng.pick(&["target*", "*1", "target0"]))
+        ),
         30 => format!("context.areas.contains({area})"),
         31 => format!("context.areas.containsAny([{area}, {area2}])"),
         32 => format!("context.controlled_by == {party}"),
-        33 => format!("context.border_distance_km + {} {cmp} {num}", rng.pick(&["1", "9223372036854775807", "-5"])),
-        34 => format!("context.border_distance_km * {} > 0", rng.pick(&["2", "4611686018427387904"])),
+        33 => format!(
+            "context.border_distance_km + {} {cmp} {num}",
+            rng.pick(&["1", "9223372036854775807", "-5"])
+        ),
+        34 => format!(
+            "context.border_distance_km * {} > 0",
+            rng.pick(&["2", "4611686018427387904"])
+        ),
         35 => format!("-context.border_distance_km {cmp} {num}"),
-        36 => format!("action {}", rng.pick(&["== Action::\"use\"", "in [Action::\"use\", Action::\"deploy\"]", "!= Action::\"transfer\""])),
+        36 => format!(
+            "action {}",
+            rng.pick(&[
+                "== Action::\"use\"",
+                "in [Action::\"use\", Action::\"deploy\"]",
+                "!= Action::\"transfer\""
+            ])
+        ),
         37 => format!("{lot} in {model}"),
         38 => format!("{lot}.quantity > 3"),
         39 => format!("(if context has place then context.place in {place} else false)"),
@@ -414,8 +461,14 @@ fn gen_bool(rng: &mut Rng, n: &Names, depth: usize) -> String {
             "context.approvals.contains(1) || 1",
         ]))
         .to_owned(),
-        41 => format!("[context.border_distance_km, 1] {} [1, {num}]", rng.pick(&["==", "!="])),
-        42 => format!("{place} in [context.place, {}]", ent("Place", rng.pick(&n.places))),
+        41 => format!(
+            "[context.border_distance_km, 1] {} [1, {num}]",
+            rng.pick(&["==", "!="])
+        ),
+        42 => format!(
+            "{place} in [context.place, {}]",
+            ent("Place", rng.pick(&n.places))
+        ),
         // Outside the fast path: Cedar evaluates these.
         _ => (*rng.pick(&[
             "decimal(\"1.5\").lessThan(decimal(\"2.25\"))",
@@ -432,11 +485,17 @@ fn gen_scope(rng: &mut Rng, n: &Names) -> String {
         0 => format!("principal == {}", ent("Party", rng.pick(&n.parties))),
         1 => format!("principal in {}", ent("Group", rng.pick(&n.groups))),
         2 => "principal is Party".into(),
-        3 => format!("principal is Party in {}", ent("Group", rng.pick(&n.groups))),
+        3 => format!(
+            "principal is Party in {}",
+            ent("Group", rng.pick(&n.groups))
+        ),
         _ => "principal".into(),
     };
     let action = match rng.below(4) {
-        0 => format!("action == Action::{}", q(rng.pick(&["use", "deploy", "transfer", "reexport"]))),
+        0 => format!(
+            "action == Action::{}",
+            q(rng.pick(&["use", "deploy", "transfer", "reexport"]))
+        ),
         1 => "action in [Action::\"use\", Action::\"transfer\"]".into(),
         _ => "action".into(),
     };
@@ -445,7 +504,10 @@ fn gen_scope(rng: &mut Rng, n: &Names) -> String {
         2 => format!("resource in {}", ent("Category", rng.pick(&n.categories))),
         3 => format!("resource == {}", ent("Lot", rng.pick(&n.lots))),
         4 => "resource is Lot".into(),
-        5 => format!("resource is Model in {}", ent("Category", rng.pick(&n.categories))),
+        5 => format!(
+            "resource is Model in {}",
+            ent("Category", rng.pick(&n.categories))
+        ),
         _ => "resource".into(),
     };
     format!("{principal}, {action}, {resource}")
@@ -478,11 +540,19 @@ fn gen_policies(rng: &mut Rng, n: &Names, reg_no: usize) -> (String, Vec<(String
 
 // ---- the Cedar reference ------------------------------------------------------
 
-fn cedar_entities(reg: &Register, schema: &Schema, as_of: NaiveDate, lot: Option<&LotId>) -> Entities {
+fn cedar_entities(
+    reg: &Register,
+    schema: &Schema,
+    as_of: NaiveDate,
+    lot: Option<&LotId>,
+) -> Entities {
     let s = |x: String| RestrictedExpression::new_string(x);
     let mut out: Vec<Entity> = Vec::new();
     for p in reg.parties.values() {
-        let attrs = HashMap::from([("kind".to_string(), s(format!("{:?}", p.kind).to_lowercase()))]);
+        let attrs = HashMap::from([(
+            "kind".to_string(),
+            s(format!("{:?}", p.kind).to_lowercase()),
+        )]);
         let groups: HashSet<EntityUid> = reg
             .groups
             .values()
@@ -504,40 +574,73 @@ fn cedar_entities(reg: &Register, schema: &Schema, as_of: NaiveDate, lot: Option
         }
     }
     for c in reg.categories.values() {
-        let parents = c.parent.iter().map(|p| uid("Category", p.as_str())).collect();
-        out.push(Entity::new_no_attrs(uid("Category", c.id.as_str()), parents));
+        let parents = c
+            .parent
+            .iter()
+            .map(|p| uid("Category", p.as_str()))
+            .collect();
+        out.push(Entity::new_no_attrs(
+            uid("Category", c.id.as_str()),
+            parents,
+        ));
     }
     for p in reg.places.values() {
         let parents = p.parent.iter().map(|x| uid("Place", x.as_str())).collect();
-        let attrs = HashMap::from([("kind".to_string(), s(format!("{:?}", p.kind).to_lowercase()))]);
+        let attrs = HashMap::from([(
+            "kind".to_string(),
+            s(format!("{:?}", p.kind).to_lowercase()),
+        )]);
         out.push(Entity::new(uid("Place", p.code.as_str()), attrs, parents).unwrap());
     }
     let item_attrs = |m: &ItemModel, persistent: bool| {
-        let providers = |k: DependencyKind| {
-            RestrictedExpression::new_set(
-                m.dependencies
-                    .iter()
-                    .filter(|d| d.kind == k)
-                    .map(|d| RestrictedExpression::new_entity_uid(uid("Party", d.provider.as_str()))),
-            )
-        };
+        let providers =
+            |k: DependencyKind| {
+                RestrictedExpression::new_set(m.dependencies.iter().filter(|d| d.kind == k).map(
+                    |d| RestrictedExpression::new_entity_uid(uid("Party", d.provider.as_str())),
+                ))
+            };
         HashMap::from([
-            ("origin".to_string(), RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str()))),
-            ("persistent".to_string(), RestrictedExpression::new_bool(persistent)),
-            ("data_providers".to_string(), providers(DependencyKind::Data)),
-            ("component_providers".to_string(), providers(DependencyKind::Component)),
-            ("service_providers".to_string(), providers(DependencyKind::Service)),
+            (
+                "origin".to_string(),
+                RestrictedExpression::new_entity_uid(uid("Party", m.origin.as_str())),
+            ),
+            (
+                "persistent".to_string(),
+                RestrictedExpression::new_bool(persistent),
+            ),
+            (
+                "data_providers".to_string(),
+                providers(DependencyKind::Data),
+            ),
+            (
+                "component_providers".to_string(),
+                providers(DependencyKind::Component),
+            ),
+            (
+                "service_providers".to_string(),
+                providers(DependencyKind::Service),
+            ),
         ])
     };
     for m in reg.models.values() {
         let parents = HashSet::from([uid("Category", m.category.as_str())]);
-        out.push(Entity::new(uid("Model", m.id.as_str()), item_attrs(m, m.persistent), parents).unwrap());
+        out.push(
+            Entity::new(
+                uid("Model", m.id.as_str()),
+                item_attrs(m, m.persistent),
+                parents,
+            )
+            .unwrap(),
+        );
     }
     // Only the lot a request is about is an entity, as in the engine.
     if let Some(l) = lot.and_then(|l| reg.lots.get(l)) {
         let m = &reg.models[&l.model];
         let mut attrs = item_attrs(m, l.persistent.unwrap_or(m.persistent));
-        attrs.insert("model".into(), RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())));
+        attrs.insert(
+            "model".into(),
+            RestrictedExpression::new_entity_uid(uid("Model", m.id.as_str())),
+        );
         attrs.insert(
             "quantity".into(),
             RestrictedExpression::new_long(l.quantity.unwrap_or(0) as i64),
@@ -553,7 +656,9 @@ fn cedar_request(reg: &Register, qy: &Query) -> Request {
     let mut pairs: Vec<(String, RestrictedExpression)> = vec![(
         "approvals".into(),
         RestrictedExpression::new_set(
-            qy.approvals.iter().map(|a| RestrictedExpression::new_string(a.to_string())),
+            qy.approvals
+                .iter()
+                .map(|a| RestrictedExpression::new_string(a.to_string())),
         ),
     )];
     if let Some(p) = &qy.place {
@@ -567,7 +672,10 @@ fn cedar_request(reg: &Register, qy: &Query) -> Request {
         ));
     }
     if let Some(t) = &qy.target_class {
-        pairs.push(("target_class".into(), RestrictedExpression::new_string(t.clone())));
+        pairs.push((
+            "target_class".into(),
+            RestrictedExpression::new_string(t.clone()),
+        ));
         pairs.push(("target".into(), e("TargetClass", t)));
     }
     if let Some(p) = &qy.purpose {
@@ -590,7 +698,10 @@ fn cedar_request(reg: &Register, qy: &Query) -> Request {
         pairs.push(("controlled_by".into(), e("Party", c.as_str())));
     }
     if let Some(d) = qy.border_distance_km {
-        pairs.push(("border_distance_km".into(), RestrictedExpression::new_long(d)));
+        pairs.push((
+            "border_distance_km".into(),
+            RestrictedExpression::new_long(d),
+        ));
     }
     let resource = match &qy.item {
         ItemRef::Model(m) => uid("Model", m.as_str()),
@@ -671,28 +782,39 @@ fn fast_evaluator_agrees_with_cedar() {
         let (reg, names) = gen_register(&mut rng);
         let (text, list) = gen_policies(&mut rng, &names, reg_no);
         let owner = PartyId::new(names.parties[0].as_str());
-        let rules = parse_rules(&owner, "random.cedar", &text).unwrap_or_else(|e| panic!("{e:#?}\n{text}"));
+        let rules =
+            parse_rules(&owner, "random.cedar", &text).unwrap_or_else(|e| panic!("{e:#?}\n{text}"));
         let engine = Engine::with_checks(reg.clone(), rules, SCHEMA, Checks::Trusted)
             .unwrap_or_else(|e| panic!("{e:#?}"));
         // Chunks of rules, each as the engine's rule ids, as permits (all
         // satisfied rules are then reasons) and with their real effects.
-        let chunks: Vec<(Vec<RuleId>, PolicySet, PolicySet, HashMap<String, bool>)> = list
-            .chunks(CHUNK)
-            .map(|c| {
-                let rule_ids = c.iter().map(|(id, _, _)| RuleId::new(id.as_str())).collect();
-                let probes = PolicySet::from_policies(c.iter().map(|(id, _, probe)| {
-                    Policy::parse(Some(PolicyId::new(id)), probe).unwrap()
-                }))
-                .unwrap();
-                let real = PolicySet::from_policies(c.iter().map(|(id, forbid, probe)| {
-                    let src = if *forbid { probe.replacen("permit", "forbid", 1) } else { probe.clone() };
-                    Policy::parse(Some(PolicyId::new(id)), src).unwrap()
-                }))
-                .unwrap();
-                let effects = c.iter().map(|(id, forbid, _)| (id.clone(), *forbid)).collect();
-                (rule_ids, probes, real, effects)
-            })
-            .collect();
+        let chunks: Vec<(Vec<RuleId>, PolicySet, PolicySet, HashMap<String, bool>)> =
+            list.chunks(CHUNK)
+                .map(|c| {
+                    let rule_ids = c
+                        .iter()
+                        .map(|(id, _, _)| RuleId::new(id.as_str()))
+                        .collect();
+                    let probes = PolicySet::from_policies(c.iter().map(|(id, _, probe)| {
+                        Policy::parse(Some(PolicyId::new(id)), probe).unwrap()
+                    }))
+                    .unwrap();
+                    let real = PolicySet::from_policies(c.iter().map(|(id, forbid, probe)| {
+                        let src = if *forbid {
+                            probe.replacen("permit", "forbid", 1)
+                        } else {
+                            probe.clone()
+                        };
+                        Policy::parse(Some(PolicyId::new(id)), src).unwrap()
+                    }))
+                    .unwrap();
+                    let effects = c
+                        .iter()
+                        .map(|(id, forbid, _)| (id.clone(), *forbid))
+                        .collect();
+                    (rule_ids, probes, real, effects)
+                })
+                .collect();
         let mut entity_cache: HashMap<(NaiveDate, Option<LotId>), Entities> = HashMap::new();
         for _ in 0..per_register {
             let qy = gen_query(&mut rng, &names);
@@ -712,9 +834,14 @@ fn fast_evaluator_agrees_with_cedar() {
                 pe.policy_id().to_string()
             }));
 
-            let fast = engine.evaluate_rules(&qy, rule_ids, EvalPath::FastOnly).unwrap();
-            let compiled: BTreeSet<RuleId> =
-                rule_ids.iter().filter(|r| !fast.not_fast.contains(*r)).cloned().collect();
+            let fast = engine
+                .evaluate_rules(&qy, rule_ids, EvalPath::FastOnly)
+                .unwrap();
+            let compiled: BTreeSet<RuleId> = rule_ids
+                .iter()
+                .filter(|r| !fast.not_fast.contains(*r))
+                .cloned()
+                .collect();
             let ctx = || format!("register {reg_no}, query {qy:#?}, rules {rule_ids:?}");
             assert_eq!(
                 fast.satisfied,
@@ -728,8 +855,15 @@ fn fast_evaluator_agrees_with_cedar() {
                 "errored (fast path) differ: {}",
                 ctx()
             );
-            let full = engine.evaluate_rules(&qy, rule_ids, EvalPath::Engine).unwrap();
-            assert_eq!(full.satisfied, want_sat, "satisfied (engine) differ: {}", ctx());
+            let full = engine
+                .evaluate_rules(&qy, rule_ids, EvalPath::Engine)
+                .unwrap();
+            assert_eq!(
+                full.satisfied,
+                want_sat,
+                "satisfied (engine) differ: {}",
+                ctx()
+            );
             assert_eq!(full.errored, want_err, "errored (engine) differ: {}", ctx());
 
             // The outcome over the rules with their real effects: Cedar's
@@ -768,5 +902,8 @@ fn fast_evaluator_agrees_with_cedar() {
     assert!(satisfied_seen > rule_evals / 20, "too few satisfied rules");
     assert!(errored_seen > rule_evals / 50, "too few errored rules");
     assert!(allowed_seen > requests / 20 && denied_seen > requests / 20);
-    assert!(not_fast > 0 && not_fast < rule_evals / 5, "fast path share: {not_fast} of {rule_evals}");
+    assert!(
+        not_fast > 0 && not_fast < rule_evals / 5,
+        "fast path share: {not_fast} of {rule_evals}"
+    );
 }
