@@ -165,6 +165,9 @@ pub struct Engine {
     /// a construct outside the fast path, and Cedar evaluates it). Built on
     /// first use, as the probes are.
     compiled: Vec<std::sync::OnceLock<Option<crate::fast::Compiled>>>,
+    /// Per model (by `model_ix`), the resource keys of a request about it:
+    /// any, the model, its categories.
+    model_keys: Vec<Vec<ResKey>>,
     /// Per rule, its citation, built on first use.
     cites: Vec<std::sync::OnceLock<RuleRef>>,
 }
@@ -234,7 +237,8 @@ struct PartyCtx<'a> {
 /// What one evaluation of probes found.
 #[derive(Default)]
 struct Probe {
-    fired: HashSet<u32, crate::fxhash::FxBuild>,
+    /// Satisfied rules (a handful: a list beats a hash set).
+    fired: Vec<u32>,
     errored: FxMap<u32, String>,
     /// Rules the fast evaluator could not take (outside its subset, or the
     /// request names an entity the register lacks).
@@ -514,7 +518,21 @@ impl Engine {
         let facts = crate::fast::Facts::new(&register, !group_days.is_empty());
         let compiled = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
         let cites = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let keys_of = |model: &ItemModel| {
+            let mut keys = vec![ResKey::Any];
+            if let Some(&m) = model_ix.get(&model.id) {
+                keys.push(ResKey::Model(m));
+            }
+            for c in register.category_chain(&model.category) {
+                if let Some(&c) = category_ix.get(&c) {
+                    keys.push(ResKey::Category(c));
+                }
+            }
+            keys
+        };
+        let model_keys = register.models.values().map(keys_of).collect();
         Ok(Self {
+            model_keys,
             cites,
             facts,
             compiled,
@@ -996,6 +1014,20 @@ impl Engine {
     }
 
     fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Vec<ResKey> {
+        let mut keys = match self.model_ix.get(&model.id) {
+            Some(&m) => self.model_keys[m as usize].clone(),
+            None => self.model_keys_of(model),
+        };
+        if let ItemRef::Lot(l) = item {
+            if let Some(&l) = self.lot_ix.get(l) {
+                keys.push(ResKey::Lot(l));
+            }
+        }
+        keys
+    }
+
+    /// The resource keys of `model` (any, the model, its categories).
+    fn model_keys_of(&self, model: &ItemModel) -> Vec<ResKey> {
         let mut keys = vec![ResKey::Any];
         if let Some(&m) = self.model_ix.get(&model.id) {
             keys.push(ResKey::Model(m));
@@ -1003,11 +1035,6 @@ impl Engine {
         for c in self.register.category_chain(&model.category) {
             if let Some(&c) = self.category_ix.get(&c) {
                 keys.push(ResKey::Category(c));
-            }
-        }
-        if let ItemRef::Lot(l) = item {
-            if let Some(&l) = self.lot_ix.get(l) {
-                keys.push(ResKey::Lot(l));
             }
         }
         keys
@@ -2026,7 +2053,7 @@ impl Engine {
                         .map(|c| c.eval(&self.facts, &self.register, rq))
                     {
                         Some(Ok(true)) => {
-                            out.fired.insert(i);
+                            out.fired.push(i);
                         }
                         Some(Ok(false)) => {}
                         Some(Err(_)) if path == EvalPath::FastOnly => {
