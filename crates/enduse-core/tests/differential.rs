@@ -907,3 +907,178 @@ fn fast_evaluator_agrees_with_cedar() {
         "fast path share: {not_fast} of {rule_evals}"
     );
 }
+
+/// A register of two states and one model, with the origin's rules in
+/// `policies`.
+fn small_engine(policies: &str) -> Engine {
+    let mut rng = Rng(7);
+    let (mut reg, _) = gen_register(&mut rng);
+    for (id, kind) in [("US", PartyKind::State), ("UA", PartyKind::State)] {
+        reg.parties.insert(
+            PartyId::new(id),
+            Party {
+                id: PartyId::new(id),
+                name: id.into(),
+                kind,
+                country: None,
+                authorities: vec![],
+            },
+        );
+    }
+    reg.places.insert(
+        PlaceCode::new("UA"),
+        Place {
+            code: PlaceCode::new("UA"),
+            name: "Ukraine".into(),
+            kind: PlaceKind::Country,
+            parent: None,
+        },
+    );
+    reg.models.insert(
+        ModelId::new("HIMARS"),
+        ItemModel {
+            id: ModelId::new("HIMARS"),
+            name: "HIMARS".into(),
+            aliases: vec![],
+            category: CategoryId::new("weapon"),
+            origin: PartyId::new("US"),
+            manufacturer: None,
+            dependencies: vec![],
+            persistent: false,
+            sources: vec![],
+            note: None,
+        },
+    );
+    let rules = parse_rules(&PartyId::new("US"), "US.cedar", policies).unwrap();
+    Engine::with_checks(reg, rules, SCHEMA, Checks::Trusted).unwrap()
+}
+
+fn himars_query(areas: Option<Vec<String>>) -> Query {
+    Query {
+        actor: PartyId::new("UA"),
+        action: Action::Use,
+        item: ItemRef::Model(ModelId::new("HIMARS")),
+        place: Some(PlaceCode::new("UA")),
+        recipient: None,
+        target_class: None,
+        purpose: None,
+        destination: None,
+        statuses: Default::default(),
+        border_distance_km: Some(40),
+        areas,
+        controlled_by: None,
+        as_of: day(2024, 6, 1),
+        known_at: day(2024, 6, 1),
+        approvals: vec![],
+    }
+}
+
+const HEADER: &str = "@summary(\"s\")\n@valid_from(\"2020-01-01\")\n@recorded_at(\"2020-01-01\")\n@source(\"s\")\n@quote(\"q\")\n";
+
+#[test]
+fn rules_outside_the_fast_path_fall_back_to_cedar() {
+    // `decimal` is an extension function the fast evaluator does not
+    // implement: the rule is left to Cedar, and still decides.
+    let text = format!(
+        "@id(\"us-decimal\")\n{HEADER}forbid (principal, action == Action::\"use\", resource in Model::\"HIMARS\")\n\
+         when {{ decimal(\"1.5\").lessThan(decimal(\"2.25\")) && context.border_distance_km < 50 }};\n\n\
+         @id(\"us-plain\")\n{HEADER}permit (principal, action == Action::\"use\", resource in Model::\"HIMARS\")\n\
+         when {{ context.place in Place::\"UA\" }};\n"
+    );
+    let engine = small_engine(&text);
+    let both = [RuleId::new("us-decimal"), RuleId::new("us-plain")];
+    let q = himars_query(None);
+
+    let fast = engine
+        .evaluate_rules(&q, &both, EvalPath::FastOnly)
+        .unwrap();
+    assert_eq!(fast.not_fast, ids(["us-decimal"].iter()));
+    assert_eq!(fast.satisfied, ids(["us-plain"].iter()));
+
+    let full = engine.evaluate_rules(&q, &both, EvalPath::Engine).unwrap();
+    let cedar = engine
+        .evaluate_rules(&q, &both, EvalPath::CedarOnly)
+        .unwrap();
+    assert_eq!(full.satisfied, ids(["us-decimal", "us-plain"].iter()));
+    assert_eq!(full.satisfied, cedar.satisfied);
+    assert!(full.errored.is_empty() && cedar.errored.is_empty());
+
+    // The decision: the forbid Cedar evaluated wins over the permit.
+    let d = engine.decide(&q).unwrap();
+    assert_eq!(d.outcome, enduse_core::Outcome::Forbid, "{d:#?}");
+    assert_eq!(d.parties.len(), 1);
+    assert_eq!(d.parties[0].rules[0].id, RuleId::new("us-decimal"));
+
+    // Farther than 50 km the Cedar-evaluated forbid does not hold.
+    let mut far = q.clone();
+    far.border_distance_km = Some(80);
+    assert_eq!(
+        engine.decide(&far).unwrap().outcome,
+        enduse_core::Outcome::Permit
+    );
+}
+
+#[test]
+fn a_request_the_fast_path_cannot_represent_goes_to_cedar() {
+    // An area the register does not hold cannot be interned: the whole
+    // request is evaluated by Cedar, with the same answer.
+    let text = format!(
+        "@id(\"us-area\")\n{HEADER}forbid (principal, action == Action::\"use\", resource in Model::\"HIMARS\")\n\
+         when {{ context.areas.contains(Area::\"area0\") }};\n\n\
+         @id(\"us-plain\")\n{HEADER}permit (principal, action == Action::\"use\", resource in Model::\"HIMARS\")\n\
+         when {{ context.place in Place::\"UA\" }};\n"
+    );
+    let engine = small_engine(&text);
+    let both = [RuleId::new("us-area"), RuleId::new("us-plain")];
+    let q = himars_query(Some(vec!["area0".into(), "nowhere".into()]));
+    let fast = engine
+        .evaluate_rules(&q, &both, EvalPath::FastOnly)
+        .unwrap();
+    assert_eq!(fast.not_fast.len(), 2);
+    assert!(fast.satisfied.is_empty());
+    let full = engine.evaluate_rules(&q, &both, EvalPath::Engine).unwrap();
+    assert_eq!(full.satisfied, ids(["us-area", "us-plain"].iter()));
+    assert_eq!(
+        engine.decide(&q).unwrap().outcome,
+        enduse_core::Outcome::Forbid
+    );
+    // With only known areas the fast path takes it, and agrees.
+    let known = himars_query(Some(vec!["area0".into()]));
+    let fast = engine
+        .evaluate_rules(&known, &both, EvalPath::FastOnly)
+        .unwrap();
+    assert!(fast.not_fast.is_empty());
+    assert_eq!(fast.satisfied, full.satisfied);
+}
+
+#[test]
+fn errors_match_cedar_and_keep_cedar_messages() {
+    // A rule that reads a fact the request lacks errors (is never
+    // satisfied) on both paths; the decision names the missing fact.
+    let text = format!(
+        "@id(\"us-distance\")\n{HEADER}forbid (principal, action == Action::\"use\", resource in Model::\"HIMARS\")\n\
+         when {{ context.border_distance_km > 100 }};\n\n\
+         @id(\"us-plain\")\n{HEADER}permit (principal, action == Action::\"use\", resource in Model::\"HIMARS\")\n\
+         when {{ context.place in Place::\"UA\" }};\n"
+    );
+    let engine = small_engine(&text);
+    let both = [RuleId::new("us-distance"), RuleId::new("us-plain")];
+    let mut q = himars_query(None);
+    q.border_distance_km = None;
+    let fast = engine
+        .evaluate_rules(&q, &both, EvalPath::FastOnly)
+        .unwrap();
+    let cedar = engine
+        .evaluate_rules(&q, &both, EvalPath::CedarOnly)
+        .unwrap();
+    assert_eq!(fast.errored, ids(["us-distance"].iter()));
+    assert_eq!(fast.errored, cedar.errored);
+    assert_eq!(fast.satisfied, cedar.satisfied);
+    let d = engine.decide(&q).unwrap();
+    assert_eq!(d.outcome, enduse_core::Outcome::Indeterminate, "{d:#?}");
+    assert!(
+        d.missing.iter().any(|m| m.contains("border_distance_km")),
+        "{:?}",
+        d.missing
+    );
+}
