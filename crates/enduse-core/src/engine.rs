@@ -869,27 +869,23 @@ impl Engine {
         keys: &[ResKey],
     ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
-        let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
-        let mut order: Vec<PartyId> = Vec::new();
-        fn add_to(
-            order: &mut Vec<PartyId>,
-            roles: &mut BTreeMap<PartyId, Vec<Role>>,
-            actor: &PartyId,
-            p: &PartyId,
-            r: Role,
-        ) {
+        // The parties in the order found, with their roles (a few: a list
+        // beats a map).
+        let mut links: Vec<(PartyId, Vec<Role>)> = Vec::new();
+        fn add_to(links: &mut Vec<(PartyId, Vec<Role>)>, actor: &PartyId, p: &PartyId, r: Role) {
             if p == actor {
                 return;
             }
-            if !order.contains(p) {
-                order.push(p.clone());
-            }
-            let v = roles.entry(p.clone()).or_default();
-            if !v.contains(&r) {
-                v.push(r);
+            match links.iter_mut().find(|(q, _)| q == p) {
+                Some((_, v)) => {
+                    if !v.contains(&r) {
+                        v.push(r);
+                    }
+                }
+                None => links.push((p.clone(), vec![r])),
             }
         }
-        let mut add = |p: &PartyId, r: Role| add_to(&mut order, &mut roles, actor, p, r);
+        let mut add = |p: &PartyId, r: Role| add_to(&mut links, actor, p, r);
         add(&model.origin, Role::Origin);
 
         let lots: Vec<&LotId> = match item {
@@ -969,17 +965,23 @@ impl Engine {
         }
         // A company acts under its home state's export control: a company in
         // the chain (or acting) brings its home state in.
-        let companies: Vec<PartyId> = roles
-            .keys()
-            .chain(std::iter::once(actor))
-            .filter(|p| {
-                self.register
-                    .parties
-                    .get(*p)
-                    .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
-            })
+        let is_company = |p: &PartyId| {
+            self.register
+                .parties
+                .get(p)
+                .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
+        };
+        // In id order, then the actor, as they have always been taken.
+        let mut companies: Vec<PartyId> = links
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| is_company(p))
             .cloned()
             .collect();
+        companies.sort();
+        if is_company(actor) {
+            companies.push(actor.clone());
+        }
         for c in companies {
             if let Some(home) = self
                 .register
@@ -988,18 +990,16 @@ impl Engine {
                 .and_then(|x| x.country.clone())
             {
                 add_to(
-                    &mut order,
-                    &mut roles,
+                    &mut links,
                     actor,
                     &home,
                     Role::Jurisdiction { company: c.clone() },
                 );
             }
         }
-        Ok(order
+        Ok(links
             .into_iter()
-            .map(|p| {
-                let r = roles.remove(&p).unwrap_or_default();
+            .map(|(p, r)| {
                 let binds = r.iter().any(Role::binds);
                 let rules_on_record = self.count_all_time(&p, keys);
                 ChainLink {

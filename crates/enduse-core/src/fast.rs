@@ -804,10 +804,7 @@ impl Eval<'_, '_> {
                 let Some(g) = self.reg.groups.keys().nth(b.ix as usize) else {
                     return false;
                 };
-                self.reg
-                    .groups_of(p, self.rq.as_of)
-                    .iter()
-                    .any(|x| *x == g.as_str())
+                self.reg.groups_of(p, self.rq.as_of).contains(&g.as_str())
             }
             _ => false,
         }

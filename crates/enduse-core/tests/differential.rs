@@ -415,7 +415,7 @@ fn gen_bool(rng: &mut Rng, n: &Names, depth: usize) -> String {
         19 => "resource.persistent".into(),
         20 => format!("resource in {cat}"),
         21 => format!("resource in {model}"),
-        22 => format!("resource is Lot"),
+        22 => "resource is Lot".into(),
         23 => format!("resource is Model in {cat}"),
         24 => "resource has quantity".into(),
         25 => format!("resource.quantity {cmp} {}", rng.below(20)),
@@ -766,6 +766,10 @@ fn gen_query(rng: &mut Rng, n: &Names) -> Query {
     }
 }
 
+/// A chunk of rules: their ids, as permits, with their real effects, and
+/// whether each forbids.
+type Chunk = (Vec<RuleId>, PolicySet, PolicySet, HashMap<String, bool>);
+
 fn ids(it: impl Iterator<Item = impl AsRef<str>>) -> BTreeSet<RuleId> {
     it.map(|x| RuleId::new(x.as_ref())).collect()
 }
@@ -788,7 +792,7 @@ fn fast_evaluator_agrees_with_cedar() {
             .unwrap_or_else(|e| panic!("{e:#?}"));
         // Chunks of rules, each as the engine's rule ids, as permits (all
         // satisfied rules are then reasons) and with their real effects.
-        let chunks: Vec<(Vec<RuleId>, PolicySet, PolicySet, HashMap<String, bool>)> =
+        let chunks: Vec<Chunk> =
             list.chunks(CHUNK)
                 .map(|c| {
                     let rule_ids = c
