@@ -31,10 +31,10 @@ use cedar_policy::{
 use chrono::NaiveDate;
 use divan::{black_box, Bencher};
 use enduse_core::{
-    parse_rules, Action, Authority, AuthorityId, Category, CategoryId, Conflict, DataSetInfo,
-    DateSpec, Decision, Dependency, DependencyKind, Engine, ItemModel, ItemRef, Lot, LotId,
-    ModelId, Outcome, Party, PartyId, PartyKind, Place, PlaceCode, PlaceKind, Query, Register,
-    Rule, RuleId, Source, SourceId, Stage, StageDate, Transfer, TransferId,
+    parse_rules, Action, Authority, AuthorityId, Category, CategoryId, Checks, Conflict,
+    DataSetInfo, DateSpec, Decision, Dependency, DependencyKind, Engine, ItemModel, ItemRef, Lot,
+    LotId, ModelId, Outcome, Party, PartyId, PartyKind, Place, PlaceCode, PlaceKind, Query,
+    Register, Rule, RuleId, Source, SourceId, Stage, StageDate, Transfer, TransferId,
 };
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -45,6 +45,7 @@ use std::time::Instant;
 const SCHEMA: &str = include_str!("../../../data/ukraine-2022-2025/schema.cedarschema");
 
 const PARTIES: usize = 3;
+/// Models of the main fixture: 50 models give 2,000 rules per party.
 const MODELS: usize = 50;
 const PERIODS: usize = 5;
 const ACTIONS: [&str; 4] = ["use", "deploy", "transfer", "reexport"];
@@ -106,7 +107,7 @@ fn authority(n: usize) -> String {
     format!("P{n}:Chief")
 }
 
-fn build_register() -> Register {
+fn build_register(models: usize) -> Register {
     let mut reg = Register {
         info: DataSetInfo {
             name: "bench".into(),
@@ -187,7 +188,9 @@ fn build_register() -> Register {
             Source {
                 id,
                 outlet: format!("Outlet {s}"),
-                date: DateSpec::day(day(2015 + (s as i32 % 11), 1 + (s as u32 % 12), 10)),
+                // Before every rule's `@recorded_at` (from 2015): a rule
+                // cannot be public before the sources it cites.
+                date: DateSpec::day(day(2010 + (s as i32 % 5), 1 + (s as u32 % 12), 10)),
                 title: format!("Report number {s} on export conditions"),
                 url: Some(format!("https://example.invalid/report/{s}")),
                 note: None,
@@ -204,7 +207,7 @@ fn build_register() -> Register {
         to: None,
         source: SourceId::new("src-0"),
     });
-    for k in 0..MODELS {
+    for k in 0..models {
         let model = ModelId::new(format!("M{k}"));
         let category = CategoryId::new(CATEGORIES[1 + k % 3].0);
         reg.models.insert(
@@ -334,10 +337,10 @@ fn annotations(
     .unwrap();
 }
 
-fn policy_text(n: usize) -> String {
-    let mut out = String::with_capacity(2_000 * 600);
+fn policy_text(n: usize, models: usize) -> String {
+    let mut out = String::with_capacity(models * 40 * 600);
     let auth = authority(n);
-    for k in 0..MODELS {
+    for k in 0..models {
         for (a, action) in ACTIONS.iter().enumerate() {
             let scope = format!("action == Action::\"{action}\", resource in Model::\"M{k}\"");
             let moves = a >= 2; // transfer, re-export
@@ -644,26 +647,28 @@ fn check_case(c: &Case, d: &Decision) {
     }
 }
 
-static FIX: LazyLock<Fixture> = LazyLock::new(|| {
+/// The fixture with `models` models (40 rules per model and party), its
+/// engine built with `checks`.
+fn fixture(models: usize, checks: Checks) -> Fixture {
     let t0 = Instant::now();
-    let register = build_register();
+    let register = build_register(models);
     let mut rules = Vec::new();
     let mut text_bytes = 0;
     for n in 0..PARTIES {
-        let text = policy_text(n);
+        let text = policy_text(n, models);
         text_bytes += text.len();
         let owner = party_id(n);
         let mut r = parse_rules(&owner, &format!("P{n}.cedar"), &text)
             .unwrap_or_else(|e| panic!("P{n}.cedar: {e:#?}"));
-        assert_eq!(r.len(), 2_000);
+        assert_eq!(r.len(), 40 * models);
         rules.append(&mut r);
     }
     let t_parse = t0.elapsed();
     let t1 = Instant::now();
-    let engine = Engine::new(register.clone(), rules.clone(), SCHEMA)
+    let engine = Engine::with_checks(register.clone(), rules.clone(), SCHEMA, checks)
         .unwrap_or_else(|e| panic!("Engine::new: {e:#?}"));
     let t_engine = t1.elapsed();
-    assert_eq!(engine.rules().len(), 6_000);
+    assert_eq!(engine.rules().len(), 3 * 40 * models);
 
     let cases = cases();
     let mut floor_policies = Vec::new();
@@ -683,14 +688,18 @@ static FIX: LazyLock<Fixture> = LazyLock::new(|| {
 
     let schema = Schema::from_cedarschema_str(SCHEMA).unwrap().0;
     let entities = cedar_entities(&register, &schema);
-    let all_policies =
-        PolicySet::from_policies(rules.iter().map(|r| r.policy.get().unwrap().clone())).unwrap();
-    assert_eq!(all_policies.policies().count(), 6_000);
+    // Bare Cedar over every policy only at the main size: at 100,000 rules
+    // per party one call takes seconds.
+    let all_policies = if models == MODELS {
+        PolicySet::from_policies(rules.iter().map(|r| r.policy.get().unwrap().clone())).unwrap()
+    } else {
+        floor_policies[0].clone()
+    };
     let authorizer = Authorizer::new();
     let requests: Vec<Request> = cases.iter().map(|c| cedar_request(&c.query)).collect();
     // Bare Cedar must also select policies: the forbid case denies, the
     // permit case allows, and the decision names policies.
-    for (i, c) in cases.iter().enumerate() {
+    for (i, c) in cases.iter().enumerate().filter(|_| models == MODELS) {
         let r = authorizer.is_authorized(&requests[i], &all_policies, &entities);
         assert!(
             r.diagnostics().reason().next().is_some(),
@@ -712,7 +721,8 @@ static FIX: LazyLock<Fixture> = LazyLock::new(|| {
             .clone(),
     ];
     eprintln!(
-        "fixture: 3 parties x 2,000 rules ({} KiB of Cedar), parse_rules {:.0?}, Engine::new {:.0?}",
+        "fixture: 3 parties x {} rules ({} KiB of Cedar), parse_rules {:.0?}, Engine::new ({checks:?}) {:.0?}",
+        40 * models,
         text_bytes / 1024,
         t_parse,
         t_engine
@@ -727,7 +737,9 @@ static FIX: LazyLock<Fixture> = LazyLock::new(|| {
         requests,
         two_rules,
     }
-});
+}
+
+static FIX: LazyLock<Fixture> = LazyLock::new(|| fixture(MODELS, Checks::Full));
 
 fn case_ix(name: &str) -> usize {
     FIX.cases.iter().position(|c| c.name == name).unwrap()
@@ -826,21 +838,125 @@ mod parts {
     }
 }
 
+/// Nanoseconds of one call of `f`; its result is dropped outside the timing.
+fn time_one<T>(f: impl FnOnce() -> T) -> u64 {
+    let t = Instant::now();
+    let out = black_box(f());
+    let ns = t.elapsed().as_nanos() as u64;
+    drop(out);
+    ns
+}
+
+/// Median and 99th percentile, in µs.
+fn stats(v: &mut [u64]) -> (f64, f64) {
+    v.sort_unstable();
+    let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0;
+    (at(0.5), at(0.99))
+}
+
+/// Rounds of the side-by-side report (each round times one call of each).
+fn rounds() -> usize {
+    std::env::var("ENDUSE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000)
+}
+
+/// `Engine::decide` against bare Cedar's 3-policy floor, interleaved call by
+/// call so that both see the same machine, with medians and p99.
+fn report_floor(f: &Fixture) {
+    let n = rounds();
+    println!("\n## decide vs bare Cedar's 3-policy floor (3 parties x 2,000 rules, {n} rounds, interleaved)\n");
+    println!("| case | enduse median | enduse p99 | cedar_floor_3 median | cedar_floor_3 p99 | median ratio |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (i, c) in f.cases.iter().enumerate() {
+        let (mut e, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            e.push(time_one(|| f.engine.decide(black_box(&c.query)).unwrap()));
+            b.push(time_one(|| {
+                f.authorizer.is_authorized(
+                    black_box(&f.requests[i]),
+                    &f.floor_policies[i],
+                    &f.entities,
+                )
+            }));
+        }
+        let ((em, ep), (bm, bp)) = (stats(&mut e), stats(&mut b));
+        println!(
+            "| {} | {em:.2} µs | {ep:.2} µs | {bm:.2} µs | {bp:.2} µs | {:.2} |",
+            c.name,
+            em / bm
+        );
+    }
+}
+
+/// The same decisions at 2,000, 10,000 and 100,000 rules per party,
+/// interleaved across the three engines.
+fn report_scaling(sizes: &[(usize, &Fixture)]) {
+    let n = rounds();
+    println!("\n## scaling (rules per party; {n} rounds, interleaved across sizes)\n");
+    print!("| case |");
+    for (models, _) in sizes {
+        print!(" {} rules: median / p99 |", 40 * models);
+    }
+    println!(" growth of the median, smallest to largest |");
+    println!("|---|{}---:|", "---:|".repeat(sizes.len()));
+    for (i, c) in FIX.cases.iter().enumerate() {
+        let mut samples: Vec<Vec<u64>> = vec![Vec::with_capacity(n); sizes.len()];
+        for _ in 0..n {
+            for (k, (_, f)) in sizes.iter().enumerate() {
+                let q = &f.cases[i].query;
+                samples[k].push(time_one(|| f.engine.decide(black_box(q)).unwrap()));
+            }
+        }
+        print!("| {} |", c.name);
+        let mut medians = Vec::new();
+        for v in samples.iter_mut() {
+            let (m, p) = stats(v);
+            medians.push(m);
+            print!(" {m:.2} / {p:.2} µs |");
+        }
+        println!(" {:.2}x |", medians[medians.len() - 1] / medians[0]);
+    }
+}
+
 fn main() {
     LazyLock::force(&FIX);
     // ENDUSE_PROFILE=N runs N decisions of the forbid case without divan, so
-    // that a profiler sees the decision path and not the fixture set-up.
-    if let Some(n) = std::env::var("ENDUSE_PROFILE")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    {
+    // that a profiler sees the decision path and not the fixture set-up;
+    // ENDUSE_PROFILE_FLOOR=N the same for bare Cedar's 3-policy floor (for
+    // instruction counts under callgrind: run with N and with 0, subtract).
+    let env_n = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = env_n("ENDUSE_PROFILE") {
         let q = &FIX.cases[case_ix("forbid")].query;
         let t = std::time::Instant::now();
         for _ in 0..n {
             black_box(FIX.engine.decide(black_box(q)).unwrap());
         }
-        eprintln!("{n} decisions: {:?} each", t.elapsed() / n as u32);
+        eprintln!("{n} decisions: {:?} each", t.elapsed() / n.max(1) as u32);
         return;
     }
+    if let Some(n) = env_n("ENDUSE_PROFILE_FLOOR") {
+        let i = case_ix("forbid");
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            black_box(FIX.authorizer.is_authorized(
+                black_box(&FIX.requests[i]),
+                &FIX.floor_policies[i],
+                &FIX.entities,
+            ));
+        }
+        eprintln!("{n} floor calls: {:?} each", t.elapsed() / n.max(1) as u32);
+        return;
+    }
+    // The side-by-side report with p99 and scaling; ENDUSE_SCALING=0 skips
+    // the 10,000 and 100,000 rule fixtures (their set-up takes minutes).
+    report_floor(&FIX);
+    if std::env::var("ENDUSE_SCALING").as_deref() != Ok("0") {
+        let mid = fixture(5 * MODELS, Checks::Trusted);
+        let big = fixture(50 * MODELS, Checks::Trusted);
+        report_scaling(&[(MODELS, &FIX), (5 * MODELS, &mid), (50 * MODELS, &big)]);
+    }
+    println!();
     divan::main();
 }

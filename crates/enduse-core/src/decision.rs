@@ -134,6 +134,10 @@ impl Role {
 
 /// The labels of `roles`, each once, in order, joined for display.
 pub fn role_labels(roles: &[Role]) -> String {
+    // The common case, without the list of labels seen.
+    if let [one] = roles {
+        return one.label();
+    }
     let mut seen: Vec<String> = Vec::new();
     for r in roles {
         let l = r.label();

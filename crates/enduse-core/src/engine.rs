@@ -21,6 +21,8 @@ use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
+use crate::fxhash::FxMap;
+
 /// Which resources a rule's scope names; used to pick candidate rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum ResKey {
@@ -31,6 +33,35 @@ enum ResKey {
 }
 
 const ANY_ACTION: u8 = u8::MAX;
+
+/// The slot of an action (or of `ANY_ACTION`) in a key's buckets.
+fn slot(a: u8) -> usize {
+    if a == ANY_ACTION {
+        Action::ALL.len()
+    } else {
+        usize::from(a)
+    }
+}
+
+/// The rules of one resource key.
+#[derive(Debug, Default)]
+struct KeyBuckets {
+    /// Per action, then the rules for any action (last): one hash probe per
+    /// key instead of one per (action, key).
+    by_action: [Bucket; Action::ALL.len() + 1],
+    /// Every member of any of them, sorted and without repeats (the count
+    /// of rules on record of a chain link is read on every decision).
+    all: Vec<u32>,
+}
+
+impl std::ops::Index<usize> for KeyBuckets {
+    type Output = Bucket;
+    fn index(&self, i: usize) -> &Bucket {
+        &self.by_action[i]
+    }
+}
+
+type Buckets = FxMap<ResKey, KeyBuckets>;
 
 /// Rules of one bucket, cut into epochs: `epochs[i]` holds the rules in force
 /// from `epochs[i].0` until the next epoch's start.
@@ -93,16 +124,17 @@ impl Bucket {
 pub struct Engine {
     register: Register,
     rules: Vec<Rule>,
-    by_id: HashMap<RuleId, u32>,
-    /// Per owner: rules by (action, resource key).
-    index: HashMap<PartyId, HashMap<(u8, ResKey), Bucket>>,
+    by_id: FxMap<RuleId, u32>,
+    /// Per owner: rules by resource key and action.
+    index: FxMap<PartyId, Buckets>,
     /// Per owner: all its rules (for listings).
     by_owner: HashMap<PartyId, Vec<u32>>,
-    /// Per owner: (superseded rule, successor) pairs.
-    superseded: HashMap<PartyId, Vec<(u32, u32)>>,
-    model_ix: HashMap<ModelId, u32>,
-    category_ix: HashMap<CategoryId, u32>,
-    lot_ix: HashMap<LotId, u32>,
+    /// Per owner: (superseded rule, successor, the successor's public day)
+    /// (the day inline: the revival check runs on every decision).
+    superseded: FxMap<PartyId, Vec<(u32, u32, NaiveDate)>>,
+    model_ix: FxMap<ModelId, u32>,
+    category_ix: FxMap<CategoryId, u32>,
+    lot_ix: FxMap<LotId, u32>,
     entities: Entities,
     authorizer: Authorizer,
     /// Per rule, a permit with the same scope and condition. Evaluating the
@@ -127,6 +159,17 @@ pub struct Engine {
     /// Policy sets of probes, by the rules they hold. The same few sets come
     /// back for every request about the same item, parties and epoch.
     psets: std::sync::RwLock<HashMap<Vec<u32>, std::sync::Arc<PolicySet>>>,
+    /// The register as the fast evaluator reads it.
+    facts: crate::fast::Facts,
+    /// Per rule, its probe compiled for the fast evaluator (`None`: it uses
+    /// a construct outside the fast path, and Cedar evaluates it). Built on
+    /// first use, as the probes are.
+    compiled: Vec<std::sync::OnceLock<Option<crate::fast::Compiled>>>,
+    /// Per model (by `model_ix`), the resource keys of a request about it:
+    /// any, the model, its categories.
+    model_keys: Vec<Vec<ResKey>>,
+    /// Per rule, its citation, built on first use.
+    cites: Vec<std::sync::OnceLock<RuleRef>>,
 }
 
 /// Entity sets by (group-membership epoch, lot).
@@ -191,11 +234,40 @@ struct PartyCtx<'a> {
     use_disputed: bool,
 }
 
-/// What one Cedar call over probes found.
+/// What one evaluation of probes found.
 #[derive(Default)]
 struct Probe {
-    fired: HashSet<u32>,
-    errored: HashMap<u32, String>,
+    /// Satisfied rules (a handful: a list beats a hash set).
+    fired: Vec<u32>,
+    errored: FxMap<u32, String>,
+    /// Rules the fast evaluator could not take (outside its subset, or the
+    /// request names an entity the register lacks).
+    skipped: Vec<u32>,
+}
+
+/// Which evaluator [`Engine::evaluate_rules`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalPath {
+    /// As [`Engine::decide`] does: the fast evaluator, with Cedar for the
+    /// rules outside its subset and for the rules that error.
+    Engine,
+    /// The fast evaluator alone: rules outside its subset are left out
+    /// (listed in [`RuleEvaluation::not_fast`]), errors are its own.
+    FastOnly,
+    /// Cedar alone (`Authorizer::is_authorized` over the probes).
+    CedarOnly,
+}
+
+/// The result of [`Engine::evaluate_rules`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleEvaluation {
+    /// Rules whose scope and condition hold.
+    pub satisfied: BTreeSet<RuleId>,
+    /// Rules whose condition could not be evaluated.
+    pub errored: BTreeSet<RuleId>,
+    /// The rules the fast evaluator did not take (outside its subset, or
+    /// all of them when the request names an entity the register lacks).
+    pub not_fast: BTreeSet<RuleId>,
 }
 
 fn uid(ty: &str, id: &str) -> Result<EntityUid, String> {
@@ -249,7 +321,7 @@ impl Engine {
         // by position, and answers must not depend on which was read.
         let mut rules = rules;
         rules.sort_by(|a, b| (&a.owner, &a.id).cmp(&(&b.owner, &b.id)));
-        let mut by_id = HashMap::new();
+        let mut by_id = FxMap::default();
         for (i, r) in rules.iter().enumerate() {
             by_id.insert(r.id.clone(), i as u32);
         }
@@ -304,19 +376,19 @@ impl Engine {
             return Err(problems);
         };
 
-        let model_ix: HashMap<ModelId, u32> = register
+        let model_ix: FxMap<ModelId, u32> = register
             .models
             .keys()
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u32))
             .collect();
-        let category_ix: HashMap<CategoryId, u32> = register
+        let category_ix: FxMap<CategoryId, u32> = register
             .categories
             .keys()
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u32))
             .collect();
-        let lot_ix: HashMap<LotId, u32> = register
+        let lot_ix: FxMap<LotId, u32> = register
             .lots
             .keys()
             .enumerate()
@@ -357,25 +429,32 @@ impl Engine {
                 owner.entry((a, res)).or_default().push(i);
             }
         }
-        let mut superseded: HashMap<PartyId, Vec<(u32, u32)>> = HashMap::new();
+        let mut superseded: FxMap<PartyId, Vec<(u32, u32, NaiveDate)>> = FxMap::default();
         for (i, r) in rules.iter().enumerate() {
             if let Some(old) = r.supersedes.as_ref().and_then(|o| by_id.get(o)) {
-                superseded
-                    .entry(r.owner.clone())
-                    .or_default()
-                    .push((*old, i as u32));
+                superseded.entry(r.owner.clone()).or_default().push((
+                    *old,
+                    i as u32,
+                    r.recorded_at,
+                ));
             }
         }
         for pairs in superseded.values_mut() {
-            pairs.sort_by_key(|&(_, new)| rules[new as usize].recorded_at);
+            pairs.sort_by_key(|&(_, _, public)| public);
         }
         let index = raw
             .into_iter()
             .map(|(p, buckets)| {
-                let b = buckets
-                    .into_iter()
-                    .map(|(k, members)| (k, Bucket::build(&rules, &members)))
-                    .collect();
+                let mut b = Buckets::default();
+                for ((a, k), members) in buckets {
+                    let kb = b.entry(k).or_default();
+                    kb.all.extend_from_slice(&members);
+                    kb.by_action[slot(a)] = Bucket::build(&rules, &members);
+                }
+                for kb in b.values_mut() {
+                    kb.all.sort_unstable();
+                    kb.all.dedup();
+                }
                 (p, b)
             })
             .collect();
@@ -436,7 +515,27 @@ impl Engine {
                 .treaties
                 .values()
                 .any(|t| t.steps.iter().any(|x| x.status == Status::Disputed));
+        let facts = crate::fast::Facts::new(&register, !group_days.is_empty());
+        let compiled = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let cites = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let keys_of = |model: &ItemModel| {
+            let mut keys = vec![ResKey::Any];
+            if let Some(&m) = model_ix.get(&model.id) {
+                keys.push(ResKey::Model(m));
+            }
+            for c in register.category_chain(&model.category) {
+                if let Some(&c) = category_ix.get(&c) {
+                    keys.push(ResKey::Category(c));
+                }
+            }
+            keys
+        };
+        let model_keys = register.models.values().map(keys_of).collect();
         Ok(Self {
+            model_keys,
+            cites,
+            facts,
+            compiled,
             has_disputed,
             group_days,
             lots_of_model,
@@ -756,7 +855,8 @@ impl Engine {
         as_of: NaiveDate,
         known_at: NaiveDate,
     ) -> Result<Vec<ChainLink>, RequestError> {
-        self.chain_inner(actor, item, as_of, known_at, false)
+        let keys = self.res_keys(self.model_of(item)?, item);
+        self.chain_inner(actor, item, as_of, known_at, false, &keys)
     }
 
     fn chain_inner(
@@ -766,29 +866,26 @@ impl Engine {
         as_of: NaiveDate,
         known_at: NaiveDate,
         use_disputed: bool,
+        keys: &[ResKey],
     ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
-        let mut roles: BTreeMap<PartyId, Vec<Role>> = BTreeMap::new();
-        let mut order: Vec<PartyId> = Vec::new();
-        fn add_to(
-            order: &mut Vec<PartyId>,
-            roles: &mut BTreeMap<PartyId, Vec<Role>>,
-            actor: &PartyId,
-            p: &PartyId,
-            r: Role,
-        ) {
+        // The parties in the order found, with their roles (a few: a list
+        // beats a map).
+        let mut links: Vec<(PartyId, Vec<Role>)> = Vec::new();
+        fn add_to(links: &mut Vec<(PartyId, Vec<Role>)>, actor: &PartyId, p: &PartyId, r: Role) {
             if p == actor {
                 return;
             }
-            if !order.contains(p) {
-                order.push(p.clone());
-            }
-            let v = roles.entry(p.clone()).or_default();
-            if !v.contains(&r) {
-                v.push(r);
+            match links.iter_mut().find(|(q, _)| q == p) {
+                Some((_, v)) => {
+                    if !v.contains(&r) {
+                        v.push(r);
+                    }
+                }
+                None => links.push((p.clone(), vec![r])),
             }
         }
-        let mut add = |p: &PartyId, r: Role| add_to(&mut order, &mut roles, actor, p, r);
+        let mut add = |p: &PartyId, r: Role| add_to(&mut links, actor, p, r);
         add(&model.origin, Role::Origin);
 
         let lots: Vec<&LotId> = match item {
@@ -808,15 +905,16 @@ impl Engine {
                 .filter_map(|t| self.register.transfers.get(t))
                 .collect();
             let mut holder = actor.clone();
-            let mut seen: HashSet<&str> = HashSet::new();
+            // Few transfers per lot: a list beats a hash set.
+            let mut seen: Vec<&str> = Vec::new();
             // Walk back from the actor: who gave it to the holder, and so on.
             while let Some(t) = transfers.iter().rev().find(|t| {
                 t.to == holder
                     && (t.status != crate::vocab::Status::Disputed || use_disputed)
                     && t.first_date().is_some_and(|d| d <= as_of)
-                    && !seen.contains(t.id.as_str())
+                    && !seen.contains(&t.id.as_str())
             }) {
-                seen.insert(t.id.as_str());
+                seen.push(t.id.as_str());
                 add(
                     &t.from,
                     Role::Supplier {
@@ -867,17 +965,23 @@ impl Engine {
         }
         // A company acts under its home state's export control: a company in
         // the chain (or acting) brings its home state in.
-        let companies: Vec<PartyId> = roles
-            .keys()
-            .chain(std::iter::once(actor))
-            .filter(|p| {
-                self.register
-                    .parties
-                    .get(*p)
-                    .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
-            })
+        let is_company = |p: &PartyId| {
+            self.register
+                .parties
+                .get(p)
+                .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
+        };
+        // In id order, then the actor, as they have always been taken.
+        let mut companies: Vec<PartyId> = links
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| is_company(p))
             .cloned()
             .collect();
+        companies.sort();
+        if is_company(actor) {
+            companies.push(actor.clone());
+        }
         for c in companies {
             if let Some(home) = self
                 .register
@@ -886,21 +990,18 @@ impl Engine {
                 .and_then(|x| x.country.clone())
             {
                 add_to(
-                    &mut order,
-                    &mut roles,
+                    &mut links,
                     actor,
                     &home,
                     Role::Jurisdiction { company: c.clone() },
                 );
             }
         }
-        let keys = self.res_keys(model, item);
-        Ok(order
+        Ok(links
             .into_iter()
-            .map(|p| {
-                let r = roles.remove(&p).unwrap_or_default();
+            .map(|(p, r)| {
                 let binds = r.iter().any(Role::binds);
-                let rules_on_record = self.candidates_all_time(&p, &keys).len();
+                let rules_on_record = self.count_all_time(&p, keys);
                 ChainLink {
                     name: self.register.party_name(&p),
                     party: p,
@@ -913,6 +1014,20 @@ impl Engine {
     }
 
     fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Vec<ResKey> {
+        let mut keys = match self.model_ix.get(&model.id) {
+            Some(&m) => self.model_keys[m as usize].clone(),
+            None => self.model_keys_of(model),
+        };
+        if let ItemRef::Lot(l) = item {
+            if let Some(&l) = self.lot_ix.get(l) {
+                keys.push(ResKey::Lot(l));
+            }
+        }
+        keys
+    }
+
+    /// The resource keys of `model` (any, the model, its categories).
+    fn model_keys_of(&self, model: &ItemModel) -> Vec<ResKey> {
         let mut keys = vec![ResKey::Any];
         if let Some(&m) = self.model_ix.get(&model.id) {
             keys.push(ResKey::Model(m));
@@ -920,11 +1035,6 @@ impl Engine {
         for c in self.register.category_chain(&model.category) {
             if let Some(&c) = self.category_ix.get(&c) {
                 keys.push(ResKey::Category(c));
-            }
-        }
-        if let ItemRef::Lot(l) = item {
-            if let Some(&l) = self.lot_ix.get(l) {
-                keys.push(ResKey::Lot(l));
             }
         }
         keys
@@ -941,13 +1051,15 @@ impl Engine {
         let Some(buckets) = self.index.get(party) else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        for a in [action.index(), ANY_ACTION] {
-            for k in keys {
-                if let Some(b) = buckets.get(&(a, *k)) {
-                    out.extend_from_slice(b.in_force(as_of));
-                }
-            }
+        let found: Vec<&[u32]> = keys
+            .iter()
+            .filter_map(|k| buckets.get(k))
+            .flat_map(|b| [action.index(), ANY_ACTION].map(|a| b[slot(a)].in_force(as_of)))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut out = Vec::with_capacity(found.iter().map(|s| s.len()).sum());
+        for s in found {
+            out.extend_from_slice(s);
         }
         out.sort_unstable();
         out.dedup();
@@ -963,17 +1075,17 @@ impl Engine {
         };
         // Pairs are sorted by the successor's public date: only the tail whose
         // successor was not yet public can matter.
-        let from = pairs.partition_point(|&(_, new)| self.rules[new as usize].known_on(known_at));
+        let from = pairs.partition_point(|&(_, _, public)| public <= known_at);
         pairs[from..]
             .iter()
-            .filter(|&&(old, new)| {
+            .filter(|&&(old, new, _)| {
                 let (o, n) = (&self.rules[old as usize], &self.rules[new as usize]);
                 !n.known_on(known_at)
                     && o.known_on(known_at)
                     && o.effective_start() <= as_of
                     && !o.in_force(as_of)
             })
-            .map(|&(old, _)| old)
+            .map(|&(old, _, _)| old)
             .collect()
     }
 
@@ -988,13 +1100,20 @@ impl Engine {
         let Some(buckets) = self.index.get(party) else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        for a in actions {
-            for k in keys {
-                if let Some(b) = buckets.get(&(*a, *k)) {
-                    out.extend_from_slice(f(b));
-                }
+        let mut found: Vec<&[u32]> = Vec::with_capacity(keys.len() * actions.len());
+        for k in keys {
+            if let Some(b) = buckets.get(k) {
+                found.extend(
+                    actions
+                        .iter()
+                        .map(|a| f(&b[slot(*a)]))
+                        .filter(|s| !s.is_empty()),
+                );
             }
+        }
+        let mut out = Vec::with_capacity(found.iter().map(|s| s.len()).sum());
+        for s in found {
+            out.extend_from_slice(s);
         }
         out.sort_unstable();
         out.dedup();
@@ -1006,14 +1125,34 @@ impl Engine {
         self.gather(party, &[action.index(), ANY_ACTION], keys, |b| &b.all)
     }
 
+    /// How many rules of `party` can match `keys`, at any time and for any
+    /// action (`candidates_all_time(..).len()`, without building the list
+    /// when one key holds them all).
+    fn count_all_time(&self, party: &PartyId, keys: &[ResKey]) -> usize {
+        let Some(buckets) = self.index.get(party) else {
+            return 0;
+        };
+        let mut found = keys
+            .iter()
+            .filter_map(|k| buckets.get(k))
+            .filter(|b| !b.all.is_empty());
+        match (found.next(), found.next()) {
+            (None, _) => 0,
+            (Some(one), None) => one.all.len(),
+            _ => self.candidates_all_time(party, keys).len(),
+        }
+    }
+
     /// Rules of `party` whose scope can match, at any time and for any action.
     fn candidates_all_time(&self, party: &PartyId, keys: &[ResKey]) -> Vec<u32> {
-        let actions: Vec<u8> = Action::ALL
-            .iter()
-            .map(|a| a.index())
-            .chain([ANY_ACTION])
-            .collect();
-        self.gather(party, &actions, keys, |b| &b.all)
+        const EVERY: [u8; Action::ALL.len() + 1] = [
+            Action::ALL[0] as u8,
+            Action::ALL[1] as u8,
+            Action::ALL[2] as u8,
+            Action::ALL[3] as u8,
+            ANY_ACTION,
+        ];
+        self.gather(party, &EVERY, keys, |b| &b.all)
     }
 
     fn source_ref(&self, id: &crate::ids::SourceId, fallback: NaiveDate) -> SourceRef {
@@ -1034,7 +1173,28 @@ impl Engine {
         self.register.sources.get(id).and_then(|s| s.quote.clone())
     }
 
+    /// The citation of `r` on `as_of`. A rule's citation differs between
+    /// days only in `date_uncertain`, so it is built once per rule (on first
+    /// use) and copied.
     fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
+        let cached = self
+            .by_id
+            .get(&r.id)
+            // Only this engine's own rule (a caller may hold another copy).
+            .filter(|&&i| std::ptr::eq(&self.rules[i as usize], r))
+            .and_then(|&i| self.cites.get(i as usize))
+            .map(|c| c.get_or_init(|| self.build_rule_ref(r, as_of)));
+        match cached {
+            Some(c) => {
+                let mut c = c.clone();
+                c.date_uncertain = r.uncertain_on(as_of);
+                c
+            }
+            None => self.build_rule_ref(r, as_of),
+        }
+    }
+
+    fn build_rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
         let sources: Vec<SourceRef> = r
             .sources
             .iter()
@@ -1337,10 +1497,19 @@ impl Engine {
                 });
             }
         }
-        if let Some(p) = &q.place {
+        // An exact code needs no search (the resolvers scan every entry).
+        if let Some(p) = q
+            .place
+            .as_ref()
+            .filter(|p| !self.register.places.contains_key(*p))
+        {
             self.resolve_place(p.as_str())?;
         }
-        if let Some(c) = &q.controlled_by {
+        if let Some(c) = q
+            .controlled_by
+            .as_ref()
+            .filter(|c| !self.register.parties.contains_key(*c))
+        {
             self.resolve_party(c.as_str())?;
         }
         for a in &q.approvals {
@@ -1506,9 +1675,10 @@ impl Engine {
 
     fn decide_one(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
-        let chain = self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed)?;
         let keys = self.res_keys(model, &q.item);
-        let (request, provided) = self.request_for(q, &[])?;
+        let chain =
+            self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed, &keys)?;
+        let provided = self.provided_for(q);
 
         let mut notes = Vec::new();
         let mut parties = Vec::new();
@@ -1531,7 +1701,7 @@ impl Engine {
                                 recipient: to.clone(),
                             }],
                             binds: true,
-                            rules_on_record: self.candidates_all_time(&t.id, &keys).len(),
+                            rules_on_record: self.count_all_time(&t.id, &keys),
                         });
                     }
                 }
@@ -1548,7 +1718,7 @@ impl Engine {
                     name: self.register.party_name(&q.actor),
                     roles: vec![Role::Own],
                     binds: true,
-                    rules_on_record: self.candidates_all_time(&q.actor, &keys).len(),
+                    rules_on_record: self.count_all_time(&q.actor, &keys),
                 },
             );
         }
@@ -1595,9 +1765,7 @@ impl Engine {
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
-        let lot_entities = self.entities_for(&q.item, q.as_of)?;
-        let entities = lot_entities.as_deref().unwrap_or(&self.entities);
-        let first = self.probe(&request, &all, entities);
+        let first = self.evaluate(q, &[], &all, EvalPath::Engine)?;
         // The authorities whose approval counts as given: those of the query
         // ("as if approved"), and those a recorded grant gives for this request.
         let mut effective: Vec<AuthorityId> = q.approvals.clone();
@@ -1623,8 +1791,7 @@ impl Engine {
                 && r.approval.as_ref().is_some_and(|a| effective.contains(a))
         });
         let second = if lifted {
-            let (req2, _) = self.request_for(q, &effective)?;
-            Some(self.probe(&req2, &all, entities))
+            Some(self.evaluate(q, &effective, &all, EvalPath::Engine)?)
         } else {
             None
         };
@@ -1746,12 +1913,18 @@ impl Engine {
                 in_force.push(i);
             }
         }
-        let (known, unknown): (Vec<u32>, Vec<u32>) = in_force
-            .iter()
-            .partition(|&&i| self.rules[i as usize].known_on(q.known_at));
-        let (known, unused): (Vec<u32>, Vec<u32>) = known
-            .into_iter()
-            .partition(|&i| Self::status_used(self.rules[i as usize].status, q, use_disputed));
+        let (mut known, mut unknown, mut unused) =
+            (Vec::with_capacity(in_force.len()), Vec::new(), Vec::new());
+        for &i in &in_force {
+            let r = &self.rules[i as usize];
+            if !r.known_on(q.known_at) {
+                unknown.push(i);
+            } else if Self::status_used(r.status, q, use_disputed) {
+                known.push(i);
+            } else {
+                unused.push(i);
+            }
+        }
         if !use_disputed {
             for &i in &unused {
                 let r = &self.rules[i as usize];
@@ -1799,6 +1972,149 @@ impl Engine {
             ));
         }
         known
+    }
+
+    /// The facts of the request context that `q` supplies.
+    fn provided_for(&self, q: &Query) -> Vec<&'static str> {
+        let mut p = vec!["approvals"];
+        if q.place.is_some() {
+            p.push("place");
+        }
+        if q.recipient.is_some() {
+            p.extend(["recipient", "recipient_in_conflict"]);
+        }
+        if q.target_class.is_some() {
+            p.push("target_class");
+            if !self.register.targets.is_empty() {
+                p.push("target");
+            }
+        }
+        if q.purpose.is_some() {
+            p.push("purpose");
+        }
+        if q.destination.is_some() || q.recipient.is_some() {
+            p.extend(["destination", "destination_in_conflict"]);
+        }
+        if q.areas.is_some() {
+            p.push("areas");
+        }
+        if q.controlled_by.is_some() {
+            p.push("controlled_by");
+        }
+        if q.border_distance_km.is_some() {
+            p.push("border_distance_km");
+        }
+        p
+    }
+
+    /// Rule `i`'s probe compiled for the fast evaluator, built on first use
+    /// (`None`: Cedar evaluates it).
+    fn compiled(&self, i: u32) -> Option<&crate::fast::Compiled> {
+        self.compiled[i as usize]
+            .get_or_init(|| {
+                let policy = self.rules[i as usize].policy.get().ok()?;
+                let json = policy.to_json().ok()?;
+                let resolve = |ty: crate::fast::Ty, id: &str| match ty {
+                    crate::fast::Ty::Lot => self.lot_ix.get(id).copied(),
+                    _ => self.facts.lookup(ty, id),
+                };
+                crate::fast::compile(&json, &resolve)
+            })
+            .as_ref()
+    }
+
+    /// Evaluates the probes of `rules` for `q`, with `approvals` in the
+    /// context. On the engine's path, compiled rules run on the fast
+    /// evaluator and the others (and any that errors, so that the message is
+    /// Cedar's) go to one Cedar call.
+    fn evaluate(
+        &self,
+        q: &Query,
+        approvals: &[AuthorityId],
+        rules: &[u32],
+        path: EvalPath,
+    ) -> Result<Probe, RequestError> {
+        let mut out = Probe::default();
+        if rules.is_empty() {
+            return Ok(out);
+        }
+        let rq = match path {
+            EvalPath::CedarOnly => None,
+            _ => crate::fast::FastRequest::new(&self.facts, &self.register, q, approvals, |l| {
+                self.lot_ix.get(l).copied()
+            }),
+        };
+        let mut slow: Vec<u32> = Vec::new();
+        match &rq {
+            Some(rq) => {
+                for &i in rules {
+                    match self
+                        .compiled(i)
+                        .map(|c| c.eval(&self.facts, &self.register, rq))
+                    {
+                        Some(Ok(true)) => {
+                            out.fired.push(i);
+                        }
+                        Some(Ok(false)) => {}
+                        Some(Err(_)) if path == EvalPath::FastOnly => {
+                            out.errored.insert(i, String::new());
+                        }
+                        Some(Err(_)) => slow.push(i),
+                        None => {
+                            out.skipped.push(i);
+                            if path != EvalPath::FastOnly {
+                                slow.push(i);
+                            }
+                        }
+                    }
+                }
+            }
+            None if path == EvalPath::FastOnly => {
+                out.skipped = rules.to_vec();
+                return Ok(out);
+            }
+            None => {
+                out.skipped = rules.to_vec();
+                slow.extend_from_slice(rules);
+            }
+        }
+        if !slow.is_empty() {
+            let (request, _) = self.request_for(q, approvals)?;
+            let lot_entities = self.entities_for(&q.item, q.as_of)?;
+            let entities = lot_entities.as_deref().unwrap_or(&self.entities);
+            let p = self.probe(&request, &slow, entities);
+            out.fired.extend(p.fired);
+            out.errored.extend(p.errored);
+        }
+        Ok(out)
+    }
+
+    /// Evaluates the conditions of `rules` (each as a permit with the rule's
+    /// scope and condition) for `q`, with `q.approvals` in the context, the
+    /// way [`Engine::decide`] does (`EvalPath::Engine`), or on one path
+    /// only. For differential tests against Cedar and for benchmarks.
+    pub fn evaluate_rules(
+        &self,
+        q: &Query,
+        rules: &[RuleId],
+        path: EvalPath,
+    ) -> Result<RuleEvaluation, RequestError> {
+        let ix: Vec<u32> = rules
+            .iter()
+            .map(|r| {
+                self.by_id
+                    .get(r)
+                    .copied()
+                    .ok_or_else(|| RequestError::Internal(format!("unknown rule `{r}`")))
+            })
+            .collect::<Result<_, _>>()?;
+        let p = self.evaluate(q, &q.approvals, &ix, path)?;
+        let id = |i: &u32| self.rules[*i as usize].id.clone();
+        Ok(RuleEvaluation {
+            satisfied: p.fired.iter().map(id).collect(),
+            errored: p.errored.keys().map(id).collect(),
+            not_fast: p.skipped.iter().map(id).collect(),
+        })
     }
 
     /// The probe of rule `i`, built on first use.

@@ -10,6 +10,8 @@ mod check;
 mod date;
 mod decision;
 mod engine;
+mod fast;
+mod fxhash;
 mod ids;
 mod problem;
 mod query;
@@ -24,7 +26,7 @@ pub use decision::{
     role_labels, ApprovalNeed, ChainLink, CitationKind, Decision, DisputedOutcome, Outcome,
     PartyDecision, Role, RuleRef, SourceRef,
 };
-pub use engine::{Checks, Engine};
+pub use engine::{Checks, Engine, EvalPath, RuleEvaluation};
 pub use ids::{
     AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
 };

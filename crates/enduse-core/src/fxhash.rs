@@ -1,0 +1,84 @@
+//! A fast, non-cryptographic hasher (the Fx hash of rustc) for the
+//! engine's lookups on every decision. The keys are the register's own ids,
+//! inserted when the engine is built, so hash flooding is not a concern.
+
+use std::hash::{BuildHasher, Hasher};
+
+/// Builds [`Fx`] hashers.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxBuild;
+
+impl BuildHasher for FxBuild {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+/// The Fx hash: rotate, xor, multiply, one word at a time.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+        // The length, so that zero padding cannot make `abc` and `abc\0` alike.
+        self.add(bytes.len() as u64);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with the Fx hash.
+pub(crate) type FxMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_keys_hash_alike_and_different_keys_apart() {
+        let h = |s: &str| FxBuild.hash_one(s);
+        assert_eq!(h("P0-M1-use-4-permit"), h("P0-M1-use-4-permit"));
+        assert_ne!(h("P0-M1-use-4-permit"), h("P0-M1-use-4-restrict"));
+        // Strings that differ only past the first word, or in length.
+        assert_ne!(h("abcdefgh1"), h("abcdefgh2"));
+        assert_ne!(h("abc"), h("abc\0"));
+        let mut m: FxMap<String, u32> = FxMap::default();
+        m.insert("UA".into(), 1);
+        assert_eq!(m.get("UA"), Some(&1));
+        assert_eq!(m.get("RU"), None);
+    }
+}
