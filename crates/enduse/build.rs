@@ -4,7 +4,8 @@
 //! At run time the image is used only if the bundled files still have that
 //! digest, so it can never be stale: the files stay the truth, and a
 //! mismatch (or an empty image, written when the data set does not load
-//! here) means the files are loaded as before.
+//! here) means the files are loaded as before. The bundled boundaries are
+//! packed the same way (`OUT_DIR/admin1.packed`).
 
 use std::path::PathBuf;
 
@@ -23,5 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|image| enduse_load::seal_for_files(&files, &image))
         .unwrap_or_default();
     std::fs::write(out, sealed)?;
+    // The bundled admin-1 boundaries, packed (checked against their GeoJSON
+    // at run time the same way); empty if they cannot be read here.
+    println!("cargo:rerun-if-changed=../../data/geo/admin1.geojson");
+    let packed = enduse_geo::Boundaries::pack_bundled().unwrap_or_default();
+    std::fs::write(
+        PathBuf::from(std::env::var("OUT_DIR")?).join("admin1.packed"),
+        packed,
+    )?;
     Ok(())
 }
