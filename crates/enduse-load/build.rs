@@ -21,7 +21,12 @@ fn main() {
     for file in TYPE_SOURCES {
         println!("cargo:rerun-if-changed={file}");
         let bytes = std::fs::read(Path::new(file)).unwrap_or_default();
-        for b in file.as_bytes().iter().chain([0u8].iter()).chain(bytes.iter()) {
+        for b in file
+            .as_bytes()
+            .iter()
+            .chain([0u8].iter())
+            .chain(bytes.iter())
+        {
             hash ^= u64::from(*b);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }

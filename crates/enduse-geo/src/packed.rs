@@ -161,11 +161,11 @@ impl Boundaries {
         let areas = unpack(packed)?;
         // The border is small: read it as `from_geojson` does, with no
         // areas, then add the unpacked ones and their index.
-        let mut b = match Self::from_geojson(r#"{"type":"FeatureCollection","features":[]}"#, BORDER)
-        {
-            Ok(b) => b,
-            Err(e) => return Some(Err(e)),
-        };
+        let mut b =
+            match Self::from_geojson(r#"{"type":"FeatureCollection","features":[]}"#, BORDER) {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
         let boxes = areas
             .iter()
             .enumerate()
@@ -198,7 +198,13 @@ mod tests {
             assert_eq!((x.0, x.1), (y.0, y.1));
             assert_eq!(x.2, y.2);
         }
-        for (lat, lon) in [(50.0, 36.23), (50.6, 36.6), (45.0, 34.1), (43.5, 34.0), (55.75, 37.62)] {
+        for (lat, lon) in [
+            (50.0, 36.23),
+            (50.6, 36.6),
+            (45.0, 34.1),
+            (43.5, 34.0),
+            (55.75, 37.62),
+        ] {
             let p = LatLon::new(lat, lon).unwrap();
             assert_eq!(a.locate(p), b.locate(p));
             assert_eq!(a.border_distance_km(p), b.border_distance_km(p));

@@ -50,7 +50,11 @@ pub enum ImageError {
 }
 
 /// Encodes a register, its rules and the schema text as an image.
-pub fn encode_image(register: &Register, rules: &[Rule], schema: &str) -> Result<Vec<u8>, ImageError> {
+pub fn encode_image(
+    register: &Register,
+    rules: &[Rule],
+    schema: &str,
+) -> Result<Vec<u8>, ImageError> {
     let enc = |e: postcard::Error| ImageError::Unencodable(e.to_string());
     let sections = [
         postcard::to_allocvec(register).map_err(enc)?,
@@ -129,10 +133,7 @@ pub fn check_image(bytes: &[u8]) -> Result<(), ImageError> {
 }
 
 fn payload(bytes: &[u8]) -> Result<&[u8], ImageError> {
-    if bytes.len() < HEADER
-        || &bytes[..8] != MAGIC
-        || bytes.get(8..24) != Some(TYPES.as_bytes())
-    {
+    if bytes.len() < HEADER || &bytes[..8] != MAGIC || bytes.get(8..24) != Some(TYPES.as_bytes()) {
         return Err(ImageError::Foreign);
     }
     let payload = &bytes[HEADER..];
@@ -166,7 +167,8 @@ pub fn engine_from_image(bytes: &[u8]) -> Result<Engine, ImageError> {
     let [register, rules, schema] = sections(payload(bytes)?)?;
     let schema = std::str::from_utf8(schema)
         .map_err(|e| ImageError::Undecodable(format!("the schema: {e}")))?;
-    let undecodable = |what: &str, e: postcard::Error| ImageError::Undecodable(format!("{what}: {e}"));
+    let undecodable =
+        |what: &str, e: postcard::Error| ImageError::Undecodable(format!("{what}: {e}"));
     // The rules decode on a second core while the register decodes here.
     let (register, rules) = std::thread::scope(|s| {
         let rules = s.spawn(|| postcard::from_bytes::<Vec<Rule>>(rules));
@@ -226,8 +228,10 @@ mod tests {
         let sealed = seal_for_files(&files, &image);
         assert!(engine_for_files(&files, &sealed).is_some());
         // One byte of one file changed: the image is stale, so not used.
-        let mut map: std::collections::BTreeMap<String, String> =
-            files.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let mut map: std::collections::BTreeMap<String, String> = files
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         map.entry("parties.toml".into()).or_default().push(' ');
         let edited = crate::DataFiles::from_map("edited", map);
         assert!(engine_for_files(&edited, &sealed).is_none());

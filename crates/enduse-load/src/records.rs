@@ -705,12 +705,7 @@ pub(crate) fn trusted_parts(
     Ok(Some((register, rules, schema.to_owned())))
 }
 
-type Split = (
-    DataFiles,
-    Option<Vec<enduse_core::Rule>>,
-    Raw,
-    Vec<Problem>,
-);
+type Split = (DataFiles, Option<Vec<enduse_core::Rule>>, Raw, Vec<Problem>);
 
 fn split_records(
     origin: &str,

@@ -4,8 +4,8 @@
 use crate::audit_store::{self, AuditState, Edge, FactRow};
 use crate::model::{
     check_expect, check_workflow_expect, latest, next_instant, Change, ImageCheck, Logged, Store,
-    StoreError,
-    TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowVersion, Written,
+    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowVersion,
+    Written,
 };
 use chrono::{DateTime, Utc};
 use enduse_audit::{Entry, SignedCheckpoint, StoredEntry};
@@ -225,12 +225,7 @@ impl Store for MemStore {
         Ok(self.images.get(&txn).cloned())
     }
 
-    fn put_image(
-        &mut self,
-        txn: i64,
-        image: &[u8],
-        check: ImageCheck,
-    ) -> Result<bool, StoreError> {
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError> {
         if !self.txns.iter().any(|t| t.id == txn) {
             return Err(StoreError::Usage(format!("no transaction {txn}")));
         }

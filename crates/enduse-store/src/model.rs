@@ -331,8 +331,7 @@ pub trait Store {
 
     /// The latest transaction at or before `as_of` (now if `None`) that
     /// wrote register facts: the one a register read at `as_of` is as of.
-    fn register_txn_at(&mut self, as_of: Option<DateTime<Utc>>)
-        -> Result<Option<i64>, StoreError>;
+    fn register_txn_at(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Option<i64>, StoreError>;
 
     /// The stored image of the register as of transaction `txn`, unchecked
     /// (see `enduse_load::engine_from_image`), or `None`. A database whose
@@ -344,8 +343,7 @@ pub trait Store {
     /// before `txn` is the one given: the image then describes the register
     /// its writer read plus its own write, and no other writer came between.
     /// Returns whether it was stored.
-    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck)
-        -> Result<bool, StoreError>;
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError>;
 
     /// The heads of one kind as of transaction `txn` (retractions
     /// included), by key: the few control records beside an image.

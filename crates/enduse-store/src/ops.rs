@@ -357,9 +357,10 @@ pub fn open_register(
             .iter()
             .find(|r| r.kind == RecordKind::Schema)
             .map(|r| r.body.as_str());
-        if let (Some(t), Some(Ok(image))) =
-            (txn, schema.map(|s| enduse_load::image_of_engine(&engine, s)))
-        {
+        if let (Some(t), Some(Ok(image))) = (
+            txn,
+            schema.map(|s| enduse_load::image_of_engine(&engine, s)),
+        ) {
             // A cache: failing to store it changes no answer.
             let _ = store.put_image(t, &image, ImageCheck::Nothing);
         }

@@ -5,9 +5,8 @@
 use crate::audit_store::{self, AuditState, FactRow};
 use crate::model::{
     check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, ImageCheck,
-    Logged, Store,
-    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowRecord,
-    WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
+    Logged, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
+    WorkflowRecord, WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
 use enduse_load::{Record, RecordKind};
@@ -704,12 +703,7 @@ impl Store for PgStore {
             .map(|r| r.get(0)))
     }
 
-    fn put_image(
-        &mut self,
-        txn: i64,
-        image: &[u8],
-        check: ImageCheck,
-    ) -> Result<bool, StoreError> {
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError> {
         let target = self.target.clone();
         let e = db_err(&target);
         let mut tx = self.client.transaction().map_err(&e)?;

@@ -1852,15 +1852,27 @@ fn engine_from_heads(store: &mut dyn Store, as_of: Option<DateTime<Utc>>) -> Eng
 fn register_images(env: &Env) {
     let t = env.fresh();
     let mut store = t.open();
-    let t1 = import_files(store.as_mut(), &bundled(), "first").txn.unwrap();
-    let image = store.image(t1.id).unwrap().expect("an import stores its image");
+    let t1 = import_files(store.as_mut(), &bundled(), "first")
+        .txn
+        .unwrap();
+    let image = store
+        .image(t1.id)
+        .unwrap()
+        .expect("an import stores its image");
     assert_eq!(enduse_load::check_image(&image), Ok(()));
     let opened = open_register(store.as_mut(), None, false).unwrap();
-    assert_eq!((opened.txn, &opened.from), (Some(t1.id), &OpenedFrom::Image));
+    assert_eq!(
+        (opened.txn, &opened.from),
+        (Some(t1.id), &OpenedFrom::Image)
+    );
     let from_records = engine_from_heads(store.as_mut(), None);
     assert_same_engine("image vs records", &opened.engine, &from_records);
     assert_eq!(decisions(&opened.engine), decisions(&from_records));
-    assert_same_decisions("image vs files", &decisions(&opened.engine), bundled_decisions());
+    assert_same_decisions(
+        "image vs files",
+        &decisions(&opened.engine),
+        bundled_decisions(),
+    );
     if t.shared() {
         let mut other = t.open();
         let o = open_register(other.as_mut(), None, false).unwrap();
@@ -1884,7 +1896,10 @@ fn register_images(env: &Env) {
         .put_image(t1.id, &image[..image.len() / 3], ImageCheck::Nothing)
         .unwrap());
     let opened = open_register(store.as_mut(), None, false).unwrap();
-    assert!(matches!(opened.from, OpenedFrom::Records { refused: Some(_) }));
+    assert!(matches!(
+        opened.from,
+        OpenedFrom::Records { refused: Some(_) }
+    ));
     // A writable open leaves a sound image again.
     let opened = open_register(store.as_mut(), None, true).unwrap();
     assert!(matches!(opened.from, OpenedFrom::Records { .. }));
@@ -1895,7 +1910,13 @@ fn register_images(env: &Env) {
     // A later write stores no image: the image of the first transaction is
     // not used for the register after it, which is rebuilt from records.
     let rule = live_record(store.as_mut(), RecordKind::Policy, "us-atacms-ukraine-only");
-    let t2 = put(store.as_mut(), with_summary(&rule, "edited summary"), None, "edit").unwrap();
+    let t2 = put(
+        store.as_mut(),
+        with_summary(&rule, "edited summary"),
+        None,
+        "edit",
+    )
+    .unwrap();
     assert_eq!(store.image(t2.id).unwrap(), None);
     let opened = open_register(store.as_mut(), None, false).unwrap();
     assert_eq!(
@@ -1923,15 +1944,24 @@ fn register_images(env: &Env) {
     assert_eq!(store.image(t2.id).unwrap(), None);
 
     // An import on top of a register stores the image of the result.
-    let t3 = import_files(store.as_mut(), &edited_files(), "edited").txn.unwrap();
+    let t3 = import_files(store.as_mut(), &edited_files(), "edited")
+        .txn
+        .unwrap();
     let opened = open_register(store.as_mut(), None, false).unwrap();
-    assert_eq!((opened.txn, &opened.from), (Some(t3.id), &OpenedFrom::Image));
+    assert_eq!(
+        (opened.txn, &opened.from),
+        (Some(t3.id), &OpenedFrom::Image)
+    );
     assert_same_engine(
         "image after a second import",
         &opened.engine,
         &engine_from_heads(store.as_mut(), None),
     );
-    assert_same_decisions("second import", &decisions(&opened.engine), edited_decisions());
+    assert_same_decisions(
+        "second import",
+        &decisions(&opened.engine),
+        edited_decisions(),
+    );
     assert_same_engine(
         "engine_at",
         &engine_at(store.as_mut(), None).unwrap(),

@@ -19,8 +19,8 @@ pub fn boundaries() -> Result<&'static Boundaries> {
     B.get_or_init(|| {
         Boundaries::bundled_from_packed(PACKED_ADMIN1).unwrap_or_else(Boundaries::bundled)
     })
-        .as_ref()
-        .map_err(|e| Error::internal(format!("the bundled boundaries cannot be read: {e}")))
+    .as_ref()
+    .map_err(|e| Error::internal(format!("the bundled boundaries cannot be read: {e}")))
 }
 
 /// Reads a control layer named `name` (in messages) on the bundled

@@ -323,12 +323,11 @@ impl Register {
         // From the stored image of that transaction where there is a sound
         // one, else from the records; a writable database keeps the image
         // it had to rebuild, for the next reader.
-        let opened =
-            match enduse_store::open_register(self.store.as_mut(), at, !self.read_only) {
-                Ok(o) => o,
-                Err(StoreError::Usage(_)) => return Err(empty()),
-                Err(e) => return Err(e.into()),
-            };
+        let opened = match enduse_store::open_register(self.store.as_mut(), at, !self.read_only) {
+            Ok(o) => o,
+            Err(StoreError::Usage(_)) => return Err(empty()),
+            Err(e) => return Err(e.into()),
+        };
         let control = match opened.control {
             Some(text) => ControlSource::Text {
                 name: "the database's control layer".into(),
