@@ -1843,12 +1843,12 @@ fn engine_from_heads(store: &mut dyn Store, as_of: Option<DateTime<Utc>>) -> Eng
 }
 
 /// 14. Register images. An import stores the image of the register it
-///    leaves; an open uses the image of exactly the transaction it reads
-///    as of, after checking its SHA-256, and builds the same engine as the
-///    records do. A corrupted image, a missing one (a write that stored
-///    none, as after a crash between the write and the image) and one of
-///    an older transaction are never used: the open rebuilds from the
-///    records, with the same answers.
+///     leaves; an open uses the image of exactly the transaction it reads
+///     as of, after checking its SHA-256, and builds the same engine as the
+///     records do. A corrupted image, a missing one (a write that stored
+///     none, as after a crash between the write and the image) and one of
+///     an older transaction are never used: the open rebuilds from the
+///     records, with the same answers.
 fn register_images(env: &Env) {
     let t = env.fresh();
     let mut store = t.open();
