@@ -575,6 +575,37 @@ fn sigkill_inside_the_import_transaction_leaves_the_old_register() {
     );
 }
 
+/// Killed after its transaction committed, while the image of the new
+/// register is being stored: the import is kept whole, and an open either
+/// finds the complete image of that very transaction or rebuilds from the
+/// records; either way it is the imported register, never the one before.
+#[test]
+fn sigkill_while_storing_the_image_keeps_the_import() {
+    let (dir, db) = tmp_db();
+    ok(&db, &["init"]);
+    let data = gen(dir.path(), "3000");
+    import_and_kill(&db, &data, &[("ENDUSE_TEST_PHASES", "1")], "phase: imaging");
+    assert_intact(&db);
+    assert_eq!(txn_count(&db), 2, "the import committed before its image");
+    let mut store = enduse_store::open_read_only(&db).unwrap();
+    let opened = enduse_store::open_register(store.as_mut(), None, false).unwrap();
+    assert_eq!(opened.txn, Some(2));
+    let records = enduse_store::records_at(store.as_mut(), None).unwrap();
+    let refs: Vec<&enduse_load::Record> = records.iter().collect();
+    let rebuilt = enduse_load::engine_from_trusted_records("records", &refs).unwrap();
+    assert_eq!(
+        serde_json::to_string(opened.engine.register()).unwrap(),
+        serde_json::to_string(rebuilt.register()).unwrap()
+    );
+    assert_eq!(opened.engine.rules().len(), rebuilt.rules().len());
+    // The generated register, not the bundled one it replaced.
+    assert!(!opened
+        .engine
+        .rules()
+        .iter()
+        .any(|r| r.id.as_str() == "us-atacms-ukraine-only"));
+}
+
 use enduse_testkit::pgcluster;
 
 /// The same commands against a throw-away PostgreSQL server: init, a

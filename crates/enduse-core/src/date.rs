@@ -3,7 +3,7 @@
 //! rounded to a guess.
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A date that may be imprecise: every day from `earliest` to `latest`
@@ -147,6 +147,24 @@ impl fmt::Display for DateSpec {
 impl Serialize for DateSpec {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// The inverse of `Serialize`: the text form, parsed again (it round-trips,
+/// see the `display_round_trips` test).
+impl<'de> Deserialize<'de> for DateSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = DateSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date: YYYY-MM-DD, YYYY-MM, YYYY or FROM..TO")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DateSpec, E> {
+                DateSpec::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 

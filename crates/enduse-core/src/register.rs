@@ -7,11 +7,11 @@ use crate::ids::{
 };
 use crate::vocab::{Consent, Group, PartyDefault, Status, Term, WithdrawalRule};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What kind of actor a party is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartyKind {
     /// A sovereign state, named by its ISO 3166-1 alpha-2 code.
@@ -25,7 +25,7 @@ pub enum PartyKind {
 }
 
 /// A named authority inside a party that can grant approvals (`US:SecDef`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Authority {
     /// `PARTY:Name`.
     pub id: AuthorityId,
@@ -37,7 +37,7 @@ pub struct Authority {
 }
 
 /// A party of the register.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Party {
     /// Code (`US`, `Rheinmetall`, `OTTAWA`).
     pub id: PartyId,
@@ -52,7 +52,7 @@ pub struct Party {
 }
 
 /// Whether a place is a country or a subdivision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlaceKind {
     /// ISO 3166-1.
@@ -64,7 +64,7 @@ pub enum PlaceKind {
 }
 
 /// A place, in a de jure hierarchy (RU-KRS is in RU; UA-43 is in UA).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Place {
     /// ISO code.
     pub code: PlaceCode,
@@ -77,7 +77,7 @@ pub struct Place {
 }
 
 /// A public source: an article, a law, a treaty record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Source {
     /// Identifier used by rules and records.
     pub id: SourceId,
@@ -98,7 +98,7 @@ pub struct Source {
 }
 
 /// What a model depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DependencyKind {
     /// A physical component.
@@ -110,7 +110,7 @@ pub enum DependencyKind {
 }
 
 /// A dependency of a model on a provider party.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dependency {
     /// Kind of dependency.
     pub kind: DependencyKind,
@@ -135,7 +135,7 @@ impl Dependency {
 }
 
 /// An item category, possibly within a broader one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Category {
     /// Identifier (`anti-personnel-mine`).
     pub id: CategoryId,
@@ -146,7 +146,7 @@ pub struct Category {
 }
 
 /// An item model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemModel {
     /// Designation (`ATACMS`).
     pub id: ModelId,
@@ -171,7 +171,7 @@ pub struct ItemModel {
 }
 
 /// A quantity of one model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lot {
     /// Identifier.
     pub id: LotId,
@@ -186,7 +186,7 @@ pub struct Lot {
 }
 
 /// The stage of a transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Announced or promised.
@@ -198,7 +198,7 @@ pub enum Stage {
 }
 
 /// A dated stage of a transfer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageDate {
     /// Which stage.
     pub stage: Stage,
@@ -211,7 +211,7 @@ pub struct StageDate {
 }
 
 /// A transfer of a lot between two parties.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transfer {
     /// Identifier.
     pub id: TransferId,
@@ -247,7 +247,7 @@ impl Transfer {
 }
 
 /// A step in a party's membership of a treaty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// Signature (does not bind by itself here).
@@ -271,7 +271,7 @@ pub enum StepKind {
 }
 
 /// A dated membership step.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MembershipStep {
     /// The member.
     pub party: PartyId,
@@ -289,7 +289,7 @@ pub struct MembershipStep {
 }
 
 /// A treaty. Its prohibitions are rules owned by the treaty's party id.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Treaty {
     /// The party id under which the treaty's rules are filed (`OTTAWA`).
     pub id: PartyId,
@@ -383,7 +383,7 @@ impl Treaty {
 }
 
 /// An armed conflict: its parties are "parties to a conflict" in re-export rules.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Conflict {
     /// Identifier.
     pub id: String,
@@ -400,7 +400,7 @@ pub struct Conflict {
 }
 
 /// Descriptive facts of a data set.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DataSetInfo {
     /// Short name (`ukraine-2022-2025`).
     pub name: String,
@@ -409,7 +409,7 @@ pub struct DataSetInfo {
 }
 
 /// Everything the register holds except the rules.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Register {
     /// Data-set description.
     pub info: DataSetInfo,

@@ -35,7 +35,7 @@ pub const ANNOTATIONS: &[&str] = &[
 pub const MAX_NESTING: usize = 64;
 
 /// Whether a rule grants or restricts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleEffect {
     /// A Cedar `permit`.
@@ -54,7 +54,7 @@ impl RuleEffect {
 }
 
 /// One rule of one party.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     /// Unique id (`@id`).
     pub id: RuleId,
@@ -191,6 +191,25 @@ impl LazyPolicy {
     /// The Cedar text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+}
+
+/// Only the id and the text: a rule read back from a binary image of a
+/// register is parsed when a decision first needs it, as a stored one is.
+impl Serialize for LazyPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.id, &self.text).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LazyPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (id, text) = <(String, String)>::deserialize(d)?;
+        Ok(Self {
+            id,
+            text,
+            parsed: OnceLock::new(),
+        })
     }
 }
 

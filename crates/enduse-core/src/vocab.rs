@@ -78,7 +78,7 @@ pub enum StatusFilter {
 }
 
 /// What a consent decision covers. An empty list or `None` means "any".
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ConsentScope {
     /// Who asked / who acts.
     pub actor: Option<PartyId>,
@@ -103,7 +103,7 @@ pub struct ConsentScope {
 }
 
 /// A decision of an authority on a request: consent granted or refused.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Consent {
     /// Identifier.
     pub id: String,
@@ -184,7 +184,7 @@ impl Consent {
 }
 
 /// What a party's silence means for an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DefaultEffect {
     /// What its conditions do not forbid is permitted.
@@ -196,7 +196,7 @@ pub enum DefaultEffect {
 }
 
 /// A party's declared default for some actions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartyDefault {
     /// Identifier.
     pub id: String,
@@ -245,7 +245,7 @@ impl PartyDefault {
 }
 
 /// A dated membership of a party in a group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupMembership {
     /// The member.
     pub party: PartyId,
@@ -258,7 +258,7 @@ pub struct GroupMembership {
 }
 
 /// A group of parties (EU, NATO, "partners").
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
     /// Identifier, as in `Group::"NATO"`.
     pub id: String,
@@ -278,7 +278,7 @@ impl Group {
 }
 
 /// A term of a hierarchical vocabulary (target classes, purposes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Term {
     /// Identifier, as in `TargetClass::"airfield"`.
     pub id: String,
@@ -289,7 +289,7 @@ pub struct Term {
 }
 
 /// The rule by which a treaty's withdrawal takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WithdrawalRule {
     /// Months from the notice to the effect.
     pub notice_months: u32,
@@ -303,7 +303,7 @@ pub struct WithdrawalRule {
 /// border, a populated area, a drawn polygon, or a union of other areas.
 /// The core holds its definition; `enduse-geo` decides which areas contain a
 /// point, and the request carries them as `context.areas`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NamedArea {
     /// Identifier, as in `Area::"kharkiv-border-band"`.
     pub id: String,

@@ -9,6 +9,7 @@
 
 mod areas;
 mod control;
+mod packed;
 mod pip;
 mod shape;
 

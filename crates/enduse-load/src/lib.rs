@@ -34,12 +34,17 @@
 
 mod error;
 mod files;
+mod image;
 mod records;
 mod report;
 mod toml_model;
 
 pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
+pub use image::{
+    check_image, encode_image, engine_for_files, engine_from_image, files_digest,
+    image_from_records, image_of_engine, seal_for_files, ImageError,
+};
 pub use records::{
     check_key, control_json, control_records, derive_times, engine_from_records,
     engine_from_trusted_records, files_from_records, record_from_text, records_from_files, Record,

@@ -681,6 +681,37 @@ fn engine_with_checks(
     records: &[&Record],
     checks: enduse_core::Checks,
 ) -> Result<Engine, DataSetError> {
+    let (files, rules, raw, problems) = split_records(origin, records, checks)?;
+    crate::build(&files, raw, problems, checks, rules)
+}
+
+/// The register of trusted `records` (in the order a store returns heads)
+/// and its rules built from their stored headers, as [`engine_from_trusted_records`]
+/// would hand them to the engine; `None` for rules stored without a header
+/// (written before headers were kept), which need the Cedar parser.
+pub(crate) fn trusted_parts(
+    origin: &str,
+    records: &[&Record],
+) -> Result<Option<(enduse_core::Register, Vec<enduse_core::Rule>, String)>, DataSetError> {
+    let (files, rules, raw, mut problems) =
+        split_records(origin, records, enduse_core::Checks::Trusted)?;
+    let register = crate::toml_model::convert(raw, &mut problems);
+    if !problems.is_empty() {
+        return Err(DataSetError::from_problems(&files, problems));
+    }
+    let (Some(rules), Some(schema)) = (rules, files.get("schema.cedarschema")) else {
+        return Ok(None);
+    };
+    Ok(Some((register, rules, schema.to_owned())))
+}
+
+type Split = (DataFiles, Option<Vec<enduse_core::Rule>>, Raw, Vec<Problem>);
+
+fn split_records(
+    origin: &str,
+    records: &[&Record],
+    checks: enduse_core::Checks,
+) -> Result<Split, DataSetError> {
     // Rules on a second core, the register on this one. Trusted records
     // carry their rules' headers: build the rules from them and leave the
     // Cedar parsing to the first decision that needs each.
@@ -739,7 +770,7 @@ fn engine_with_checks(
         return Err(DataSetError::from_problems(&files, problems));
     };
     problems.append(&mut rule_problems);
-    crate::build(&files, raw, problems, checks, rules)
+    Ok((files, rules, raw, problems))
 }
 
 /// Writes records back as data-set files: the inverse of

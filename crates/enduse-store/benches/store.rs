@@ -94,6 +94,42 @@ fn main() {
     // Freeing a large engine is not part of any user's wait.
     std::mem::forget(engine);
 
+    // The two ways to be ready, side by side: the stored image of the
+    // latest transaction, and the records (what an open does without one).
+    for round in 1..=3 {
+        let t = Instant::now();
+        let txn = store.register_txn_at(None).unwrap().unwrap();
+        let image = store.image(txn).unwrap();
+        let read = t.elapsed();
+        let size = image.as_ref().map_or(0, Vec::len);
+        let t = Instant::now();
+        let from_image = image.map(|i| enduse_load::engine_from_image(&i));
+        let built = t.elapsed();
+        match from_image {
+            Some(Ok(e)) => {
+                println!(
+                    "round {round}: image of transaction {txn}: {:.1} MB read in {read:?}, \
+                     checked, decoded and built in {built:?}: ready in {:?}",
+                    size as f64 / 1e6,
+                    read + built
+                );
+                std::mem::forget(e);
+            }
+            Some(Err(e)) => println!("round {round}: image of transaction {txn} refused: {e}"),
+            None => println!("round {round}: no image of transaction {txn}"),
+        }
+        let t = Instant::now();
+        let records = enduse_store::records_at(store.as_mut(), None).unwrap();
+        let refs: Vec<&enduse_load::Record> = records.iter().collect();
+        let e = enduse_load::engine_from_trusted_records("bench", &refs).unwrap();
+        println!(
+            "round {round}: from the records: ready in {:?}",
+            t.elapsed()
+        );
+        std::mem::forget(e);
+        std::mem::forget(records);
+    }
+
     let first = txns.first().map(|t| t.at);
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = |n: usize| {

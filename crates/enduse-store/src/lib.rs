@@ -30,12 +30,13 @@ mod sqlite;
 pub use audit_store::{audit_instant, expected_txn_entry, txn_digest, txn_entry, FactRow};
 pub use mem::MemStore;
 pub use model::{
-    Change, Expect, Logged, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange,
-    WorkflowKind, WorkflowRecord, WorkflowVersion, Written,
+    Change, Expect, ImageCheck, Logged, Store, StoreError, TxnDigest, TxnInfo, Version,
+    WorkflowChange, WorkflowKind, WorkflowRecord, WorkflowVersion, Written,
 };
 pub use ops::{
     engine_at, export_files, import, import_records, import_records_checked, open, open_read_only,
-    prepare, put, records_at, retract, sqlite_path, ImportReport,
+    open_register, prepare, put, records_at, retract, sqlite_path, ImportReport, Opened,
+    OpenedFrom,
 };
 pub use pg::{PgStore, PG_MIGRATIONS};
 pub use sqlite::{SqliteStore, MIGRATIONS};

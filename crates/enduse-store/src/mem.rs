@@ -3,8 +3,9 @@
 
 use crate::audit_store::{self, AuditState, Edge, FactRow};
 use crate::model::{
-    check_expect, check_workflow_expect, latest, next_instant, Change, Logged, Store, StoreError,
-    TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowVersion, Written,
+    check_expect, check_workflow_expect, latest, next_instant, Change, ImageCheck, Logged, Store,
+    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowVersion,
+    Written,
 };
 use chrono::{DateTime, Utc};
 use enduse_audit::{Entry, SignedCheckpoint, StoredEntry};
@@ -23,6 +24,7 @@ pub struct MemStore {
     checkpoints: BTreeMap<u64, SignedCheckpoint>,
     /// Made on first use.
     audit: Option<AuditState>,
+    images: HashMap<i64, Vec<u8>>,
 }
 
 impl std::fmt::Debug for MemStore {
@@ -208,6 +210,48 @@ impl Store for MemStore {
 
     fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError> {
         Ok(self.versions.iter().map(|v| v.txn).max())
+    }
+
+    fn register_txn_at(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .versions
+            .iter()
+            .filter(|v| as_of.is_none_or(|t| v.sys_from <= t))
+            .map(|v| v.txn)
+            .max())
+    }
+
+    fn image(&mut self, txn: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.images.get(&txn).cloned())
+    }
+
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError> {
+        if !self.txns.iter().any(|t| t.id == txn) {
+            return Err(StoreError::Usage(format!("no transaction {txn}")));
+        }
+        if let ImageCheck::After(base) = check {
+            let before = self
+                .versions
+                .iter()
+                .map(|v| v.txn)
+                .filter(|&t| t < txn)
+                .max();
+            if before != base {
+                return Ok(false);
+            }
+        }
+        self.images.insert(txn, image.to_vec());
+        Ok(true)
+    }
+
+    fn kind_heads(&mut self, kind: RecordKind, txn: i64) -> Result<Vec<Version>, StoreError> {
+        let rows: Vec<Version> = self
+            .versions
+            .iter()
+            .filter(|v| v.record.kind == kind && v.txn <= txn)
+            .cloned()
+            .collect();
+        Ok(latest(rows, None))
     }
 
     fn audit_append(&mut self, entries: &[Entry]) -> Result<Logged, StoreError> {

@@ -254,6 +254,17 @@ pub enum StoreError {
     Usage(String),
 }
 
+/// What [`Store::put_image`] checks before it stores an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageCheck {
+    /// Nothing: the image was built from the heads as of the transaction.
+    Nothing,
+    /// That the latest register transaction before the image's is this one
+    /// (`None`: there was none), so that the image, built from what its
+    /// writer read and wrote, is the register as of its transaction.
+    After(Option<i64>),
+}
+
 /// A bitemporal register store. Every backend answers identically; the
 /// conformance suite checks that.
 pub trait Store {
@@ -317,6 +328,26 @@ pub trait Store {
     /// The latest transaction that wrote a record of the register (not
     /// only workflow records): what a snapshot of the register is of.
     fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError>;
+
+    /// The latest transaction at or before `as_of` (now if `None`) that
+    /// wrote register facts: the one a register read at `as_of` is as of.
+    fn register_txn_at(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Option<i64>, StoreError>;
+
+    /// The stored image of the register as of transaction `txn`, unchecked
+    /// (see `enduse_load::engine_from_image`), or `None`. A database whose
+    /// schema predates images has none.
+    fn image(&mut self, txn: i64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores `image` as the register as of transaction `txn`, replacing
+    /// any. With [`ImageCheck::After`], only if the register transaction
+    /// before `txn` is the one given: the image then describes the register
+    /// its writer read plus its own write, and no other writer came between.
+    /// Returns whether it was stored.
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError>;
+
+    /// The heads of one kind as of transaction `txn` (retractions
+    /// included), by key: the few control records beside an image.
+    fn kind_heads(&mut self, kind: RecordKind, txn: i64) -> Result<Vec<Version>, StoreError>;
 
     /// Appends `entries` to the audit log in a transaction of their own,
     /// with a signed checkpoint of the new size.

@@ -3,7 +3,7 @@
 //! read a record's history.
 
 use crate::mem::MemStore;
-use crate::model::{Change, Expect, Store, StoreError, TxnInfo, Version};
+use crate::model::{Change, Expect, ImageCheck, Store, StoreError, TxnInfo, Version};
 use crate::pg::PgStore;
 use crate::sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
@@ -149,7 +149,12 @@ pub fn import_records_checked(
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<ImportReport, StoreError> {
     progress("comparing", 0, 0);
-    let heads = live(store.heads(None)?);
+    let heads = store.heads(None)?;
+    // The register transaction this import builds on: its image will hold
+    // the register as of the import's own transaction only if no other
+    // write came between.
+    let base = heads.iter().map(|v| v.txn).max();
+    let heads = live(heads);
     // Keys borrowed, not cloned: at 1.6 million records the clones cost
     // seconds.
     let by_key: HashMap<(RecordKind, &str), &Version> = heads
@@ -194,17 +199,18 @@ pub fn import_records_checked(
         .collect();
     drop(seen);
     drop(by_key);
-    let mut changes: Vec<Change> = records
-        .into_iter()
-        .zip(expects)
-        .filter_map(|(record, expect)| {
-            expect.map(|expect| Change {
+    let mut changes: Vec<Change> = Vec::with_capacity(records.len());
+    let mut unchanged: Vec<Record> = Vec::new();
+    for (record, expect) in records.into_iter().zip(expects) {
+        match expect {
+            Some(expect) => changes.push(Change {
                 record,
                 retract: false,
                 expect,
-            })
-        })
-        .collect();
+            }),
+            None => unchanged.push(record),
+        }
+    }
     for (kind, key, version) in gone {
         report.retracted += 1;
         changes.push(Change {
@@ -216,9 +222,157 @@ pub fn import_records_checked(
     if changes.is_empty() || !check(&report, &changes) {
         return Ok(report);
     }
-    report.txn = Some(store.write(&changes, note, &mut |d, t| progress("writing", d, t))?);
-    drop_aside(changes);
+    // The image of the new register is built on another core while the
+    // records are written: from the same records, in the order a store
+    // returns its heads, so that it is exactly what a read of them builds.
+    let (written, image) = std::thread::scope(|s| {
+        let image = s.spawn(|| {
+            let mut refs: Vec<&Record> = changes
+                .iter()
+                .filter(|c| !c.retract)
+                .map(|c| &c.record)
+                .chain(unchanged.iter())
+                .collect();
+            refs.sort_unstable_by(|a, b| head_order(a, b));
+            let image = enduse_load::image_from_records("import", &refs);
+            image.ok().flatten()
+        });
+        let written = store.write(&changes, note, &mut |d, t| progress("writing", d, t));
+        (written, image.join().ok().flatten())
+    });
+    let txn = written?;
+    drop_aside((changes, unchanged));
+    if let Some(image) = image {
+        progress("imaging", 0, 0);
+        // A cache: an import whose image cannot be stored has still
+        // succeeded, and readers rebuild from the records.
+        let _ = store.put_image(txn.id, &image, ImageCheck::After(base));
+        drop_aside(image);
+    }
+    report.txn = Some(txn);
     Ok(report)
+}
+
+/// The order in which every store returns heads: by kind name, then key
+/// (bytewise).
+fn head_order(a: &Record, b: &Record) -> std::cmp::Ordering {
+    (a.kind.as_str(), a.key.as_str()).cmp(&(b.kind.as_str(), b.key.as_str()))
+}
+
+/// Where an [`Opened`] register came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenedFrom {
+    /// The stored image of its transaction.
+    Image,
+    /// Its records, because there was no usable image (the reason, where
+    /// one was stored but refused).
+    Records {
+        /// Why a stored image was not used (`None`: there was none).
+        refused: Option<String>,
+    },
+}
+
+/// A register read from a store.
+pub struct Opened {
+    /// The engine.
+    pub engine: Engine,
+    /// The control layer (`control.json`) the database holds, if any.
+    pub control: Option<String>,
+    /// The latest register transaction it holds.
+    pub txn: Option<i64>,
+    /// Whether it came from an image or from the records.
+    pub from: OpenedFrom,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("txn", &self.txn)
+            .field("from", &self.from)
+            .field("rules", &self.engine.rules().len())
+            .finish()
+    }
+}
+
+fn no_register(store: &dyn Store, as_of: Option<DateTime<Utc>>) -> StoreError {
+    StoreError::Usage(match as_of {
+        Some(t) => format!(
+            "the {} database held no register at {}",
+            store.backend(),
+            t.to_rfc3339()
+        ),
+        None => format!(
+            "the {} database is empty: run `enduse init` or `enduse import DIR`",
+            store.backend()
+        ),
+    })
+}
+
+/// The register as the database held it at `as_of` (now if `None`), ready
+/// to decide: from the stored image of its transaction when there is a
+/// sound one (one blob read; no record decoded, no rule parsed), else from
+/// its records, which stay the truth. An image is found by the transaction
+/// the read is as of, and checked by its SHA-256 and build before use, so
+/// neither a stale nor a damaged one is ever used. With `write_back`, a
+/// register built from records leaves its image for the next reader.
+pub fn open_register(
+    store: &mut dyn Store,
+    as_of: Option<DateTime<Utc>>,
+    write_back: bool,
+) -> Result<Opened, StoreError> {
+    let Some(txn) = store.register_txn_at(as_of)? else {
+        return Err(no_register(store, as_of));
+    };
+    let mut refused = None;
+    if let Some(bytes) = store.image(txn)? {
+        match enduse_load::engine_from_image(&bytes) {
+            Ok(engine) => {
+                drop_aside(bytes);
+                let control: Vec<Record> = live(store.kind_heads(RecordKind::Control, txn)?)
+                    .into_iter()
+                    .map(|v| v.record)
+                    .collect();
+                let refs: Vec<&Record> = control.iter().collect();
+                return Ok(Opened {
+                    engine,
+                    control: enduse_load::control_json(&refs),
+                    txn: Some(txn),
+                    from: OpenedFrom::Image,
+                });
+            }
+            Err(e) => refused = Some(e.to_string()),
+        }
+    }
+    let heads = store.heads(as_of)?;
+    let txn = heads.iter().map(|v| v.txn).max();
+    let records: Vec<Record> = live(heads).into_iter().map(|v| v.record).collect();
+    if records.is_empty() {
+        return Err(no_register(store, as_of));
+    }
+    let refs: Vec<&Record> = records.iter().collect();
+    let engine = enduse_load::engine_from_trusted_records(&origin(store, as_of), &refs)?;
+    let control = enduse_load::control_json(&refs);
+    if write_back {
+        let schema = refs
+            .iter()
+            .find(|r| r.kind == RecordKind::Schema)
+            .map(|r| r.body.as_str());
+        if let (Some(t), Some(Ok(image))) = (
+            txn,
+            schema.map(|s| enduse_load::image_of_engine(&engine, s)),
+        ) {
+            // A cache: failing to store it changes no answer.
+            let _ = store.put_image(t, &image, ImageCheck::Nothing);
+        }
+    }
+    drop(refs);
+    drop_aside(records);
+    Ok(Opened {
+        engine,
+        control,
+        txn,
+        from: OpenedFrom::Records { refused },
+    })
 }
 
 fn origin(store: &dyn Store, as_of: Option<DateTime<Utc>>) -> String {
@@ -245,25 +399,7 @@ pub fn engine_at(
     store: &mut dyn Store,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Engine, StoreError> {
-    let records = records_at(store, as_of)?;
-    if records.is_empty() {
-        return Err(StoreError::Usage(match as_of {
-            Some(t) => format!(
-                "the {} database held no register at {}",
-                store.backend(),
-                t.to_rfc3339()
-            ),
-            None => format!(
-                "the {} database is empty: run `enduse init` or `enduse import DIR`",
-                store.backend()
-            ),
-        }));
-    }
-    let refs: Vec<&Record> = records.iter().collect();
-    Ok(enduse_load::engine_from_trusted_records(
-        &origin(store, as_of),
-        &refs,
-    )?)
+    Ok(open_register(store, as_of, false)?.engine)
 }
 
 /// The register at `as_of`, as data-set files.

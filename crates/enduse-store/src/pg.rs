@@ -4,9 +4,9 @@
 
 use crate::audit_store::{self, AuditState, FactRow};
 use crate::model::{
-    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, Logged, Store,
-    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowRecord,
-    WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
+    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, ImageCheck,
+    Logged, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
+    WorkflowRecord, WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
 use enduse_load::{Record, RecordKind};
@@ -91,6 +91,15 @@ pub const PG_MIGRATIONS: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION enduse_audit_append_only();
     CREATE TRIGGER audit_key_no_truncate BEFORE TRUNCATE ON audit_key
         FOR EACH STATEMENT EXECUTE FUNCTION enduse_audit_append_only();",
+    // 6: images of the register as of a transaction (see the SQLite
+    // migration). Stored out of line and uncompressed: the image is
+    // compact already, and compressing it would cost seconds per write and
+    // per open.
+    "CREATE TABLE register_images (
+        txn BIGINT PRIMARY KEY REFERENCES txns(id),
+        image BYTEA NOT NULL
+    );
+    ALTER TABLE register_images ALTER COLUMN image SET STORAGE EXTERNAL;",
 ];
 
 /// Any fixed number: serialises migrations of processes opening at once.
@@ -661,6 +670,82 @@ impl Store for PgStore {
 
     fn fact_digests(&mut self) -> Result<Vec<TxnDigest>, StoreError> {
         audit_store::pg::fact_digests(&mut self.client, &self.target)
+    }
+
+    fn register_txn_at(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Option<i64>, StoreError> {
+        let Some(t) = as_of else {
+            return self.latest_register_txn();
+        };
+        let target = self.target.clone();
+        Ok(self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT txn FROM facts WHERE kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                     AND txn <= (SELECT max(id) FROM txns WHERE at <= $1) \
+                     ORDER BY txn DESC LIMIT 1"
+                ),
+                &[&t.timestamp_micros()],
+            )
+            .map_err(db_err(&target))?
+            .map(|r| r.get(0)))
+    }
+
+    fn image(&mut self, txn: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.read_version()?.unwrap_or(0) < crate::sqlite::IMAGE_VERSION {
+            return Ok(None);
+        }
+        let target = self.target.clone();
+        Ok(self
+            .client
+            .query_opt("SELECT image FROM register_images WHERE txn = $1", &[&txn])
+            .map_err(db_err(&target))?
+            .map(|r| r.get(0)))
+    }
+
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let mut tx = self.client.transaction().map_err(&e)?;
+        if let ImageCheck::After(base) = check {
+            // Transactions are numbered under the writers' lock, so once
+            // `txn` is committed every lower one is final.
+            let before: Option<i64> = tx
+                .query_opt(
+                    &format!(
+                        "SELECT txn FROM facts WHERE kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                         AND txn < $1 ORDER BY txn DESC LIMIT 1"
+                    ),
+                    &[&txn],
+                )
+                .map_err(&e)?
+                .map(|r| r.get(0));
+            if before != base {
+                return Ok(false);
+            }
+        }
+        tx.execute(
+            "INSERT INTO register_images (txn, image) VALUES ($1, $2) \
+             ON CONFLICT (txn) DO UPDATE SET image = EXCLUDED.image",
+            &[&txn, &image],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        Ok(true)
+    }
+
+    fn kind_heads(&mut self, kind: RecordKind, txn: i64) -> Result<Vec<Version>, StoreError> {
+        let rows = self.rows(
+            &format!(
+                "SELECT {COLS} FROM facts WHERE kind = $1 AND txn <= $2 \
+                 ORDER BY key COLLATE \"C\", version"
+            ),
+            &[&kind.as_str(), &txn],
+        )?;
+        Ok(
+            crate::model::last_of_runs(rows.into_iter().map(Ok::<_, std::convert::Infallible>))
+                .unwrap_or_default(),
+        )
     }
 
     fn heads(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Vec<Version>, StoreError> {

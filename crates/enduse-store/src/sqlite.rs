@@ -4,9 +4,9 @@
 
 use crate::audit_store::{self, AuditState, FactRow};
 use crate::model::{
-    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, Logged, Store,
-    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowRecord,
-    WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
+    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, ImageCheck,
+    Logged, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
+    WorkflowRecord, WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
 use enduse_load::{Record, RecordKind};
@@ -95,7 +95,18 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit key is append-only'); END;
     CREATE TRIGGER audit_key_no_delete BEFORE DELETE ON audit_key
         BEGIN SELECT RAISE(ABORT, 'the audit key is append-only'); END;",
+    // 6: images of the register as of a transaction (`enduse_load`'s
+    // binary form, checked by its SHA-256), so that an open reads one blob
+    // instead of every head. An image is a cache: it may be missing or be
+    // replaced, and a bad one is ignored; the facts stay the truth.
+    "CREATE TABLE register_images (
+        txn INTEGER PRIMARY KEY REFERENCES txns(id),
+        image BLOB NOT NULL
+    );",
 ];
+
+/// The schema version that brings register images.
+pub(crate) const IMAGE_VERSION: i64 = 6;
 
 /// The schema version that brings the audit log.
 pub(crate) const AUDIT_VERSION: usize = 5;
@@ -602,6 +613,84 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(&e);
         rows
+    }
+
+    fn register_txn_at(&mut self, as_of: Option<DateTime<Utc>>) -> Result<Option<i64>, StoreError> {
+        let Some(t) = as_of else {
+            return self.latest_register_txn();
+        };
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT txn FROM facts WHERE kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                     AND txn <= (SELECT max(id) FROM txns WHERE at <= ?1) \
+                     ORDER BY txn DESC LIMIT 1"
+                ),
+                [t.timestamp_micros()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err(&self.target))
+    }
+
+    fn image(&mut self, txn: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.read_version()?.unwrap_or(0) < IMAGE_VERSION {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT image FROM register_images WHERE txn = ?1",
+                [txn],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err(&self.target))
+    }
+
+    fn put_image(&mut self, txn: i64, image: &[u8], check: ImageCheck) -> Result<bool, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        if let ImageCheck::After(base) = check {
+            let before: Option<i64> = tx
+                .query_row(
+                    &format!(
+                        "SELECT txn FROM facts WHERE kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                         AND txn < ?1 ORDER BY txn DESC LIMIT 1"
+                    ),
+                    [txn],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(&e)?;
+            if before != base {
+                return Ok(false);
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO register_images (txn, image) VALUES (?1, ?2)",
+            params![txn, image],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        Ok(true)
+    }
+
+    fn kind_heads(&mut self, kind: RecordKind, txn: i64) -> Result<Vec<Version>, StoreError> {
+        let e = db_err(&self.target);
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLS} FROM facts WHERE kind = ?1 AND txn <= ?2 ORDER BY key, version"
+            ))
+            .map_err(&e)?;
+        let rows = stmt
+            .query_map(params![kind.as_str(), txn], row_version)
+            .map_err(&e)?;
+        crate::model::last_of_runs(rows).map_err(&e)
     }
 
     fn latest_register_txn(&mut self) -> Result<Option<i64>, StoreError> {

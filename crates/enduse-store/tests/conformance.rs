@@ -17,8 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 use enduse_core::{Engine, Query};
 use enduse_load::{DataFiles, Record, RecordKind};
 use enduse_store::{
-    engine_at, export_files, import, put, records_at, retract, Change, Expect, ImportReport,
-    PgStore, SqliteStore, Store, StoreError, Version, MIGRATIONS, PG_MIGRATIONS,
+    engine_at, export_files, import, open_register, put, records_at, retract, Change, Expect,
+    ImageCheck, ImportReport, OpenedFrom, PgStore, SqliteStore, Store, StoreError, Version,
+    MIGRATIONS, PG_MIGRATIONS,
 };
 use enduse_testkit::pgcluster::Cluster;
 use proptest::prelude::*;
@@ -1809,6 +1810,165 @@ fn pg_bad_connection() {
 // ---------------------------------------------------------------------------
 // The tests.
 
+/// The same engine, field by field: the register as JSON, and every rule's
+/// id, place in its file and text.
+fn assert_same_engine(what: &str, a: &Engine, b: &Engine) {
+    assert_eq!(
+        serde_json::to_string(a.register()).unwrap(),
+        serde_json::to_string(b.register()).unwrap(),
+        "{what}: registers differ"
+    );
+    let rules = |e: &Engine| {
+        e.rules()
+            .iter()
+            .map(|r| {
+                (
+                    r.id.to_string(),
+                    r.file.clone(),
+                    r.span.clone(),
+                    r.policy.text().to_owned(),
+                    r.header.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules(a), rules(b), "{what}: rules differ");
+}
+
+/// The engine built from the records alone, as if there were no image.
+fn engine_from_heads(store: &mut dyn Store, as_of: Option<DateTime<Utc>>) -> Engine {
+    let records = records_at(store, as_of).unwrap();
+    let refs: Vec<&Record> = records.iter().collect();
+    enduse_load::engine_from_trusted_records("heads", &refs).unwrap()
+}
+
+/// 14. Register images. An import stores the image of the register it
+///     leaves; an open uses the image of exactly the transaction it reads
+///     as of, after checking its SHA-256, and builds the same engine as the
+///     records do. A corrupted image, a missing one (a write that stored
+///     none, as after a crash between the write and the image) and one of
+///     an older transaction are never used: the open rebuilds from the
+///     records, with the same answers.
+fn register_images(env: &Env) {
+    let t = env.fresh();
+    let mut store = t.open();
+    let t1 = import_files(store.as_mut(), &bundled(), "first")
+        .txn
+        .unwrap();
+    let image = store
+        .image(t1.id)
+        .unwrap()
+        .expect("an import stores its image");
+    assert_eq!(enduse_load::check_image(&image), Ok(()));
+    let opened = open_register(store.as_mut(), None, false).unwrap();
+    assert_eq!(
+        (opened.txn, &opened.from),
+        (Some(t1.id), &OpenedFrom::Image)
+    );
+    let from_records = engine_from_heads(store.as_mut(), None);
+    assert_same_engine("image vs records", &opened.engine, &from_records);
+    assert_eq!(decisions(&opened.engine), decisions(&from_records));
+    assert_same_decisions(
+        "image vs files",
+        &decisions(&opened.engine),
+        bundled_decisions(),
+    );
+    if t.shared() {
+        let mut other = t.open();
+        let o = open_register(other.as_mut(), None, false).unwrap();
+        assert_eq!(o.from, OpenedFrom::Image);
+    }
+
+    // Corrupted: refused by its checksum, rebuilt, same answers.
+    let mut bad = image.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    assert!(store.put_image(t1.id, &bad, ImageCheck::Nothing).unwrap());
+    let opened = open_register(store.as_mut(), None, false).unwrap();
+    assert!(
+        matches!(&opened.from, OpenedFrom::Records { refused: Some(why) } if why.contains("sha-256")),
+        "{:?}",
+        opened.from
+    );
+    assert_same_engine("rebuilt after corruption", &opened.engine, &from_records);
+    // Cut short: refused too.
+    assert!(store
+        .put_image(t1.id, &image[..image.len() / 3], ImageCheck::Nothing)
+        .unwrap());
+    let opened = open_register(store.as_mut(), None, false).unwrap();
+    assert!(matches!(
+        opened.from,
+        OpenedFrom::Records { refused: Some(_) }
+    ));
+    // A writable open leaves a sound image again.
+    let opened = open_register(store.as_mut(), None, true).unwrap();
+    assert!(matches!(opened.from, OpenedFrom::Records { .. }));
+    let opened = open_register(store.as_mut(), None, false).unwrap();
+    assert_eq!(opened.from, OpenedFrom::Image);
+    assert_same_engine("written back", &opened.engine, &from_records);
+
+    // A later write stores no image: the image of the first transaction is
+    // not used for the register after it, which is rebuilt from records.
+    let rule = live_record(store.as_mut(), RecordKind::Policy, "us-atacms-ukraine-only");
+    let t2 = put(
+        store.as_mut(),
+        with_summary(&rule, "edited summary"),
+        None,
+        "edit",
+    )
+    .unwrap();
+    assert_eq!(store.image(t2.id).unwrap(), None);
+    let opened = open_register(store.as_mut(), None, false).unwrap();
+    assert_eq!(
+        (opened.txn, &opened.from),
+        (Some(t2.id), &OpenedFrom::Records { refused: None })
+    );
+    let summary = |e: &Engine| {
+        e.rule(&enduse_core::RuleId::new("us-atacms-ukraine-only"))
+            .unwrap()
+            .summary
+            .clone()
+    };
+    assert_eq!(summary(&opened.engine), "edited summary");
+    // The database as it was at the first transaction still opens from
+    // that transaction's image.
+    let then = open_register(store.as_mut(), Some(t1.at), false).unwrap();
+    assert_eq!((then.txn, &then.from), (Some(t1.id), &OpenedFrom::Image));
+    assert_ne!(summary(&then.engine), "edited summary");
+    // An image is stored for a transaction only when it was built on the
+    // register just before it: the first import's image is not taken for
+    // the second transaction.
+    assert!(!store
+        .put_image(t2.id, &image, ImageCheck::After(None))
+        .unwrap());
+    assert_eq!(store.image(t2.id).unwrap(), None);
+
+    // An import on top of a register stores the image of the result.
+    let t3 = import_files(store.as_mut(), &edited_files(), "edited")
+        .txn
+        .unwrap();
+    let opened = open_register(store.as_mut(), None, false).unwrap();
+    assert_eq!(
+        (opened.txn, &opened.from),
+        (Some(t3.id), &OpenedFrom::Image)
+    );
+    assert_same_engine(
+        "image after a second import",
+        &opened.engine,
+        &engine_from_heads(store.as_mut(), None),
+    );
+    assert_same_decisions(
+        "second import",
+        &decisions(&opened.engine),
+        edited_decisions(),
+    );
+    assert_same_engine(
+        "engine_at",
+        &engine_at(store.as_mut(), None).unwrap(),
+        &opened.engine,
+    );
+}
+
 macro_rules! scenario_tests {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -1836,6 +1996,7 @@ scenario_tests!(
     vocabulary_kinds_round_trip,
     undeclared_kind_is_refused,
     reads_never_write,
+    register_images,
 );
 
 #[test]

@@ -8,13 +8,19 @@ use enduse_core::{Engine, PartyId, PlaceCode, Query};
 use enduse_geo::{Boundaries, ControlLayer, LatLon, NamedAreas};
 use serde::{Deserialize, Serialize};
 
-/// The bundled boundaries, parsed once per process.
+/// The bundled admin-1 boundaries packed at build time (see `build.rs`).
+static PACKED_ADMIN1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/admin1.packed"));
+
+/// The bundled boundaries, read once per process: from the pack made at
+/// build time while it matches the bundled GeoJSON, else from the GeoJSON.
 pub fn boundaries() -> Result<&'static Boundaries> {
     static B: std::sync::OnceLock<std::result::Result<Boundaries, enduse_geo::GeoError>> =
         std::sync::OnceLock::new();
-    B.get_or_init(Boundaries::bundled)
-        .as_ref()
-        .map_err(|e| Error::internal(format!("the bundled boundaries cannot be read: {e}")))
+    B.get_or_init(|| {
+        Boundaries::bundled_from_packed(PACKED_ADMIN1).unwrap_or_else(Boundaries::bundled)
+    })
+    .as_ref()
+    .map_err(|e| Error::internal(format!("the bundled boundaries cannot be read: {e}")))
 }
 
 /// Reads a control layer named `name` (in messages) on the bundled
@@ -271,5 +277,19 @@ mod tests {
         let t = r#"{"areas": [{"id": "a"}, {"note": "a", "id": "b"}]}"#;
         assert_eq!(json_id_span(t, "b").map(|r| &t[r]), Some("\"id\": \"b\""));
         assert_eq!(json_id_span(t, "c"), None);
+    }
+}
+
+#[cfg(test)]
+mod packed_tests {
+    use super::*;
+
+    #[test]
+    fn the_build_packed_the_bundled_boundaries() {
+        // Made from the very GeoJSON bundled in this build, so it is read.
+        let packed = Boundaries::bundled_from_packed(PACKED_ADMIN1)
+            .expect("the pack matches the bundled GeoJSON")
+            .unwrap();
+        assert_eq!(packed.len(), Boundaries::bundled().unwrap().len());
     }
 }

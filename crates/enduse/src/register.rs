@@ -127,6 +127,8 @@ pub struct Register {
     target: String,
     store: Box<dyn Store + Send>,
     cache: Vec<(i64, Arc<Snapshot>)>,
+    /// Opened read-only: nothing may be written, not even an image.
+    read_only: bool,
     clock: Clock,
     hooks: Hooks,
 }
@@ -188,6 +190,7 @@ impl Register {
             target: target.to_owned(),
             store,
             cache: Vec::new(),
+            read_only: false,
             clock: Clock::from_process(),
             hooks: Hooks::default(),
         }
@@ -240,7 +243,9 @@ impl Register {
                 None => Box::new(PgStore::open_read_only(target)?),
             }
         };
-        Ok(Self::with_store(target, store))
+        let mut register = Self::with_store(target, store);
+        register.read_only = true;
+        Ok(register)
     }
 
     /// For a dry run of an import: the database read-only, or, where there
@@ -289,13 +294,6 @@ impl Register {
     /// per transaction, so a second call after no write reads nothing but
     /// the list of transactions.
     pub fn snapshot(&mut self, at: Option<DateTime<Utc>>) -> Result<Arc<Snapshot>> {
-        let latest = self
-            .store
-            .transactions()?
-            .iter()
-            .filter(|t| at.is_none_or(|i| t.at <= i))
-            .map(|t| t.id)
-            .max();
         let backend = self.store.backend();
         let empty = || match at {
             Some(t) => Error::not_found(
@@ -314,39 +312,32 @@ impl Register {
                 "",
             ),
         };
-        let Some(latest) = latest else {
+        // Workflow writes (users, tokens, reviews) leave the register as it
+        // was: a snapshot is keyed by the register's own transaction.
+        let Some(latest) = self.store.register_txn_at(at)? else {
             return Err(empty());
         };
         if let Some((_, s)) = self.cache.iter().find(|(t, _)| *t == latest) {
             return Ok(s.clone());
         }
-        let heads = self.store.heads(at)?;
-        let txn = heads.iter().map(|v| v.txn).max();
-        let records: Vec<Record> = heads
-            .into_iter()
-            .filter(|v| !v.retracted)
-            .map(|v| v.record)
-            .collect();
-        if records.is_empty() {
-            return Err(empty());
-        }
-        let refs: Vec<&Record> = records.iter().collect();
-        let origin = match at {
-            Some(t) => format!("{backend} database as of {}", t.to_rfc3339()),
-            None => format!("{backend} database"),
+        // From the stored image of that transaction where there is a sound
+        // one, else from the records; a writable database keeps the image
+        // it had to rebuild, for the next reader.
+        let opened = match enduse_store::open_register(self.store.as_mut(), at, !self.read_only) {
+            Ok(o) => o,
+            Err(StoreError::Usage(_)) => return Err(empty()),
+            Err(e) => return Err(e.into()),
         };
-        let engine = enduse_load::engine_from_trusted_records(&origin, &refs)?;
-        let control = match enduse_load::control_json(&refs) {
+        let control = match opened.control {
             Some(text) => ControlSource::Text {
                 name: "the database's control layer".into(),
                 text,
             },
             None => ControlSource::Bundled,
         };
-        drop(refs);
-        drop_aside(records);
+        let txn = opened.txn;
         let snapshot = Arc::new(Snapshot::new(
-            engine,
+            opened.engine,
             SnapshotOrigin {
                 source: "database",
                 name: self.target.clone(),

@@ -47,7 +47,7 @@ impl RegisterSource {
                 if let Some(s) = BUNDLED.get() {
                     return Ok(s.clone());
                 }
-                let engine = enduse_load::load_bundled()?;
+                let engine = bundled_engine()?;
                 let s = Arc::new(Snapshot::new(
                     engine,
                     SnapshotOrigin {
@@ -83,6 +83,21 @@ impl RegisterSource {
                 crate::Register::open_read_only(target)?.snapshot(*at)
             }
         }
+    }
+}
+
+/// The bundled register as built at build time (see `build.rs`), sealed
+/// with the digest of the files it was built from.
+static BUNDLED_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundled.image"));
+
+/// The bundled data set's engine: from the image made at build time when
+/// it was made from exactly the bundled files (no TOML, JSON or Cedar is
+/// parsed then), else by loading the files, which stay the truth.
+fn bundled_engine() -> Result<Engine> {
+    let files = enduse_load::bundled_files();
+    match enduse_load::engine_for_files(&files, BUNDLED_IMAGE) {
+        Some(engine) => Ok(engine),
+        None => Ok(enduse_load::load_files(&files)?),
     }
 }
 
@@ -781,6 +796,25 @@ fn distance(km: f64) -> Result<i64> {
         ));
     }
     Ok(km.ceil() as i64)
+}
+
+#[cfg(test)]
+mod bundled_image_tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_image_matches_the_bundled_files() {
+        let files = enduse_load::bundled_files();
+        let from_image = enduse_load::engine_for_files(&files, BUNDLED_IMAGE)
+            .expect("the build made an image of the bundled files");
+        let loaded = enduse_load::load_files(&files).unwrap();
+        assert_eq!(
+            serde_json::to_string(from_image.register()).unwrap(),
+            serde_json::to_string(loaded.register()).unwrap()
+        );
+        let ids = |e: &Engine| e.rules().iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&from_image), ids(&loaded));
+    }
 }
 
 #[cfg(test)]
