@@ -591,7 +591,12 @@ fn map_colours_regions_by_decision_and_cites_sources() {
         svg.to_str().unwrap(),
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert!(v["outcomes"]["needs_approval"]["area_km2"].as_f64().unwrap() > 1_000_000.0);
+    assert!(
+        v["outcomes"]["needs_approval"]["area_km2"]
+            .as_f64()
+            .unwrap()
+            > 1_000_000.0
+    );
     assert_eq!(v["authorities"][0]["authority"], "US:SecDef", "{v}");
     let (code, _, err) = enduse(&[
         "map", "--actor", "UA", "--action", "use", "--model", "ATACMS", "--cell", "0",
@@ -1054,7 +1059,10 @@ fn check_at_passes_the_named_areas_of_the_point() {
     // may lie on or off it, so the grid decides there.
     let permit = v["outcomes"]["permit"]["area_km2"].as_f64().unwrap();
     assert!((5_000.0..30_000.0).contains(&permit), "{v}");
-    assert!(v["outcomes"]["forbid"]["area_km2"].as_f64().unwrap() > 1_000_000.0, "{v}");
+    assert!(
+        v["outcomes"]["forbid"]["area_km2"].as_f64().unwrap() > 1_000_000.0,
+        "{v}"
+    );
     assert!(v["sampled_cells"].as_u64().unwrap() > 0, "{v}");
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.contains(r#"id="area-test-belgorod-band""#));

@@ -549,7 +549,10 @@ async fn every_read_endpoint_answers() {
         .json()
         .await
         .unwrap();
-    assert!(v["outcomes"]["permit"]["area_km2"].as_f64().unwrap() > 500_000.0, "{v}");
+    assert!(
+        v["outcomes"]["permit"]["area_km2"].as_f64().unwrap() > 500_000.0,
+        "{v}"
+    );
     // The regions as GeoJSON, each with its outcome, rules and facts.
     let r = c
         .post(s.at("/v1/map"))
@@ -567,8 +570,7 @@ async fn every_read_endpoint_answers() {
         .unwrap()
         .iter()
         .find(|f| {
-            f["properties"]["facts"]["place"] == "RU-BEL"
-                && f["properties"]["outcome"] == "permit"
+            f["properties"]["facts"]["place"] == "RU-BEL" && f["properties"]["outcome"] == "permit"
         })
         .unwrap_or_else(|| panic!("no permitted region in Belgorod oblast"));
     assert_eq!(belgorod_band["properties"]["facts"]["border_km"]["max"], 80);

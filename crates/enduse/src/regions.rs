@@ -292,7 +292,8 @@ fn least_distance(geo: &Boundaries, r: &Rect<f64>) -> f64 {
         return 0.0;
     };
     let half = Haversine.distance(Point::from(c), Point::from(r.max())) / 1000.0;
-    geo.border_distance_km(p) - half
+    // A margin for the sphere against the ellipsoid.
+    geo.border_distance_km(p) - half * 1.01 - 1.0
 }
 
 /// The key a decision is grouped by in the legend and the regions: same
@@ -465,7 +466,8 @@ pub(crate) fn decide_regions(
     };
     // (base, controller, areas, decision, sampled) -> parts and km range.
     type Key = (usize, Option<PartyId>, Vec<String>, usize, bool);
-    let mut groups: BTreeMap<Key, (Vec<MultiPolygon<f64>>, i64, Option<i64>)> = BTreeMap::new();
+    type Parts = (Vec<MultiPolygon<f64>>, i64, Option<i64>);
+    let mut groups: BTreeMap<Key, Parts> = BTreeMap::new();
     let mut add = |key: Key, shape: MultiPolygon<f64>, lo: i64, hi: Option<i64>| {
         let g = groups.entry(key).or_insert_with(|| (Vec::new(), lo, hi));
         g.0.push(shape);
@@ -546,8 +548,9 @@ pub(crate) fn decide_regions(
         let i1 = ((r.max().y - LAT0) / cell).ceil() as i64;
         let j0 = ((r.min().x - LON0) / lon_step).floor() as i64;
         let j1 = ((r.max().x - LON0) / lon_step).ceil() as i64;
-        let mut cells: BTreeMap<(Vec<String>, usize), (Vec<Polygon<f64>>, i64, i64)> =
-            BTreeMap::new();
+        // (areas, decision) -> cells and their km range.
+        type Cells = (Vec<Polygon<f64>>, i64, i64);
+        let mut cells: BTreeMap<(Vec<String>, usize), Cells> = BTreeMap::new();
         for i in i0..i1 {
             for j in j0..j1 {
                 let (s, w) = (LAT0 + i as f64 * cell, LON0 + j as f64 * lon_step);
@@ -627,23 +630,6 @@ pub(crate) fn decide_regions(
         sampled_cells,
         breaks,
     })
-}
-
-/// The decision of one point with the facts measured there, for checking
-/// the regions.
-#[cfg(test)]
-pub(crate) fn decide_point(
-    snapshot: &Snapshot,
-    geo: &Boundaries,
-    control: &ControlLayer,
-    named: &NamedAreas<'_>,
-    template: &Query,
-    p: LatLon,
-) -> Option<Decision> {
-    let facts = crate::geo::point_facts(snapshot.engine(), geo, control, named, p, template.as_of)?;
-    let mut q = template.clone();
-    facts.apply(&mut q);
-    snapshot.decide(&q).ok()
 }
 
 #[cfg(test)]

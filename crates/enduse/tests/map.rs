@@ -170,7 +170,7 @@ fn regions_agree_with_point_decisions_atacms() {
     agree(&ask("ATACMS", "2025-06-15", None), 1000, 13);
 }
 
-fn region_at<'a>(regions: &'a [Region], lat: f64, lon: f64) -> &'a Value {
+fn region_at(regions: &[Region], lat: f64, lon: f64) -> &Value {
     let here = containing(regions, lon, lat);
     assert_eq!(here.len(), 1, "{lat},{lon}");
     &regions[here[0]].props
