@@ -116,7 +116,8 @@ Examples:
     /// Draw a map (SVG) of the decision for every point of the region.
     #[command(after_help = "Examples:
   enduse map --actor UA --action use --model ATACMS --as-of 2025-06-15 --out map.svg
-  enduse map --actor UA --action use --model HIMARS --as-of 2024-06-15 --cell 0.1 > himars.svg")]
+  enduse map --actor UA --action use --model HIMARS --as-of 2024-06-15 --purpose counter-fire > himars.svg
+  enduse map --actor UA --action use --model ATACMS --as-of 2024-11-25 --out m.svg --geojson m.geojson")]
     Map(MapArgs),
     /// Write a synthetic data set (small by default; give the sizes for a
     /// load test).
@@ -364,12 +365,27 @@ pub struct MapArgs {
     /// Who asks.
     #[command(flatten)]
     pub ask: AskArgs,
-    /// Cell size in degrees of latitude (0.05 to 2).
-    #[arg(long, default_value_t = 0.2)]
+    /// Resolution of the fall-back grid, in degrees of latitude (0.05 to
+    /// 2): the regions follow the real boundaries, and only where a fact
+    /// varies within a polygon (e.g. a border band along one stretch of the
+    /// border, near its ends) are cells of this size decided one by one.
+    #[arg(long, default_value_t = 0.05)]
     pub cell: f64,
+    /// Class of target, from the data set's vocabulary (military,
+    /// airfield, ...).
+    #[arg(long, value_name = "CLASS")]
+    pub target_class: Option<String>,
+    /// Purpose of the use, from the data set's vocabulary (self-defence,
+    /// counter-fire, ...).
+    #[arg(long, value_name = "PURPOSE")]
+    pub purpose: Option<String>,
     /// Write the SVG here (default: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Also write the decided regions as GeoJSON here (a FeatureCollection:
+    /// outcome, authorities, deciding rules and facts of each region).
+    #[arg(long, value_name = "FILE")]
+    pub geojson: Option<PathBuf>,
 }
 
 /// `where`.

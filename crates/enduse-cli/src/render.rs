@@ -512,13 +512,18 @@ pub fn location(r: &WhereReport) -> String {
 }
 
 /// Result of `map --out FILE`.
-pub fn map_written(r: &MapReport, path: &std::path::Path) -> String {
-    let counts: Vec<String> = r.cells.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+pub fn map_written(r: &MapReport, paths: &[&std::path::Path]) -> String {
+    let outcomes: Vec<String> = r
+        .outcomes
+        .iter()
+        .map(|(k, v)| format!("{k}: {} km\u{b2} in {} regions", v.area_km2, v.regions))
+        .collect();
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     format!(
-        "wrote {} ({} cells: {})\n",
-        path.display(),
-        r.cells.values().sum::<usize>(),
-        counts.join(", ")
+        "wrote {} ({} decisions; {})\n",
+        paths.join(" and "),
+        r.decisions,
+        outcomes.join(", ")
     )
 }
 

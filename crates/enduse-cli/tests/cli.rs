@@ -536,7 +536,7 @@ fn where_classifies_real_points_and_refuses_bad_ones() {
 }
 
 #[test]
-fn map_colours_cells_by_decision_and_cites_sources() {
+fn map_colours_regions_by_decision_and_cites_sources() {
     let tmp = tempfile::tempdir().unwrap();
     let svg = tmp.path().join("himars.svg");
     let (code, out, err) = enduse(&[
@@ -555,10 +555,14 @@ fn map_colours_cells_by_decision_and_cites_sources() {
     ]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    // Ukraine and the strip of Belgorod oblast are permitted; the rest of
-    // Russia and the neighbours are forbidden.
-    assert!(v["cells"]["permit"].as_u64().unwrap() > 1000);
-    assert!(v["cells"]["forbid"].as_u64().unwrap() > 1000);
+    // Ukraine (about 600,000 km²) is permitted; Russia and the neighbours
+    // are forbidden. Without a purpose the counter-fire band along the
+    // border cannot be decided: indeterminate.
+    let area = |o: &str| v["outcomes"][o]["area_km2"].as_f64().unwrap_or(0.0);
+    assert!((550_000.0..700_000.0).contains(&area("permit")), "{v}");
+    assert!(area("forbid") > 1_000_000.0, "{v}");
+    assert!(area("indeterminate") > 1_000.0, "{v}");
+    assert_eq!(v["border_bands_km"], serde_json::json!([80.0]), "{v}");
     let sources = v["sources"].as_array().unwrap();
     assert!(!sources.is_empty());
     assert!(sources
@@ -587,7 +591,13 @@ fn map_colours_cells_by_decision_and_cites_sources() {
         svg.to_str().unwrap(),
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert!(v["cells"]["needs_approval"].as_u64().unwrap() > 1000);
+    assert!(
+        v["outcomes"]["needs_approval"]["area_km2"]
+            .as_f64()
+            .unwrap()
+            > 1_000_000.0
+    );
+    assert_eq!(v["authorities"][0]["authority"], "US:SecDef", "{v}");
     let (code, _, err) = enduse(&[
         "map", "--actor", "UA", "--action", "use", "--model", "ATACMS", "--cell", "0",
     ]);
@@ -1044,7 +1054,16 @@ fn check_at_passes_the_named_areas_of_the_point() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    let permit = v["cells"]["permit"].as_u64().unwrap();
-    assert!((5..200).contains(&permit), "{v}");
-    assert!(v["cells"]["forbid"].as_u64().unwrap() > 1000, "{v}");
+    // The band is 50 km deep along about 300 km of border: roughly
+    // 10,000-20,000 km². Where the stretch ends, the nearest border point
+    // may lie on or off it, so the grid decides there.
+    let permit = v["outcomes"]["permit"]["area_km2"].as_f64().unwrap();
+    assert!((5_000.0..30_000.0).contains(&permit), "{v}");
+    assert!(
+        v["outcomes"]["forbid"]["area_km2"].as_f64().unwrap() > 1_000_000.0,
+        "{v}"
+    );
+    assert!(v["sampled_cells"].as_u64().unwrap() > 0, "{v}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains(r#"id="area-test-belgorod-band""#));
 }

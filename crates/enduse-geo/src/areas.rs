@@ -294,6 +294,61 @@ impl<'b> NamedAreas<'b> {
     }
 }
 
+/// What decides whether a named area contains a point, besides its dates
+/// and its `within` places (which depend only on the point's de jure
+/// places): what a map must cut its regions along.
+#[derive(Debug, Clone)]
+pub enum AreaGeometry<'a> {
+    /// De jure places or a union of other areas: constant over a
+    /// subdivision.
+    ByPlace,
+    /// Within `km` of the border; with `stretch`, only where the nearest
+    /// border point lies on a flagged segment.
+    Band {
+        /// The depth, km.
+        km: f64,
+        /// One flag per border segment, or `None` for the whole border.
+        stretch: Option<&'a [bool]>,
+    },
+    /// A drawn outline, (lon, lat) degrees.
+    Outline(&'a MultiPolygon<f64>),
+    /// Within `km` of any of these populated places.
+    Populated {
+        /// The radius, km.
+        km: f64,
+        /// The places, (lon, lat) degrees.
+        places: Vec<Point<f64>>,
+    },
+}
+
+impl NamedAreas<'_> {
+    /// The id and geometry of every area in force on `date`, in id order.
+    pub fn geometries_on(&self, date: NaiveDate) -> Vec<(&str, AreaGeometry<'_>)> {
+        self.areas
+            .iter()
+            .filter(|a| a.def.in_force(date))
+            .map(|a| {
+                let g = match &a.kind {
+                    Kind::Places(_) | Kind::Union(_) | Kind::Nothing => AreaGeometry::ByPlace,
+                    Kind::Band { km, stretch } => AreaGeometry::Band {
+                        km: *km,
+                        stretch: stretch.as_deref(),
+                    },
+                    Kind::Geometry(shape) => AreaGeometry::Outline(shape),
+                    Kind::Populated(km) => AreaGeometry::Populated {
+                        km: *km,
+                        places: self
+                            .places
+                            .map(|p| p.places.iter().map(|(_, q)| *q).collect())
+                            .unwrap_or_default(),
+                    },
+                };
+                (a.def.id.as_str(), g)
+            })
+            .collect()
+    }
+}
+
 /// One point's tests, with the results that do not depend on the path
 /// through unions kept.
 struct Probe<'a, 'b> {

@@ -44,6 +44,19 @@ pub struct Control {
     pub note: Option<String>,
 }
 
+/// The outline of one control area, for drawing and for cutting regions.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlOutline<'a> {
+    /// The area's id.
+    pub id: &'a str,
+    /// The controlling party (ISO 3166-1 code).
+    pub controlled_by: &'a str,
+    /// The outline, (lon, lat) degrees.
+    pub shape: &'a MultiPolygon<f64>,
+    /// Whether the outline is a coarse approximation.
+    pub approximate: bool,
+}
+
 /// A time-versioned control layer.
 pub struct ControlLayer {
     areas: Vec<ControlArea>,
@@ -89,6 +102,24 @@ impl ControlLayer {
         self.areas
             .iter()
             .map(|a| (a.id.as_str(), a.controlled_by.as_str()))
+    }
+
+    /// The areas that may hold on `date` (as [`ControlLayer::control`]
+    /// counts them), in the layer's order: a later one overrides an earlier
+    /// one where they overlap.
+    pub fn outlines_on(&self, date: NaiveDate) -> Vec<ControlOutline<'_>> {
+        self.areas
+            .iter()
+            .filter(|a| {
+                a.valid_from.earliest() <= date && a.valid_to.is_none_or(|t| date < t.latest())
+            })
+            .map(|a| ControlOutline {
+                id: &a.id,
+                controlled_by: &a.controlled_by,
+                shape: &a.shape,
+                approximate: a.approximate,
+            })
+            .collect()
     }
 
     /// Who controls `p` on `date`. Areas that may hold on the date (their

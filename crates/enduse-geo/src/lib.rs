@@ -8,13 +8,15 @@
 //! the Cedar context.
 
 mod areas;
+mod bands;
 mod control;
 mod packed;
 mod pip;
 mod shape;
 
-pub use areas::{areas_at, de_jure_chain, AreaProblem, NamedAreas, PopulatedPlaces};
-pub use control::{Control, ControlLayer};
+pub use areas::{areas_at, de_jure_chain, AreaGeometry, AreaProblem, NamedAreas, PopulatedPlaces};
+pub use bands::{border_band, points_band, Lcc};
+pub use control::{Control, ControlLayer, ControlOutline};
 
 use geo::{
     BoundingRect, Coord, Distance, Geodesic, Haversine, LineString, MultiPolygon, Point, Polygon,

@@ -556,11 +556,12 @@ pub(crate) struct MapRequest {
 
 /// `POST /v1/map`
 #[utoipa::path(post, path = "/v1/map", tag = "decisions",
-    request_body(content = crate::openapi::doc::MapRequest, description = "The ask (without a place or a point) and the cell size"),
+    request_body(content = crate::openapi::doc::MapRequest, description = "The ask (without a place or a point) and the resolution of the fall-back grid"),
     responses(
-        (status = 200, description = "The map: SVG, or with `Accept: application/json` the cells per outcome and the sources",
+        (status = 200, description = "The map of the decided regions (polygons along the subdivisions, control areas, named areas and border-distance bands, each decided once). By `Accept`: `image/svg+xml` (the default) draws it, with toggleable groups `regions`, `subdivisions`, `areas-control`, `areas-named`, `border`, `labels-countries`, `labels-subdivisions` and `legend`; `application/geo+json` gives the regions as a FeatureCollection, each feature with its `outcome`, `authorities`, deciding `rules` and `facts` (place, controller, named areas, border distance range in whole km); `application/json` gives the outcomes with their area, the authorities and the sources",
             content(
                 (String = "image/svg+xml"),
+                (crate::openapi::doc::MapGeoJson = "application/geo+json"),
                 (crate::openapi::doc::MapReport = "application/json"),
             )),
         (status = "4XX", description = "A request that cannot be answered", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
@@ -574,13 +575,21 @@ pub(crate) async fn map(
     check_ask(&req.ask)?;
     let snap = s.snapshot()?;
     let today = s.clock.today();
-    let cell = req.cell.unwrap_or(0.2);
+    let cell = req.cell.unwrap_or(0.05);
     let report = blocking(move || Ok(snap.map(&req.ask, cell, today)?)).await?;
-    let wants_json = headers
+    let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json") && !a.contains("image/svg+xml"));
-    if wants_json {
+        .unwrap_or_default();
+    if accept.contains("application/geo+json") {
+        let mut r = (StatusCode::OK, report.geojson).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        );
+        return Ok(r);
+    }
+    if accept.contains("application/json") && !accept.contains("image/svg+xml") {
         return json(StatusCode::OK, &report);
     }
     let mut r = (StatusCode::OK, report.svg).into_response();

@@ -707,11 +707,22 @@ pub mod doc {
     pub struct MapRequest {
         /// The ask, without a place, a point or a border distance.
         pub ask: Ask,
-        /// Cell size in degrees of latitude (0.05 to 2; default 0.2).
+        /// Resolution of the fall-back grid in degrees of latitude (0.05 to
+        /// 2; default 0.05): used only where a fact varies within a
+        /// polygon, e.g. a border band along one stretch of the border.
         pub cell: Option<f64>,
     }
 
-    /// A map's cells and sources (`Accept: application/json`).
+    /// One outcome on a map.
+    #[derive(ToSchema)]
+    pub struct MapOutcome {
+        /// Regions with this outcome.
+        pub regions: u64,
+        /// Their land area, km².
+        pub area_km2: f64,
+    }
+
+    /// A map's outcomes, authorities and sources (`Accept: application/json`).
     #[derive(ToSchema)]
     pub struct MapReport {
         /// The day.
@@ -720,10 +731,104 @@ pub mod doc {
         /// The public record's day.
         #[schema(format = Date)]
         pub known_at: String,
-        /// Cells per outcome.
-        pub cells: BTreeMap<String, u64>,
+        /// Per outcome (`permit`, `needs_approval`, `forbid`,
+        /// `indeterminate`; outcomes nowhere on the map are left out).
+        pub outcomes: BTreeMap<String, MapOutcome>,
+        /// Every authority whose approval some region needs.
+        pub authorities: Vec<ApprovalNeed>,
+        /// The border distances (km) along which regions were cut.
+        pub border_bands_km: Vec<f64>,
+        /// Decisions made, one per distinct set of facts.
+        pub decisions: u64,
+        /// Grid cells decided one by one where a fact varies within a
+        /// polygon.
+        pub sampled_cells: u64,
         /// Every source cited on the map.
         pub sources: Vec<SourceRef>,
+    }
+
+    /// The border distance over a region, whole km rounded up.
+    #[derive(ToSchema)]
+    pub struct MapKmRange {
+        /// Least.
+        pub min: i64,
+        /// Greatest; null where the region's band is unbounded.
+        pub max: Option<i64>,
+    }
+
+    /// The facts of a map region.
+    #[derive(ToSchema)]
+    pub struct MapFacts {
+        /// The de jure place (subdivision, or the country where the
+        /// register lacks it).
+        pub place: String,
+        /// Its name.
+        pub place_name: String,
+        /// ISO 3166-1 code of the country.
+        pub country: String,
+        /// Who controls it on the day.
+        pub controlled_by: Option<String>,
+        /// Named areas in force that contain it.
+        pub areas: Vec<String>,
+        /// Its border distance.
+        pub border_km: MapKmRange,
+    }
+
+    /// The properties of a map region.
+    #[derive(ToSchema)]
+    pub struct MapRegionProperties {
+        /// `permit`, `needs_approval`, `forbid` or `indeterminate`.
+        pub outcome: String,
+        /// The authorities whose approval it needs.
+        pub authorities: Vec<ApprovalNeed>,
+        /// The ids of the deciding rules.
+        pub rules: Vec<String>,
+        /// The facts the region was decided on.
+        pub facts: MapFacts,
+        /// Whether the region was found by the fall-back grid.
+        pub sampled: bool,
+        /// Land area, km².
+        pub area_km2: f64,
+    }
+
+    /// A GeoJSON MultiPolygon, (lon, lat) degrees.
+    #[derive(ToSchema)]
+    pub struct MapGeometry {
+        /// `MultiPolygon`.
+        #[serde(rename = "type")]
+        pub kind: String,
+        /// Polygons of rings of [lon, lat] positions.
+        pub coordinates: Vec<Vec<Vec<Vec<f64>>>>,
+    }
+
+    /// One decided region.
+    #[derive(ToSchema)]
+    pub struct MapFeature {
+        /// `Feature`.
+        #[serde(rename = "type")]
+        pub kind: String,
+        /// Outcome, authorities, rules, facts.
+        pub properties: MapRegionProperties,
+        /// The region.
+        pub geometry: MapGeometry,
+    }
+
+    /// The decided regions (`Accept: application/geo+json`).
+    #[derive(ToSchema)]
+    pub struct MapGeoJson {
+        /// `FeatureCollection`.
+        #[serde(rename = "type")]
+        pub kind: String,
+        /// The day.
+        #[schema(format = Date)]
+        pub as_of: String,
+        /// The public record's day.
+        #[schema(format = Date)]
+        pub known_at: String,
+        /// The question the map answers.
+        pub title: String,
+        /// One per region.
+        pub features: Vec<MapFeature>,
     }
 
     /// One entry of a list.

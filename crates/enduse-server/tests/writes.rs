@@ -549,7 +549,32 @@ async fn every_read_endpoint_answers() {
         .json()
         .await
         .unwrap();
-    assert!(v["cells"].is_object(), "{v}");
+    assert!(
+        v["outcomes"]["permit"]["area_km2"].as_f64().unwrap() > 500_000.0,
+        "{v}"
+    );
+    // The regions as GeoJSON, each with its outcome, rules and facts.
+    let r = c
+        .post(s.at("/v1/map"))
+        .header("accept", "application/geo+json")
+        .json(&json!({"ask": {"actor": "UA", "action": "use", "model": "HIMARS", "as_of": "2024-06-15", "purpose": "counter-fire"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/geo+json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "FeatureCollection");
+    let belgorod_band = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["properties"]["facts"]["place"] == "RU-BEL" && f["properties"]["outcome"] == "permit"
+        })
+        .unwrap_or_else(|| panic!("no permitted region in Belgorod oblast"));
+    assert_eq!(belgorod_band["properties"]["facts"]["border_km"]["max"], 80);
+    assert_eq!(belgorod_band["geometry"]["type"], "MultiPolygon");
     let p = problem(
         c.post(s.at("/v1/map")).json(&json!({"ask": {"actor": "UA", "action": "use", "model": "HIMARS", "place": "RU-KRS"}})).send().await.unwrap(),
         400,

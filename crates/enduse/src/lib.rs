@@ -40,6 +40,7 @@ pub mod gen;
 mod geo;
 mod list;
 mod map;
+mod regions;
 mod register;
 mod reports;
 mod snapshot;
@@ -65,8 +66,8 @@ pub use register::{
 pub use reports::{
     instant, ChainReport, CheckReport, ConsideredRule, DeJure, EditReport, ExplainedParty,
     Explanation, ExportReport, GenReport, HistoryReport, ImportReport, ListItem, ListReport,
-    LogReport, MapReport, Names, Period, PlannedChange, PoliciesReport, Stretch, TimelineReport,
-    TxnReport, ValidateReport, VersionReport, WhereReport,
+    LogReport, MapOutcome, MapReport, Names, Period, PlannedChange, PoliciesReport, Stretch,
+    TimelineReport, TxnReport, ValidateReport, VersionReport, WhereReport,
 };
 pub use snapshot::{resolve_query, RegisterSource, Resolved, Snapshot, SnapshotOrigin};
 pub use version::{bundled_data_version, data_set_version, DataSetVersion};

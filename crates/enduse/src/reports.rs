@@ -211,20 +211,47 @@ pub struct WhereReport {
     pub areas: Vec<String>,
 }
 
-/// A map of a decision over the region.
+/// A map of a decision over the region: the region cut into polygons along
+/// the boundaries that matter (subdivisions, control areas, named areas,
+/// bands of border distance), each decided once.
 #[derive(Debug, Clone, Serialize)]
 pub struct MapReport {
     /// The day.
     pub as_of: NaiveDate,
     /// The public record's day.
     pub known_at: NaiveDate,
-    /// Cells per outcome.
-    pub cells: BTreeMap<String, usize>,
+    /// Per outcome (`permit`, `needs_approval`, `forbid`, `indeterminate`):
+    /// how many regions and how much land. Outcomes nowhere on the map are
+    /// left out.
+    pub outcomes: BTreeMap<String, MapOutcome>,
+    /// Every authority whose approval some region needs.
+    pub authorities: Vec<enduse_core::ApprovalNeed>,
+    /// The border distances (km) along which regions were cut: where some
+    /// rule's comparison of the border distance, or a border band, changes.
+    pub border_bands_km: Vec<f64>,
+    /// The decisions made (one per distinct set of facts).
+    pub decisions: usize,
+    /// Grid cells decided one by one where a fact is not constant over a
+    /// polygon (none for the bundled data set); `cell` degrees each.
+    pub sampled_cells: usize,
     /// Every source cited by a decision on the map.
     pub sources: Vec<SourceRef>,
     /// The SVG.
     #[serde(skip)]
     pub svg: String,
+    /// The decided regions as a GeoJSON FeatureCollection: one feature per
+    /// region, with its outcome, authorities, deciding rules and facts.
+    #[serde(skip)]
+    pub geojson: String,
+}
+
+/// One outcome on a map.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapOutcome {
+    /// Regions with this outcome.
+    pub regions: usize,
+    /// Their land area, km² (on the sphere, rounded to whole km²).
+    pub area_km2: f64,
 }
 
 /// A valid data set's size.

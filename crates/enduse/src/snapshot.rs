@@ -553,14 +553,17 @@ impl Snapshot {
         })
     }
 
-    /// A map of the decision of `ask` (without a place or a point) for
-    /// every cell of `cell` degrees of latitude over the region.
+    /// A map of the decision of `ask` (without a place or a point) over the
+    /// region: polygons that follow the subdivisions, control areas, named
+    /// areas and border-distance bands, each decided once, as SVG and
+    /// GeoJSON. `cell` (degrees of latitude) is the resolution of the
+    /// fall-back grid, used only where a fact varies within a polygon.
     pub fn map(&self, ask: &Ask, cell: f64, today: NaiveDate) -> Result<MapReport> {
         if !(0.05..=2.0).contains(&cell) {
             return Err(Error::bad_request(
                 "enduse::bad_cell",
                 format!("--cell `{cell}` must be between 0.05 and 2 degrees"),
-                "0.2 draws the region in about 5,000 cells",
+                "the cell is the fall-back grid's resolution; 0.05 is the default",
             ));
         }
         if ask.place.is_some() || ask.at.is_some() || ask.border_distance_km.is_some() {
