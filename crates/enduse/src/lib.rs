@@ -43,6 +43,7 @@ mod map;
 mod register;
 mod reports;
 mod snapshot;
+mod timeline_svg;
 mod version;
 mod workflow;
 
@@ -69,6 +70,7 @@ pub use reports::{
     TxnReport, ValidateReport, VersionReport, WhereReport,
 };
 pub use snapshot::{resolve_query, RegisterSource, Resolved, Snapshot, SnapshotOrigin};
+pub use timeline_svg::{timeline_picture, TimelineEntry, TimelinePicture, TimelineSubject};
 pub use version::{bundled_data_version, data_set_version, DataSetVersion};
 pub use workflow::{
     Closed, DayOutcome, Delegation, IssuedToken, NeedView, NewUser, Principal, RequestContent,
