@@ -80,7 +80,10 @@ impl Driver {
                     break;
                 }
             }
-            assert!(t.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Driver { child, url }
@@ -136,14 +139,22 @@ async fn until(c: &Client, what: &str, script: &str) {
         }
         if t.elapsed() > Duration::from_secs(60) {
             let src = c.source().await.unwrap_or_default();
-            panic!("timed out waiting for {what}; the page:\n{}", &src[..src.len().min(4000)]);
+            panic!(
+                "timed out waiting for {what}; the page:\n{}",
+                &src[..src.len().min(4000)]
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn attr(c: &Client, css: &str, name: &str) -> String {
@@ -169,7 +180,12 @@ async fn ask(c: &Client, base: &str, fields: &[(&str, &str)]) -> String {
             e.send_keys(value).await.unwrap();
         }
     }
-    c.find(Locator::Id("ask-submit")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("ask-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait()
         .at_most(Duration::from_secs(60))
         .for_element(Locator::Css("#answer, #error"))
@@ -250,8 +266,18 @@ fn user(id: &str, party: Option<&str>, roles: &[UserRole], authorities: &[&str])
 
 async fn login(c: &Client, base: &str, token: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
-    c.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
-    c.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("h1"))
@@ -271,13 +297,21 @@ async fn the_web_page_in_chromium() {
     let (requester, reviewer) = {
         let mut wf = Workflow::open(&db).unwrap().with_clock(clock.clone());
         let op = Principal::Operator;
-        wf.add_user(&op, &user("kyiv-mod", Some("UA"), &[UserRole::Requester], &[]))
-            .unwrap();
-        wf.add_user(&op, &user("secdef-office", None, &[UserRole::Reviewer], &["US:SecDef"]))
-            .unwrap();
+        wf.add_user(
+            &op,
+            &user("kyiv-mod", Some("UA"), &[UserRole::Requester], &[]),
+        )
+        .unwrap();
+        wf.add_user(
+            &op,
+            &user("secdef-office", None, &[UserRole::Reviewer], &["US:SecDef"]),
+        )
+        .unwrap();
         (
             wf.create_token(&op, "kyiv-mod", None, None).unwrap().token,
-            wf.create_token(&op, "secdef-office", None, None).unwrap().token,
+            wf.create_token(&op, "secdef-office", None, None)
+                .unwrap()
+                .token,
         )
     };
     let mut opts = common::opts(Some(&db));
@@ -290,30 +324,100 @@ async fn the_web_page_in_chromium() {
     let c = driver.session(&profiles.path().join("a")).await;
 
     // ---- Ask: the README's questions.
-    let o = ask(&c, &base, &[("actor", "UA"), ("action", "use"), ("model", "ATACMS"), ("place", "RU-KRS"), ("as_of", "2024-09-11")]).await;
+    let o = ask(
+        &c,
+        &base,
+        &[
+            ("actor", "UA"),
+            ("action", "use"),
+            ("model", "ATACMS"),
+            ("place", "RU-KRS"),
+            ("as_of", "2024-09-11"),
+        ],
+    )
+    .await;
     assert_eq!(o, "forbid");
     let answer = text(&c, "#answer").await;
     assert!(answer.contains("FORBID"), "{answer}");
-    assert!(answer.contains("May Ukraine use ATACMS in Kursk oblast"), "{answer}");
+    assert!(
+        answer.contains("May Ukraine use ATACMS in Kursk oblast"),
+        "{answer}"
+    );
     assert!(answer.contains("us-atacms-ukraine-only"), "{answer}");
     assert!(answer.contains("RBC"), "the source's outlet: {answer}");
     shot(&c, "web-ask-forbid.png").await;
 
-    let o = ask(&c, &base, &[("actor", "UA"), ("action", "use"), ("model", "ATACMS"), ("place", "RU-KRS"), ("as_of", "2025-06-15")]).await;
+    let o = ask(
+        &c,
+        &base,
+        &[
+            ("actor", "UA"),
+            ("action", "use"),
+            ("model", "ATACMS"),
+            ("place", "RU-KRS"),
+            ("as_of", "2025-06-15"),
+        ],
+    )
+    .await;
     assert_eq!(o, "needs_approval");
     let needs = text(&c, "#needs").await;
     assert!(needs.contains("US:SecDef"), "{needs}");
     shot(&c, "web-ask-needs-approval.png").await;
-    let o = ask(&c, &base, &[("actor", "UA"), ("action", "use"), ("model", "ATACMS"), ("place", "RU-KRS"), ("as_of", "2025-06-15"), ("known_at", "2025-07-01")]).await;
+    let o = ask(
+        &c,
+        &base,
+        &[
+            ("actor", "UA"),
+            ("action", "use"),
+            ("model", "ATACMS"),
+            ("place", "RU-KRS"),
+            ("as_of", "2025-06-15"),
+            ("known_at", "2025-07-01"),
+        ],
+    )
+    .await;
     assert_eq!(o, "permit");
 
-    let o = ask(&c, &base, &[("actor", "PL"), ("action", "reexport"), ("model", "Leopard 2"), ("recipient", "UA"), ("as_of", "2023-01-18")]).await;
+    let o = ask(
+        &c,
+        &base,
+        &[
+            ("actor", "PL"),
+            ("action", "reexport"),
+            ("model", "Leopard 2"),
+            ("recipient", "UA"),
+            ("as_of", "2023-01-18"),
+        ],
+    )
+    .await;
     assert_eq!(o, "needs_approval");
     assert!(text(&c, "#needs").await.contains("DE:Government"));
-    let o = ask(&c, &base, &[("actor", "PL"), ("action", "reexport"), ("model", "Leopard 2"), ("recipient", "UA"), ("as_of", "2023-01-26")]).await;
+    let o = ask(
+        &c,
+        &base,
+        &[
+            ("actor", "PL"),
+            ("action", "reexport"),
+            ("model", "Leopard 2"),
+            ("recipient", "UA"),
+            ("as_of", "2023-01-26"),
+        ],
+    )
+    .await;
     assert_eq!(o, "permit");
 
-    let o = ask(&c, &base, &[("actor", "UA"), ("action", "use"), ("model", "Storm Shadow"), ("place", "RU-KRS"), ("as_of", "2024-11-25")]).await;
+    let o = ask(
+        &c,
+        &base,
+        &[
+            ("actor", "UA"),
+            ("action", "use"),
+            ("model", "Storm Shadow"),
+            ("place", "RU-KRS"),
+            ("as_of", "2024-11-25"),
+        ],
+    )
+    .await;
     assert_eq!(o, "permit");
     let answer = text(&c, "#answer").await;
     assert!(answer.contains("United Kingdom"), "{answer}");
@@ -321,50 +425,132 @@ async fn the_web_page_in_chromium() {
 
     // The permalink reproduces the question, with the register transaction.
     let link = attr(&c, "#permalink", "href").await;
-    assert!(link.contains("model=Storm%20Shadow") && link.contains("txn="), "{link}");
-    c.find(Locator::Id("permalink")).await.unwrap().click().await.unwrap();
+    assert!(
+        link.contains("model=Storm%20Shadow") && link.contains("txn="),
+        "{link}"
+    );
+    c.find(Locator::Id("permalink"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait().for_element(Locator::Css("#answer")).await.unwrap();
     assert_eq!(attr(&c, "#answer", "data-outcome").await, "permit");
     assert!(c.current_url().await.unwrap().as_str().contains("txn="));
 
     // ---- Audit: the decision's entry, verified in the browser.
-    c.find(Locator::Id("log-entry")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Id("verify")).await.unwrap().click().await.unwrap();
-    until(&c, "the proof's verification", "return !!document.getElementById('verify-result').dataset.verified;").await;
+    c.find(Locator::Id("log-entry"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("verify"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the proof's verification",
+        "return !!document.getElementById('verify-result').dataset.verified;",
+    )
+    .await;
     let steps = text(&c, "#verify-steps").await;
-    assert_eq!(attr(&c, "#verify-result", "data-verified").await, "true", "{steps}");
+    assert_eq!(
+        attr(&c, "#verify-result", "data-verified").await,
+        "true",
+        "{steps}"
+    );
     assert!(steps.contains("signed by"), "{steps}");
     assert!(text(&c, "#entry-body").await.contains("Storm Shadow"));
+    c.execute(
+        "document.getElementById('verify').scrollIntoView({block: 'center'});",
+        vec![],
+    )
+    .await
+    .unwrap();
     shot(&c, "web-audit.png").await;
     // A key that is not the log's is refused.
     let k = c.find(Locator::Id("trusted-key")).await.unwrap();
     k.clear().await.unwrap();
-    k.send_keys("other+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await.unwrap();
-    c.find(Locator::Id("verify")).await.unwrap().click().await.unwrap();
-    until(&c, "the refusal", "return document.getElementById('verify-result').dataset.verified === 'false';").await;
+    k.send_keys("other+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await
+        .unwrap();
+    c.find(Locator::Id("verify"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the refusal",
+        "return document.getElementById('verify-result').dataset.verified === 'false';",
+    )
+    .await;
     // And the permalink finds the same entry.
-    let index = c.current_url().await.unwrap().query_pairs().find(|(k, _)| k == "index").unwrap().1.to_string();
-    c.goto(&format!("{base}/audit?permalink={}", link.replace('&', "%26").replace('?', "%3F"))).await.unwrap();
-    assert!(text(&c, "#entry-h").await.starts_with(&format!("Entry {index} ")));
+    let index = c
+        .current_url()
+        .await
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "index")
+        .unwrap()
+        .1
+        .to_string();
+    c.goto(&format!(
+        "{base}/audit?permalink={}",
+        link.replace('&', "%26").replace('?', "%3F")
+    ))
+    .await
+    .unwrap();
+    assert!(text(&c, "#entry-h")
+        .await
+        .starts_with(&format!("Entry {index} ")));
 
     // ---- A bad input: a clear message, nothing written.
     let before = log_size(&base).await;
-    ask(&c, &base, &[("actor", "UA"), ("action", "use"), ("model", "ATACMS"), ("place", "RU-KRS"), ("as_of", "2024-13-45")]).await;
+    ask(
+        &c,
+        &base,
+        &[
+            ("actor", "UA"),
+            ("action", "use"),
+            ("model", "ATACMS"),
+            ("place", "RU-KRS"),
+            ("as_of", "2024-13-45"),
+        ],
+    )
+    .await;
     let err = text(&c, "#error").await;
     assert!(err.contains("2024-13-45"), "{err}");
     assert!(err.contains("Help"), "{err}");
     assert!(c.find(Locator::Css("#answer")).await.is_err());
     shot(&c, "web-ask-error.png").await;
-    assert_eq!(log_size(&base).await, before, "a refused question wrote to the log");
+    assert_eq!(
+        log_size(&base).await,
+        before,
+        "a refused question wrote to the log"
+    );
 
     // ---- The map: Crimea and Kursk oblast, before and after 2024-11-17.
-    c.goto(&format!("{base}/map?actor=UA&action=use&model=ATACMS&as_of=2024-11-16&cell=0.25")).await.unwrap();
+    c.goto(&format!(
+        "{base}/map?actor=UA&action=use&model=ATACMS&as_of=2024-11-16&cell=0.25"
+    ))
+    .await
+    .unwrap();
     until(&c, "the map", "const s = document.getElementById('map-status'); return !!document.getElementById('map-svg') && s.textContent.startsWith('Map drawn for 2024-11-16');").await;
     click_map(&c, 45.0, 34.1).await;
     let crimea = point_outcome(&c, None).await;
     let info = text(&c, "#point-info").await;
     assert!(info.contains("UA-43") || info.contains("Crimea"), "{info}");
-    assert!(info.contains("km from the Ukraine-Russia land border"), "{info}");
+    assert!(
+        info.contains("km from the Ukraine-Russia land border"),
+        "{info}"
+    );
     assert_eq!(crimea, "permit", "{info}");
     click_map(&c, 51.73, 36.19).await;
     let kursk = point_outcome(&c, Some("permit")).await;
@@ -382,28 +568,71 @@ async fn the_web_page_in_chromium() {
     shot(&c, "web-map-2024-11-18.png").await;
 
     // ---- The timeline: a click on a row opens its rule.
-    c.goto(&format!("{base}/timeline?model=ATACMS")).await.unwrap();
-    let row = c.find(Locator::Css("#timeline a[data-rule='us-atacms-ukraine-only']")).await.unwrap();
+    c.goto(&format!("{base}/timeline?model=ATACMS"))
+        .await
+        .unwrap();
+    shot(&c, "web-timeline.png").await;
+    let row = c
+        .find(Locator::Css(
+            "#timeline a[data-rule='us-atacms-ukraine-only']",
+        ))
+        .await
+        .unwrap();
     row.click().await.unwrap();
     until(&c, "the rule opened", "const e = document.getElementById('rule-us-atacms-ukraine-only'); return !!e && e.classList.contains('selected');").await;
     let entry = text(&c, "#rule-us-atacms-ukraine-only").await;
-    assert!(entry.contains("first reported in this data set's sources on"), "{entry}");
-    shot(&c, "web-timeline.png").await;
+    assert!(
+        entry.contains("first reported in this data set's sources on"),
+        "{entry}"
+    );
+    assert!(entry.contains("Replaced by"), "its history: {entry}");
+    shot(&c, "web-timeline-rule.png").await;
 
     // ---- Requests: file as the requester.
     login(&c, &base, &requester).await;
     assert!(text(&c, "#signed-in").await.contains("kyiv-mod"));
-    for (id, v) in [("r-model", "ATACMS"), ("r-at", "51.73,36.19"), ("r-from", "2026-01-12"), ("r-to", "2026-01-15"), ("r-justification", "counter-battery fire against the launchers shelling Sumy")] {
-        c.find(Locator::Id(id)).await.unwrap().send_keys(v).await.unwrap();
+    for (id, v) in [
+        ("r-model", "ATACMS"),
+        ("r-at", "51.73,36.19"),
+        ("r-from", "2026-01-12"),
+        ("r-to", "2026-01-15"),
+        (
+            "r-justification",
+            "counter-battery fire against the launchers shelling Sumy",
+        ),
+    ] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(v)
+            .await
+            .unwrap();
     }
-    c.find(Locator::Id("file-submit")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("#req-digest")).await.unwrap();
+    c.find(Locator::Id("file-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#req-digest"))
+        .await
+        .unwrap();
     let request_url = c.current_url().await.unwrap().to_string();
     assert_eq!(attr(&c, "[data-status]", "data-status").await, "pending");
-    assert_eq!(attr(&c, "#decision-now [data-outcome]", "data-outcome").await, "needs_approval");
-    assert_eq!(attr(&c, "#decision-approved [data-outcome]", "data-outcome").await, "permit");
-    let needs = text(&c, "table.needs").await;
-    assert!(needs.contains("US:SecDef") && needs.contains("secdef-office"), "{needs}");
+    assert_eq!(
+        attr(&c, "#decision-now [data-outcome]", "data-outcome").await,
+        "needs_approval"
+    );
+    assert_eq!(
+        attr(&c, "#decision-approved [data-outcome]", "data-outcome").await,
+        "permit"
+    );
+    let needs = text(&c, "table.needs-table").await;
+    assert!(
+        needs.contains("US:SecDef") && needs.contains("secdef-office"),
+        "{needs}"
+    );
     shot(&c, "web-request-filed.png").await;
 
     // ---- Review in a second browser session, as the reviewer.
@@ -412,22 +641,50 @@ async fn the_web_page_in_chromium() {
     let queue = text(&r, "#queue-US-SecDef").await;
     let id = request_url.rsplit('/').next().unwrap().to_owned();
     assert!(queue.contains(&id), "{queue}");
-    r.find(Locator::Css(&format!("#queue-US-SecDef a[href$='{id}']"))).await.unwrap().click().await.unwrap();
-    r.find(Locator::Id("verdict-approve")).await.unwrap().click().await.unwrap();
-    r.find(Locator::Id("reason")).await.unwrap().send_keys("the launchers are legitimate military targets").await.unwrap();
+    r.find(Locator::Css(&format!("#queue-US-SecDef a[href$='{id}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    r.find(Locator::Id("verdict-approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    r.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("the launchers are legitimate military targets")
+        .await
+        .unwrap();
     shot(&r, "web-review.png").await;
-    r.find(Locator::Id("review-submit")).await.unwrap().click().await.unwrap();
+    r.find(Locator::Id("review-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(&r, "the approval", "const s = document.querySelector('[data-status]'); return !!s && s.dataset.status === 'approved';").await;
 
     // The requester's page now shows the permit.
     c.goto(&request_url).await.unwrap();
     assert_eq!(attr(&c, "[data-status]", "data-status").await, "approved");
-    assert_eq!(attr(&c, "#decision-now [data-outcome]", "data-outcome").await, "permit");
+    assert_eq!(
+        attr(&c, "#decision-now [data-outcome]", "data-outcome").await,
+        "permit"
+    );
     assert!(text(&c, "#consents").await.contains("Consent decisions"));
     shot(&c, "web-request-approved.png").await;
 
     // ---- A failed login: a message, and no session.
-    r.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    r.find(Locator::Css("form[action='/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     login(&r, &base, "eu_not-a-token").await;
     let err = text(&r, "#error").await;
     assert!(err.to_lowercase().contains("token"), "{err}");

@@ -29,7 +29,7 @@
     ["Crimea", 45.3, 34.2, "oblast"], ["Odesa", 46.8, 30.0, "oblast"], ["Mykolaiv", 47.4, 32.0, "oblast"],
     ["Dnipropetrovsk", 48.4, 34.8, "oblast"], ["Poltava", 49.6, 33.9, "oblast"], ["Sumy", 51.0, 34.2, "oblast"],
     ["Chernihiv", 51.4, 31.9, "oblast"], ["Zhytomyr", 50.5, 28.5, "oblast"], ["Lviv", 49.8, 24.0, "oblast"],
-    ["Vinnytsia", 49.0, 28.6, "oblast"], ["Kursk", 51.7, 36.2, "oblast"], ["Belgorod", 50.7, 37.6, "oblast"],
+    ["Vinnytsia", 49.0, 28.6, "oblast"], ["Kursk", 52.05, 35.9, "oblast"], ["Belgorod", 50.7, 37.6, "oblast"],
     ["Bryansk", 53.0, 33.5, "oblast"], ["Voronezh", 51.0, 40.0, "oblast"], ["Rostov", 47.8, 41.0, "oblast"],
     ["Krasnodar", 45.3, 39.5, "oblast"], ["Moscow", 55.75, 37.6, "city"],
   ];
@@ -187,10 +187,12 @@
         const p = el("path", { d: d, fill: "none", stroke: "#000", "stroke-width": "1.4", "stroke-dasharray": "5 3" });
         p.appendChild(el("title", {}, a.id + ": controlled by " + a.controlled_by + (a.approximate ? " (approximate outline)" : "")));
         cg.appendChild(p);
-        const c = a.polygon.reduce((s, q) => [s[0] + q[0] / a.polygon.length, s[1] + q[1] / a.polygon.length], [0, 0]);
-        const [x, y] = toXY(c[1], c[0]);
-        cg.appendChild(el("text", { x: x.toFixed(1), y: (y + 14).toFixed(1), class: "ctl", "font-size": "10", "font-style": "italic", fill: "#000", stroke: "#fff", "stroke-width": "2.5", "paint-order": "stroke", "text-anchor": "middle" }, "held by " + a.controlled_by + " (" + a.id + ")"));
       }
+      // A key in the map's lower left corner, where the sea is.
+      const [kx, ky] = toXY(proj.lat0 + 0.35, proj.lon0 + 0.3);
+      cg.appendChild(el("rect", { x: (kx - 4).toFixed(1), y: (ky - 14).toFixed(1), width: "232", height: "20", fill: "#fff", "fill-opacity": "0.85" }));
+      cg.appendChild(el("path", { d: "M" + kx.toFixed(1) + "," + (ky - 4).toFixed(1) + "h24", stroke: "#000", "stroke-width": "1.4", "stroke-dasharray": "5 3" }));
+      cg.appendChild(el("text", { x: (kx + 30).toFixed(1), y: ky.toFixed(1), "font-size": "11", fill: "#000" }, "control area on this day (approximate)"));
       g.appendChild(cg);
     }
     if (document.getElementById("layer-areas").checked && areas.length) {

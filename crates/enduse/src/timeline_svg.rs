@@ -124,7 +124,11 @@ fn party_events(engine: &Engine, party: &PartyId) -> Vec<TimelineEvent> {
             source: d.sources.first().cloned(),
         });
     }
-    for c in reg.consents.iter().filter(|c| &c.authority.party() == party) {
+    for c in reg
+        .consents
+        .iter()
+        .filter(|c| &c.authority.party() == party)
+    {
         ev.push(TimelineEvent {
             date: c
                 .decided
@@ -259,7 +263,9 @@ fn draw(engine: &Engine, title: String, events: &[TimelineEvent]) -> TimelinePic
                 // The event names its consent decision by its text, which
                 // ends with the decision's summary.
                 let c = reg.consents.iter().find(|c| {
-                    c.authority.party() == e.party && c.rule == e.rule && e.text.ends_with(&c.summary)
+                    c.authority.party() == e.party
+                        && c.rule == e.rule
+                        && e.text.ends_with(&c.summary)
                 });
                 let (granted, status, id) = match c {
                     Some(c) => (c.granted, c.status, Some(c.id.clone())),
@@ -343,6 +349,16 @@ fn effect_word(e: Option<RuleEffect>) -> &'static str {
     }
 }
 
+/// ` [reported]`, ` [disputed]`, ` [stated position]`, or nothing.
+fn status_words(s: Status) -> &'static str {
+    match s {
+        Status::Confirmed => "",
+        Status::StatedPosition => " [stated position]",
+        Status::Reported => " [reported]",
+        Status::Disputed => " [disputed]",
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -401,12 +417,18 @@ fn render(title: &str, lanes: &[Lane], events: &[TimelineEvent]) -> String {
     let mut y = TOP;
     // Year lines and labels.
     let mut grid = String::new();
+    // The last line is the end of the drawing: it carries no label.
     for year in t0.year()..=t1.year() {
+        let label = if year < t1.year() {
+            year.to_string()
+        } else {
+            String::new()
+        };
         if let Some(d) = NaiveDate::from_ymd_opt(year, 1, 1) {
             let gx = x(d);
             let _ = write!(
                 grid,
-                r##"<line x1="{gx:.1}" y1="{}" x2="{gx:.1}" y2="HEIGHT_MINUS" stroke="#d0d4da" stroke-width="1"/><text x="{:.1}" y="{}" class="yr">{year}</text>"##,
+                r##"<line x1="{gx:.1}" y1="{}" x2="{gx:.1}" y2="HEIGHT_MINUS" stroke="#d0d4da" stroke-width="1"/><text x="{:.1}" y="{}" class="yr">{label}</text>"##,
                 TOP - 14.0,
                 gx + 3.0,
                 TOP - 4.0
@@ -435,10 +457,7 @@ fn render(title: &str, lanes: &[Lane], events: &[TimelineEvent]) -> String {
                 Status::Disputed => ("url(#disputed)".to_owned(), colour, "1 2"),
                 _ => (colour.to_owned(), colour, "none"),
             };
-            let status = match r.status {
-                Status::Confirmed => String::new(),
-                s => format!(" [{s}]"),
-            };
+            let status = status_words(r.status);
             let _ = write!(
                 body,
                 r##"<a href="#rule-{}" data-rule="{}" class="row"><title>{}</title><text x="18" y="{:.1}" class="id">{}</text>"##,
@@ -450,7 +469,9 @@ fn render(title: &str, lanes: &[Lane], events: &[TimelineEvent]) -> String {
                     r.summary,
                     effect_word(r.effect),
                     from,
-                    r.valid_to.map(|t| format!(" until {t}")).unwrap_or_default(),
+                    r.valid_to
+                        .map(|t| format!(" until {t}"))
+                        .unwrap_or_default(),
                     status
                 )),
                 ry + 12.0,
@@ -540,14 +561,9 @@ fn render(title: &str, lanes: &[Lane], events: &[TimelineEvent]) -> String {
                         mx - 4.0,
                         my - 4.0
                     ),
-                    _ => format!(
-                        r##"<circle cx="{mx:.1}" cy="{my:.1}" r="3" fill="#666"/>"##
-                    ),
+                    _ => format!(r##"<circle cx="{mx:.1}" cy="{my:.1}" r="3" fill="#666"/>"##),
                 };
-                let status = match m.status {
-                    Status::Confirmed => String::new(),
-                    s => format!(" [{s}]"),
-                };
+                let status = status_words(m.status);
                 let imprecise = if m.date.is_precise() {
                     String::new()
                 } else {
@@ -646,7 +662,14 @@ fn legend(y: f64) -> String {
         r##"<rect x="{lx:.1}" y="{:.1}" width="16" height="10" fill="#3b82c4" fill-opacity="0.45" stroke="#3b82c4" stroke-dasharray="4 2"/>"##,
         y + 1.0
     );
-    legend_item(&mut s, &mut lx, y, shape, "reported (anonymous officials)", 210.0);
+    legend_item(
+        &mut s,
+        &mut lx,
+        y,
+        shape,
+        "reported (anonymous officials)",
+        210.0,
+    );
     let shape = format!(
         r##"<rect x="{lx:.1}" y="{:.1}" width="16" height="10" fill="url(#disputed)" stroke="#d1452b" stroke-dasharray="1 2"/>"##,
         y + 1.0
@@ -656,7 +679,14 @@ fn legend(y: f64) -> String {
         r##"<rect x="{lx:.1}" y="{:.1}" width="16" height="10" fill="url(#imprecise)" stroke="#555"/>"##,
         y + 1.0
     );
-    legend_item(&mut s, &mut lx, y, shape, "imprecise date (span of possible days)", 260.0);
+    legend_item(
+        &mut s,
+        &mut lx,
+        y,
+        shape,
+        "imprecise date (span of possible days)",
+        260.0,
+    );
     let mut lx = 8.0;
     let y2 = y + 22.0;
     let my = y2 + 6.0;
@@ -729,7 +759,11 @@ mod tests {
             .collect();
         assert!(!us.is_empty());
         for e in &us {
-            assert!(p.svg.contains(&format!("href=\"#rule-{}\"", e.id)), "{}", e.id);
+            assert!(
+                p.svg.contains(&format!("href=\"#rule-{}\"", e.id)),
+                "{}",
+                e.id
+            );
             assert!(!e.sources.is_empty(), "{} has no source", e.id);
         }
         assert_eq!(
@@ -751,8 +785,7 @@ mod tests {
             .iter()
             .find(|r| r.status == Status::Reported)
             .unwrap();
-        let p =
-            timeline_picture(&s, &TimelineSubject::Party(reported.owner.to_string())).unwrap();
+        let p = timeline_picture(&s, &TimelineSubject::Party(reported.owner.to_string())).unwrap();
         let row = p
             .svg
             .split("<a href=")
@@ -765,8 +798,7 @@ mod tests {
             .iter()
             .find(|r| !r.valid_from.is_precise())
             .unwrap();
-        let p =
-            timeline_picture(&s, &TimelineSubject::Party(imprecise.owner.to_string())).unwrap();
+        let p = timeline_picture(&s, &TimelineSubject::Party(imprecise.owner.to_string())).unwrap();
         let row = p
             .svg
             .split("<a href=")
@@ -784,8 +816,12 @@ mod tests {
         assert!(!consents.is_empty());
         for c in consents {
             assert!(c.granted.is_some());
-            assert!(p.svg.contains(&format!("class=\"mark\"><title>")));
-            assert!(p.svg.contains(&format!("data-rule=\"{}\"", c.id)), "{}", c.id);
+            assert!(p.svg.contains("class=\"mark\"><title>"));
+            assert!(
+                p.svg.contains(&format!("data-rule=\"{}\"", c.id)),
+                "{}",
+                c.id
+            );
         }
     }
 

@@ -9,7 +9,8 @@ pub fn run(a: TimelineArgs, ctx: &mut Ctx) -> Result<i32> {
     let snapshot = ctx.snapshot()?;
     let report = snapshot.timeline(&a.model)?;
     if let Some(path) = &a.svg {
-        let picture = enduse::timeline_picture(&snapshot, &TimelineSubject::Model(a.model.clone()))?;
+        let picture =
+            enduse::timeline_picture(&snapshot, &TimelineSubject::Model(a.model.clone()))?;
         std::fs::write(path, &picture.svg).map_err(|e| Error::io("write", path, &e))?;
     }
     ctx.emit(&report, crate::render::timeline);

@@ -5,7 +5,7 @@
 
 use super::ask::{Answered, AskForm};
 use super::layout::outcome_badge;
-use enduse::{CitationKind, CheckReport, Outcome, RuleEffect, RuleRef, SourceRef, Status};
+use enduse::{CheckReport, CitationKind, Outcome, RuleEffect, RuleRef, SourceRef, Status};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -57,7 +57,16 @@ fn effect_word(e: RuleEffect) -> &'static str {
     }
 }
 
-pub(crate) fn source(s: &SourceRef) -> Markup {
+/// A quote without the quotation marks the data set kept around it (the
+/// page adds its own).
+pub(crate) fn unquoted(q: &str) -> &str {
+    q.trim()
+        .trim_matches(|c| matches!(c, '"' | '\u{201c}' | '\u{201d}'))
+}
+
+/// A source; its quote unless it is `skip` (the rule's own quote, shown
+/// already).
+pub(crate) fn source_except(s: &SourceRef, skip: Option<&str>) -> Markup {
     html! {
         li.source {
             span.outlet { (s.outlet) } ", " time { (s.date.to_string()) } ": "
@@ -65,8 +74,8 @@ pub(crate) fn source(s: &SourceRef) -> Markup {
                 Some(u) => { a href=(u) rel="noopener noreferrer" { (s.title) } }
                 None => { cite { (s.title) } }
             }
-            @if let Some(q) = &s.quote {
-                blockquote { "“" (q) "”" }
+            @if let Some(q) = s.quote.as_deref().filter(|q| Some(unquoted(q)) != skip.map(unquoted)) {
+                blockquote { "“" (unquoted(q)) "”" }
             }
         }
     }
@@ -101,10 +110,10 @@ fn rule(r: &RuleRef, notes: &BTreeMap<String, String>) -> Markup {
             @if let Some(a) = &r.assurance { p.note { (a) } }
             @if let Some(a) = &r.assumption { p.note { "Assumption: " (a) } }
             @if !r.quote.is_empty() {
-                blockquote.quote { "“" (r.quote) "”" }
+                blockquote.quote { "“" (unquoted(&r.quote)) "”" }
             }
             ul.sources aria-label="Sources" {
-                @for s in &r.sources { (source(s)) }
+                @for s in &r.sources { (source_except(s, Some(&r.quote))) }
             }
         }
     }
@@ -128,7 +137,13 @@ pub(crate) fn answer(a: &Answered, f: &AskForm) -> Markup {
     let model = match &d.request.item {
         enduse::ItemRef::Model(m) => m.to_string(),
         // A lot's model is named in the item's label: `M (lot L)`.
-        enduse::ItemRef::Lot(_) => r.names.item.split(" (lot").next().unwrap_or_default().to_owned(),
+        enduse::ItemRef::Lot(_) => r
+            .names
+            .item
+            .split(" (lot")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     };
     html! {
         section.answer aria-labelledby="answer-h" aria-live="polite" id="answer" data-outcome=(d.outcome.as_str()) {

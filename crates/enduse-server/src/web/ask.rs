@@ -54,7 +54,11 @@ impl AskForm {
                 )
             })
         };
-        let actor = need(&self.actor, "actor", "the party that acts: a code (UA) or a name (Ukraine)")?;
+        let actor = need(
+            &self.actor,
+            "actor",
+            "the party that acts: a code (UA) or a name (Ukraine)",
+        )?;
         let action = need(&self.action, "action", "use, deploy, transfer or reexport")?;
         if field(&self.model).is_none() && field(&self.lot).is_none() {
             return Err(ServerError::bad_request(
@@ -94,7 +98,22 @@ impl AskForm {
     pub(crate) fn permalink(&self, txn: Option<i64>) -> String {
         let txn = txn.map(|t| t.to_string());
         let f = |v: &Option<String>| field(v);
-        let (actor, action, model, lot, place, at, recipient, target, purpose, dest, status, as_of, known, appr) = (
+        let (
+            actor,
+            action,
+            model,
+            lot,
+            place,
+            at,
+            recipient,
+            target,
+            purpose,
+            dest,
+            status,
+            as_of,
+            known,
+            appr,
+        ) = (
             f(&self.actor),
             f(&self.action),
             f(&self.model),
@@ -216,7 +235,13 @@ pub(crate) fn datalists(s: &AppState) -> Markup {
     }
 }
 
-fn text_field(name: &str, label: &str, value: &Option<String>, hint: &str, list: Option<&str>) -> Markup {
+fn text_field(
+    name: &str,
+    label: &str,
+    value: &Option<String>,
+    hint: &str,
+    list: Option<&str>,
+) -> Markup {
     let id = format!("f-{name}");
     let hint_id = format!("{id}-hint");
     m! {
@@ -258,7 +283,7 @@ pub(crate) fn form(f: &AskForm, lists: Markup) -> Markup {
                 div.field {
                     label for="f-status" { "Facts used" }
                     select id="f-status" name="status" {
-                        option value="reported" selected[status == "reported"] { "confirmed and reported" }
+                        option value="reported" selected[status == "reported"] { "confirmed + reported" }
                         option value="confirmed" selected[status == "confirmed"] { "confirmed only" }
                     }
                     small { "reported facts rest on anonymous officials" }
@@ -277,10 +302,22 @@ pub(crate) fn form(f: &AskForm, lists: Markup) -> Markup {
 
 fn examples() -> Markup {
     let ex = [
-        ("May Ukraine use ATACMS in Kursk oblast on 11 Sep 2024?", "?actor=UA&action=use&model=ATACMS&place=RU-KRS&as_of=2024-09-11"),
-        ("… and on 15 Jun 2025?", "?actor=UA&action=use&model=ATACMS&place=RU-KRS&as_of=2025-06-15"),
-        ("May Poland pass its Leopard 2 tanks to Ukraine on 18 Jan 2023?", "?actor=PL&action=reexport&model=Leopard+2&recipient=UA&as_of=2023-01-18"),
-        ("May Ukraine use Storm Shadow in Kursk oblast on 25 Nov 2024?", "?actor=UA&action=use&model=Storm+Shadow&place=RU-KRS&as_of=2024-11-25"),
+        (
+            "May Ukraine use ATACMS in Kursk oblast on 11 Sep 2024?",
+            "?actor=UA&action=use&model=ATACMS&place=RU-KRS&as_of=2024-09-11",
+        ),
+        (
+            "… and on 15 Jun 2025?",
+            "?actor=UA&action=use&model=ATACMS&place=RU-KRS&as_of=2025-06-15",
+        ),
+        (
+            "May Poland pass its Leopard 2 tanks to Ukraine on 18 Jan 2023?",
+            "?actor=PL&action=reexport&model=Leopard+2&recipient=UA&as_of=2023-01-18",
+        ),
+        (
+            "May Ukraine use Storm Shadow in Kursk oblast on 25 Nov 2024?",
+            "?actor=UA&action=use&model=Storm+Shadow&place=RU-KRS&as_of=2024-11-25",
+        ),
     ];
     m! {
         section.examples aria-labelledby="ex-h" {

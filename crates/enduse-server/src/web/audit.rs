@@ -30,8 +30,8 @@ const SEARCH: u64 = 10_000;
 async fn by_permalink(s: &Arc<AppState>, link: &str) -> Result<u64> {
     let q = link.split_once('?').map_or(link, |(_, q)| q);
     let form: AskForm = serde_urlencoded_like(q)?;
-    let ask = serde_json::to_value(form.to_ask()?)
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let ask =
+        serde_json::to_value(form.to_ask()?).map_err(|e| ServerError::Internal(e.to_string()))?;
     let txn: Option<i64> = field(&form.txn).and_then(|t| t.parse().ok());
     let st = s.clone();
     blocking(move || {
@@ -80,7 +80,10 @@ fn serde_urlencoded_like(q: &str) -> Result<AskForm> {
     serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| {
         ServerError::bad_request(
             "enduse::web::bad_permalink",
-            format!("this permalink cannot be read: {}", e.to_string().to_lowercase()),
+            format!(
+                "this permalink cannot be read: {}",
+                e.to_string().to_lowercase()
+            ),
             "paste the address of an answer page (/?actor=...)",
         )
     })
@@ -88,12 +91,20 @@ fn serde_urlencoded_like(q: &str) -> Result<AskForm> {
 
 /// Percent-decoding, `+` as a space.
 fn decode(s: &str) -> String {
-    let hex = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let hex = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push(h * 16 + l);
                 i += 3;
@@ -195,13 +206,40 @@ pub(crate) async fn page(State(s): S, headers: HeaderMap, Query(f): Query<AuditF
         p.lede { "Every register transaction, workflow event and decision this server answers is an entry of a tamper-evident log (an RFC 6962 Merkle tree) whose checkpoints are signed. Look up an entry and check, in this browser, that it is in the tree the signed checkpoint commits to." }
     };
     if !s.has_database() {
-        return html(StatusCode::OK, frame("Audit log", Nav::Audit, &who, &[], m! { (intro) p { "This server reads the bundled data set and keeps no log: start it with a database (" code { "enduse serve --db enduse.db" } ")." } }));
+        return html(
+            StatusCode::OK,
+            frame(
+                "Audit log",
+                Nav::Audit,
+                &who,
+                &[],
+                m! { (intro) p { "This server reads the bundled data set and keeps no log: start it with a database (" code { "enduse serve --db enduse.db" } ")." } },
+            ),
+        );
     }
     match body(&s, &f).await {
-        Ok(b) => html(StatusCode::OK, frame("Audit log", Nav::Audit, &who, &["audit.js"], m! { (intro) (b) })),
+        Ok(b) => html(
+            StatusCode::OK,
+            frame(
+                "Audit log",
+                Nav::Audit,
+                &who,
+                &["audit.js"],
+                m! { (intro) (b) },
+            ),
+        ),
         Err(e) => {
             let e = shown(&s, &e);
-            html(e.status, frame("Audit log", Nav::Audit, &who, &["audit.js"], m! { (intro) (error_box(&e)) p { a href="/audit" { "The latest checkpoint" } } }))
+            html(
+                e.status,
+                frame(
+                    "Audit log",
+                    Nav::Audit,
+                    &who,
+                    &["audit.js"],
+                    m! { (intro) (error_box(&e)) p { a href="/audit" { "The latest checkpoint" } } },
+                ),
+            )
         }
     }
 }
@@ -212,11 +250,16 @@ mod tests {
 
     #[test]
     fn permalinks_are_read_as_the_form_reads_them() {
-        let f = serde_urlencoded_like("actor=UA&action=use&model=Storm+Shadow&place=RU-KRS&as_of=2024-11-25&txn=3").unwrap();
+        let f = serde_urlencoded_like(
+            "actor=UA&action=use&model=Storm+Shadow&place=RU-KRS&as_of=2024-11-25&txn=3",
+        )
+        .unwrap();
         assert_eq!(f.model.as_deref(), Some("Storm Shadow"));
         assert_eq!(f.txn.as_deref(), Some("3"));
         assert_eq!(decode("Leopard%202"), "Leopard 2");
         assert_eq!(decode("50%"), "50%");
-        assert!(script_json(&serde_json::json!({"a": "</script>"})).0.contains("\\u003c/script>"));
+        assert!(script_json(&serde_json::json!({"a": "</script>"}))
+            .0
+            .contains("\\u003c/script>"));
     }
 }

@@ -100,9 +100,14 @@ pub(crate) fn outcome_badge(o: Outcome) -> Markup {
 
 /// An error box: the message, the help, the code.
 pub(crate) fn error_box(e: &Shown) -> Markup {
+    error_box_led("Cannot answer:", e)
+}
+
+/// An error box whose message is led by `lead`.
+pub(crate) fn error_box_led(lead: &str, e: &Shown) -> Markup {
     html! {
         div.error role="alert" id="error" {
-            p.message { strong { "Cannot answer: " } (e.message) }
+            p.message { strong { (lead) " " } (e.message) }
             @if let Some(h) = &e.help {
                 p.help { "Help: " (h) }
             }

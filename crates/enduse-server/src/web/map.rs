@@ -71,7 +71,11 @@ pub(crate) async fn svg(State(s): S, Query(f): Query<MapForm>) -> Response {
 }
 
 /// `GET /map`
-pub(crate) async fn page(State(s): S, headers: HeaderMap, Query(mut f): Query<MapForm>) -> Response {
+pub(crate) async fn page(
+    State(s): S,
+    headers: HeaderMap,
+    Query(mut f): Query<MapForm>,
+) -> Response {
     let (who, _) = signed_in(&s, &headers).await;
     if field(&f.ask.actor).is_none() {
         // The question of the map by default: where may Ukraine fire

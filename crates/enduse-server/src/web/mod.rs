@@ -15,9 +15,9 @@
 //!   decision's permalink, and its inclusion proof checked in the browser.
 
 mod answer;
+mod ask;
 mod assets;
 mod audit;
-mod ask;
 mod layout;
 mod map;
 mod requests;
@@ -107,7 +107,10 @@ pub(crate) fn cookie_token(headers: &HeaderMap) -> Option<String> {
 
 /// Who is signed in: the user of the cookie's token, or anonymous (a token
 /// that no longer works signs out, with a note).
-pub(crate) async fn signed_in(state: &Arc<AppState>, headers: &HeaderMap) -> (Principal, Option<String>) {
+pub(crate) async fn signed_in(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> (Principal, Option<String>) {
     let Some(token) = cookie_token(headers) else {
         return (Principal::Anonymous, None);
     };

@@ -7,7 +7,7 @@
 //! into a page could not take it away, and every workflow action is a plain
 //! form, so the workflow works without JavaScript.
 
-use super::layout::{error_box, notice, outcome_badge, page as frame, Nav};
+use super::layout::{error_box, error_box_led, notice, outcome_badge, page as frame, Nav};
 use super::{field, html, same_origin, shown, signed_in, Shown, COOKIE};
 use crate::api::{blocking, S};
 use crate::error::{Result, ServerError};
@@ -35,7 +35,7 @@ fn login_body(error: Option<&Shown>, note: Option<&str>) -> Markup {
         section.narrow aria-labelledby="login-h" {
             h1 #login-h { "Sign in" }
             @if let Some(n) = note { (notice(n)) }
-            @if let Some(e) = error { (error_box(e)) }
+            @if let Some(e) = error { (error_box_led("Not signed in:", e)) }
             p { "Requesters and reviewers sign in with a token their operator made with "
                 code { "enduse token create USER" } ". The token is kept in a cookie that scripts cannot read and other sites' pages do not send." }
             form method="post" action="/login" {
@@ -53,18 +53,31 @@ fn login_body(error: Option<&Shown>, note: Option<&str>) -> Markup {
 /// `GET /login`
 pub(crate) async fn login_page(State(s): S, headers: HeaderMap) -> Response {
     let (who, note) = signed_in(&s, &headers).await;
-    html(StatusCode::OK, frame("Sign in", Nav::Requests, &who, &[], login_body(None, note.as_deref())))
+    html(
+        StatusCode::OK,
+        frame(
+            "Sign in",
+            Nav::Requests,
+            &who,
+            &[],
+            login_body(None, note.as_deref()),
+        ),
+    )
 }
 
 /// `POST /login`
 pub(crate) async fn login(State(s): S, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
     let run = async {
         same_origin(&headers)?;
-        let token = field(&f.token).ok_or_else(|| {
-            ServerError::unauthorized("give a token to sign in")
-        })?;
-        if !token.chars().all(|c| c.is_ascii_graphic() && c != ';' && c != ',' && c != '"' && c != '\\') {
-            return Err(ServerError::unauthorized("this is not a token: tokens are printable text without spaces"));
+        let token =
+            field(&f.token).ok_or_else(|| ServerError::unauthorized("give a token to sign in"))?;
+        if !token
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != ';' && c != ',' && c != '"' && c != '\\')
+        {
+            return Err(ServerError::unauthorized(
+                "this is not a token: tokens are printable text without spaces",
+            ));
         }
         let st = s.clone();
         let t = token.clone();
@@ -85,10 +98,21 @@ pub(crate) async fn login(State(s): S, headers: HeaderMap, Form(f): Form<LoginFo
             r
         }
         Err(e) => {
-            let e = shown(&s, &e);
+            let mut e = shown(&s, &e);
+            if e.status == StatusCode::UNAUTHORIZED {
+                // The API's help speaks of headers; a person at the page
+                // needs a token from their operator.
+                e.help = Some("ask the operator of this server for a token (`enduse token create USER`); a revoked or expired token no longer signs in".into());
+            }
             html(
                 e.status,
-                frame("Sign in", Nav::Requests, &Principal::Anonymous, &[], login_body(Some(&e), None)),
+                frame(
+                    "Sign in",
+                    Nav::Requests,
+                    &Principal::Anonymous,
+                    &[],
+                    login_body(Some(&e), None),
+                ),
             )
         }
     }
@@ -181,7 +205,12 @@ fn status_badge(st: RequestStatus) -> Markup {
 }
 
 fn ask_words(a: &Ask) -> String {
-    let mut s = format!("{} {} {}", a.actor, a.action, a.model.clone().or(a.lot.clone()).unwrap_or_default());
+    let mut s = format!(
+        "{} {} {}",
+        a.actor,
+        a.action,
+        a.model.clone().or(a.lot.clone()).unwrap_or_default()
+    );
     if let Some(p) = &a.place {
         s.push_str(&format!(" in {p}"));
     }
@@ -241,7 +270,12 @@ fn file_form(f: &FileForm, party: Option<&str>) -> Markup {
     }
 }
 
-async fn list_body(s: &Arc<AppState>, who: &Principal, form: &FileForm, error: Option<&Shown>) -> Result<Markup> {
+async fn list_body(
+    s: &Arc<AppState>,
+    who: &Principal,
+    form: &FileForm,
+    error: Option<&Shown>,
+) -> Result<Markup> {
     let Principal::User(u) = who else {
         return Ok(need_sign_in());
     };
@@ -249,7 +283,10 @@ async fn list_body(s: &Arc<AppState>, who: &Principal, form: &FileForm, error: O
     let mine = if u.has_role(UserRole::Requester) {
         let st = s.clone();
         let w = who.clone();
-        let q = RequestQuery { requester: Some(u.id.clone()), ..RequestQuery::default() };
+        let q = RequestQuery {
+            requester: Some(u.id.clone()),
+            ..RequestQuery::default()
+        };
         Some(blocking(move || Ok(st.workflow()?.list(&w, &q)?)).await?)
     } else {
         None
@@ -272,7 +309,7 @@ async fn list_body(s: &Arc<AppState>, who: &Principal, form: &FileForm, error: O
         h1 { "Requests" }
         p { "Signed in as " strong { (u.id) } @if let Some(p) = &u.party { " for " (p) } ", "
             (u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" and ")) "." }
-        @if let Some(e) = error { (error_box(e)) p { "Nothing was filed." } }
+        @if let Some(e) = error { (error_box_led("Not filed:", e)) p { "Nothing was filed." } }
         @if let Some(mine) = &mine {
             (file_form(form, u.party.as_deref()))
             (table(mine, "Your requests, newest first", "my-requests"))
@@ -291,10 +328,22 @@ async fn list_body(s: &Arc<AppState>, who: &Principal, form: &FileForm, error: O
 pub(crate) async fn list(State(s): S, headers: HeaderMap) -> Response {
     let (who, note) = signed_in(&s, &headers).await;
     match list_body(&s, &who, &FileForm::default(), None).await {
-        Ok(b) => html(StatusCode::OK, frame("Requests", Nav::Requests, &who, &[], m! { @if let Some(n) = &note { (notice(n)) } (b) })),
+        Ok(b) => html(
+            StatusCode::OK,
+            frame(
+                "Requests",
+                Nav::Requests,
+                &who,
+                &[],
+                m! { @if let Some(n) = &note { (notice(n)) } (b) },
+            ),
+        ),
         Err(e) => {
             let e = shown(&s, &e);
-            html(e.status, frame("Requests", Nav::Requests, &who, &[], error_box(&e)))
+            html(
+                e.status,
+                frame("Requests", Nav::Requests, &who, &[], error_box(&e)),
+            )
         }
     }
 }
@@ -305,7 +354,9 @@ pub(crate) async fn file(State(s): S, headers: HeaderMap, Form(f): Form<FileForm
     let run = async {
         same_origin(&headers)?;
         if who == Principal::Anonymous {
-            return Err(ServerError::unauthorized("filing a request needs a token: sign in"));
+            return Err(ServerError::unauthorized(
+                "filing a request needs a token: sign in",
+            ));
         }
         let input = f.input(&who)?;
         let st = s.clone();
@@ -316,7 +367,9 @@ pub(crate) async fn file(State(s): S, headers: HeaderMap, Form(f): Form<FileForm
         Ok(v) => Redirect::to(&format!("/requests/{}", super::enc(&v.id))).into_response(),
         Err(e) => {
             let e = shown(&s, &e);
-            let body = list_body(&s, &who, &f, Some(&e)).await.unwrap_or_else(|_| error_box(&e));
+            let body = list_body(&s, &who, &f, Some(&e))
+                .await
+                .unwrap_or_else(|_| error_box(&e));
             html(e.status, frame("Requests", Nav::Requests, &who, &[], body))
         }
     }
@@ -324,7 +377,10 @@ pub(crate) async fn file(State(s): S, headers: HeaderMap, Form(f): Form<FileForm
 
 /// The decision of the request's ask on the window's first day, as the
 /// register stands, and as it would be once every needed authority approved.
-async fn decisions(s: &Arc<AppState>, v: &RequestView) -> Result<(enduse::Outcome, enduse::Outcome)> {
+async fn decisions(
+    s: &Arc<AppState>,
+    v: &RequestView,
+) -> Result<(enduse::Outcome, enduse::Outcome)> {
     let mut ask = v.content.ask.clone();
     ask.as_of = Some(v.content.window.from.to_string());
     ask.known_at = None;
@@ -345,12 +401,21 @@ async fn decisions(s: &Arc<AppState>, v: &RequestView) -> Result<(enduse::Outcom
 pub(crate) async fn show(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let (who, note) = signed_in(&s, &headers).await;
     if who == Principal::Anonymous {
-        return html(StatusCode::UNAUTHORIZED, frame("Request", Nav::Requests, &who, &[], need_sign_in()));
+        return html(
+            StatusCode::UNAUTHORIZED,
+            frame("Request", Nav::Requests, &who, &[], need_sign_in()),
+        );
     }
     show_with(&s, &who, &id, note.as_deref(), None).await
 }
 
-async fn show_with(s: &Arc<AppState>, who: &Principal, id: &str, note: Option<&str>, error: Option<&Shown>) -> Response {
+async fn show_with(
+    s: &Arc<AppState>,
+    who: &Principal,
+    id: &str,
+    note: Option<&str>,
+    error: Option<&Shown>,
+) -> Response {
     let st = s.clone();
     let w = who.clone();
     let i = id.to_owned();
@@ -358,7 +423,10 @@ async fn show_with(s: &Arc<AppState>, who: &Principal, id: &str, note: Option<&s
         Ok(v) => v,
         Err(e) => {
             let e = shown(s, &e);
-            return html(e.status, frame("Request", Nav::Requests, who, &[], error_box(&e)));
+            return html(
+                e.status,
+                frame("Request", Nav::Requests, who, &[], error_box(&e)),
+            );
         }
     };
     let outcomes = decisions(s, &view).await.ok();
@@ -370,10 +438,14 @@ async fn show_with(s: &Arc<AppState>, who: &Principal, id: &str, note: Option<&s
     let may_review = user.is_some_and(|u| {
         u.has_role(UserRole::Reviewer)
             && view.status == RequestStatus::Pending
-            && view.needs.iter().any(|n| u.member_of(&n.authority, today) && !n.satisfied)
+            && view
+                .needs
+                .iter()
+                .any(|n| u.member_of(&n.authority, today) && !n.satisfied)
             && !view.reviews.iter().any(|r| r.reviewer == u.id)
     });
-    let may_withdraw = user.is_some_and(|u| u.id == view.content.requester) && view.status == RequestStatus::Pending;
+    let may_withdraw = user.is_some_and(|u| u.id == view.content.requester)
+        && view.status == RequestStatus::Pending;
     let c = &view.content;
     let body = m! {
         h1 { "Request " code { (view.id) } " " (status_badge(view.status)) }
@@ -396,7 +468,7 @@ async fn show_with(s: &Arc<AppState>, who: &Principal, id: &str, note: Option<&s
             }
         }
         h2 { "Needed authorities" }
-        table.needs {
+        table.needs-table {
             thead { tr { th scope="col" { "Authority" } th scope="col" { "Approvals" } th scope="col" { "State" } th scope="col" { "Eligible reviewers" } } }
             tbody {
                 @for n in &view.needs {
@@ -457,12 +529,19 @@ pub(crate) struct ReviewForm {
 }
 
 /// `POST /requests/{id}/review`
-pub(crate) async fn review(State(s): S, headers: HeaderMap, Path(id): Path<String>, Form(f): Form<ReviewForm>) -> Response {
+pub(crate) async fn review(
+    State(s): S,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<ReviewForm>,
+) -> Response {
     let (who, _) = signed_in(&s, &headers).await;
     let run = async {
         same_origin(&headers)?;
         if who == Principal::Anonymous {
-            return Err(ServerError::unauthorized("reviewing needs a token: sign in"));
+            return Err(ServerError::unauthorized(
+                "reviewing needs a token: sign in",
+            ));
         }
         let verdict = match field(&f.verdict).as_deref() {
             Some("approve") => Verdict::Approve,
@@ -510,14 +589,24 @@ pub(crate) struct WithdrawForm {
 }
 
 /// `POST /requests/{id}/withdraw`
-pub(crate) async fn withdraw(State(s): S, headers: HeaderMap, Path(id): Path<String>, Form(f): Form<WithdrawForm>) -> Response {
+pub(crate) async fn withdraw(
+    State(s): S,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<WithdrawForm>,
+) -> Response {
     let (who, _) = signed_in(&s, &headers).await;
     let run = async {
         same_origin(&headers)?;
         if who == Principal::Anonymous {
-            return Err(ServerError::unauthorized("withdrawing needs a token: sign in"));
+            return Err(ServerError::unauthorized(
+                "withdrawing needs a token: sign in",
+            ));
         }
-        let input = WithdrawInput { reason: field(&f.reason), expect_version: f.version };
+        let input = WithdrawInput {
+            reason: field(&f.reason),
+            expect_version: f.version,
+        };
         let st = s.clone();
         let w = who.clone();
         let i = id.clone();
