@@ -100,7 +100,11 @@ impl Driver {
                     "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", "--window-size=1360,1000",
                     format!("--user-data-dir={}", profile.display()),
-                ]
+                ],
+                "prefs": {
+                    "download.default_directory": profile.join("downloads").display().to_string(),
+                    "download.prompt_for_download": false
+                }
             }
         });
         let serde_json::Value::Object(caps) = caps else {
@@ -566,6 +570,82 @@ async fn the_web_page_in_chromium() {
     let after = point_outcome(&c, Some("forbid")).await;
     assert_ne!(after, "forbid", "{}", text(&c, "#point-info").await);
     shot(&c, "web-map-2024-11-18.png").await;
+    // Zoom with the keyboard, and back; a layer off and on.
+    let whole = attr(&c, "#map-svg", "viewBox").await;
+    c.find(Locator::Id("map-view"))
+        .await
+        .unwrap()
+        .send_keys("++")
+        .await
+        .unwrap();
+    let zoomed = attr(&c, "#map-svg", "viewBox").await;
+    let width = |vb: &str| vb.split(' ').nth(2).unwrap().parse::<f64>().unwrap();
+    assert!(width(&zoomed) < width(&whole) * 0.5, "{whole} -> {zoomed}");
+    c.find(Locator::Id("zoom-reset"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(attr(&c, "#map-svg", "viewBox").await, whole);
+    c.find(Locator::Id("layer-labels"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(c.find(Locator::Id("layer-labels-g")).await.is_err());
+    c.find(Locator::Id("layer-labels"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(c.find(Locator::Id("layer-labels-g")).await.is_ok());
+    assert!(c.find(Locator::Id("layer-control-g")).await.is_ok());
+    // Downloads: the SVG as drawn, and a PNG of it.
+    c.find(Locator::Id("download-svg"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("download-png"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let downloads = profiles.path().join("a").join("downloads");
+    let t = Instant::now();
+    let (svg, png) = loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        let find = |ext: &str| {
+            files
+                .iter()
+                .find(|f| f.extension().is_some_and(|e| e == ext))
+                .cloned()
+        };
+        if let (Some(a), Some(b)) = (find("svg"), find("png")) {
+            break (a, b);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no downloads in {}: {files:?}",
+            downloads.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("enduse-overlay"),
+        "{}",
+        &svg[..100.min(svg.len())]
+    );
+    let png = std::fs::read(png).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
 
     // ---- The timeline: a click on a row opens its rule.
     c.goto(&format!("{base}/timeline?model=ATACMS"))

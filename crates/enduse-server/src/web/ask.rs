@@ -334,6 +334,9 @@ fn examples() -> Markup {
 /// `GET /`
 pub(crate) async fn page(State(s): S, headers: HeaderMap, Query(f): Query<AskForm>) -> Response {
     let (who, signed_out) = signed_in(&s, &headers).await;
+    if let Some(r) = super::refused_read(&s, &who).await {
+        return r;
+    }
     let lists = datalists(&s);
     let intro = m! {
         @if let Some(n) = &signed_out { (notice(n)) }

@@ -201,6 +201,9 @@ async fn body(s: &Arc<AppState>, f: &AuditForm) -> Result<Markup> {
 /// `GET /audit`
 pub(crate) async fn page(State(s): S, headers: HeaderMap, Query(f): Query<AuditForm>) -> Response {
     let (who, _) = signed_in(&s, &headers).await;
+    if let Some(r) = super::refused_read(&s, &who).await {
+        return r;
+    }
     let intro = m! {
         h1 { "Audit log" }
         p.lede { "Every register transaction, workflow event and decision this server answers is an entry of a tamper-evident log (an RFC 6962 Merkle tree) whose checkpoints are signed. Look up an entry and check, in this browser, that it is in the tree the signed checkpoint commits to." }

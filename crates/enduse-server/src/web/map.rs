@@ -48,7 +48,11 @@ fn map_ask(f: &MapForm) -> Result<enduse::Ask, ServerError> {
 }
 
 /// `GET /map.svg`: the map drawn on the server.
-pub(crate) async fn svg(State(s): S, Query(f): Query<MapForm>) -> Response {
+pub(crate) async fn svg(State(s): S, headers: HeaderMap, Query(f): Query<MapForm>) -> Response {
+    let (who, _) = signed_in(&s, &headers).await;
+    if let Some(r) = super::refused_read(&s, &who).await {
+        return r;
+    }
     let run = async {
         let ask = map_ask(&f)?;
         crate::api::check_ask(&ask)?;
@@ -77,6 +81,9 @@ pub(crate) async fn page(
     Query(mut f): Query<MapForm>,
 ) -> Response {
     let (who, _) = signed_in(&s, &headers).await;
+    if let Some(r) = super::refused_read(&s, &who).await {
+        return r;
+    }
     if field(&f.ask.actor).is_none() {
         // The question of the map by default: where may Ukraine fire
         // ATACMS, on the day US permission for Kursk was reported.

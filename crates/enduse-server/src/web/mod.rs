@@ -176,3 +176,27 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// On a private server, a page that reads the register needs a signed-in
+/// user who may read: the page that says so, or `None` to go on.
+pub(crate) async fn refused_read(state: &Arc<AppState>, who: &Principal) -> Option<Response> {
+    if !state.private {
+        return None;
+    }
+    let s = state.clone();
+    let w = who.clone();
+    match crate::api::blocking(move || s.authorize(&w, &crate::auth::ApiAction::Read)).await {
+        Ok(()) => None,
+        Err(e) => {
+            let e = shown(state, &e);
+            let body = maud::html! {
+                (layout::error_box_led("This server is private:", &e))
+                p { a href="/login" { "Sign in" } " to read it." }
+            };
+            Some(html(
+                e.status,
+                layout::page("Sign in", layout::Nav::Ask, who, &[], body),
+            ))
+        }
+    }
+}

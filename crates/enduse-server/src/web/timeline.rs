@@ -56,7 +56,15 @@ async fn picture(
 }
 
 /// `GET /timeline.svg`
-pub(crate) async fn svg(State(s): S, Query(f): Query<TimelineForm>) -> Response {
+pub(crate) async fn svg(
+    State(s): S,
+    headers: HeaderMap,
+    Query(f): Query<TimelineForm>,
+) -> Response {
+    let (who, _) = signed_in(&s, &headers).await;
+    if let Some(r) = super::refused_read(&s, &who).await {
+        return r;
+    }
     let subject = f
         .subject()
         .unwrap_or(TimelineSubject::Model("ATACMS".into()));
@@ -80,6 +88,9 @@ pub(crate) async fn page(
     Query(f): Query<TimelineForm>,
 ) -> Response {
     let (who, _) = signed_in(&s, &headers).await;
+    if let Some(r) = super::refused_read(&s, &who).await {
+        return r;
+    }
     let f = if f.subject().is_none() {
         TimelineForm {
             model: Some("ATACMS".into()),
