@@ -22,5 +22,6 @@ if [ ! -x "$CHROMIUM" ] || [ ! -x "$CHROMEDRIVER" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium chromium-driver
 fi
 
-"$CHROMIUM" --version
+# Debian's wrapper script complains about its own memory check on stderr.
+"$CHROMIUM" --version 2>/dev/null
 "$CHROMEDRIVER" --version
