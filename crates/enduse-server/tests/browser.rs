@@ -270,7 +270,8 @@ fn user(id: &str, party: Option<&str>, roles: &[UserRole], authorities: &[&str])
 
 async fn login(c: &Client, base: &str, token: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
-    c.find(Locator::Id("token"))
+    c.wait()
+        .for_element(Locator::Id("token"))
         .await
         .unwrap()
         .send_keys(token)
@@ -282,11 +283,46 @@ async fn login(c: &Client, base: &str, token: &str) {
         .click()
         .await
         .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("h1"))
+    until(
+        c,
+        "the sign-in's answer",
+        "return document.readyState === 'complete' && (!!document.getElementById('signed-in') || !!document.getElementById('error'));",
+    )
+    .await;
+}
+
+/// Files a request for ATACMS near Kursk from `from` to `to` through the
+/// requests page; returns the request's address.
+async fn file_request(c: &Client, base: &str, from: &str, to: &str) -> String {
+    c.goto(&format!("{base}/requests")).await.unwrap();
+    for (id, v) in [
+        ("r-model", "ATACMS"),
+        ("r-at", "51.73,36.19"),
+        ("r-from", from),
+        ("r-to", to),
+        (
+            "r-justification",
+            "counter-battery fire against the launchers shelling Sumy",
+        ),
+    ] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(v)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Id("file-submit"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#req-digest"))
+        .await
+        .unwrap();
+    c.current_url().await.unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,7 +475,12 @@ async fn the_web_page_in_chromium() {
         .click()
         .await
         .unwrap();
-    c.wait().for_element(Locator::Css("#answer")).await.unwrap();
+    until(
+        &c,
+        "the permalink's page",
+        "return location.search.includes('txn=') && document.readyState === 'complete' && !!document.getElementById('answer');",
+    )
+    .await;
     assert_eq!(attr(&c, "#answer", "data-outcome").await, "permit");
     assert!(c.current_url().await.unwrap().as_str().contains("txn="));
 
@@ -450,7 +491,8 @@ async fn the_web_page_in_chromium() {
         .click()
         .await
         .unwrap();
-    c.find(Locator::Id("verify"))
+    c.wait()
+        .for_element(Locator::Id("verify"))
         .await
         .unwrap()
         .click()
@@ -671,34 +713,7 @@ async fn the_web_page_in_chromium() {
     // ---- Requests: file as the requester.
     login(&c, &base, &requester).await;
     assert!(text(&c, "#signed-in").await.contains("kyiv-mod"));
-    for (id, v) in [
-        ("r-model", "ATACMS"),
-        ("r-at", "51.73,36.19"),
-        ("r-from", "2026-01-12"),
-        ("r-to", "2026-01-15"),
-        (
-            "r-justification",
-            "counter-battery fire against the launchers shelling Sumy",
-        ),
-    ] {
-        c.find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(v)
-            .await
-            .unwrap();
-    }
-    c.find(Locator::Id("file-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("#req-digest"))
-        .await
-        .unwrap();
-    let request_url = c.current_url().await.unwrap().to_string();
+    let request_url = file_request(&c, &base, "2026-01-12", "2026-01-15").await;
     assert_eq!(attr(&c, "[data-status]", "data-status").await, "pending");
     assert_eq!(
         attr(&c, "#decision-now [data-outcome]", "data-outcome").await,
@@ -727,7 +742,8 @@ async fn the_web_page_in_chromium() {
         .click()
         .await
         .unwrap();
-    r.find(Locator::Id("verdict-approve"))
+    r.wait()
+        .for_element(Locator::Id("verdict-approve"))
         .await
         .unwrap()
         .click()
@@ -758,6 +774,54 @@ async fn the_web_page_in_chromium() {
     assert!(text(&c, "#consents").await.contains("Consent decisions"));
     shot(&c, "web-request-approved.png").await;
 
+    // A second request, withdrawn by its requester.
+    let second = file_request(&c, &base, "2026-01-20", "2026-01-22").await;
+    c.find(Locator::Id("w-reason"))
+        .await
+        .unwrap()
+        .send_keys("the launchers moved")
+        .await
+        .unwrap();
+    c.find(Locator::Id("withdraw-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, "the withdrawal", "const s = document.querySelector('[data-status]'); return !!s && s.dataset.status === 'withdrawn';").await;
+    assert!(c.find(Locator::Id("withdraw-submit")).await.is_err());
+    // A third, refused by the reviewer (a reason is required): the
+    // requester then sees forbid.
+    let third = file_request(&c, &base, "2026-01-20", "2026-01-22").await;
+    assert_ne!(second, third);
+    r.goto(&third).await.unwrap();
+    r.wait()
+        .for_element(Locator::Id("verdict-refuse"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    r.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("too close to the civilian airport")
+        .await
+        .unwrap();
+    r.find(Locator::Id("review-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&r, "the refusal", "const s = document.querySelector('[data-status]'); return !!s && s.dataset.status === 'refused';").await;
+    c.goto(&third).await.unwrap();
+    assert_eq!(attr(&c, "[data-status]", "data-status").await, "refused");
+    assert_eq!(
+        attr(&c, "#decision-now [data-outcome]", "data-outcome").await,
+        "forbid"
+    );
+
     // ---- A failed login: a message, and no session.
     r.find(Locator::Css("form[action='/logout'] button"))
         .await
@@ -765,6 +829,12 @@ async fn the_web_page_in_chromium() {
         .click()
         .await
         .unwrap();
+    until(
+        &r,
+        "the sign-out",
+        "return location.pathname === '/' && document.readyState === 'complete' && !document.getElementById('signed-in');",
+    )
+    .await;
     login(&r, &base, "eu_not-a-token").await;
     let err = text(&r, "#error").await;
     assert!(err.to_lowercase().contains("token"), "{err}");

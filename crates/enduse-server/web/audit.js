@@ -68,10 +68,13 @@
     ok = step(cpOk, "the checkpoint names " + (lines[1] || "?") + " entries and this root") && ok;
     // 4. Its signature, by the key given.
     const key = document.getElementById("trusted-key").value.trim();
-    const parts = key.split("+");
+    // NAME+ID+KEY: the base64 key may itself hold "+", so only the first
+    // two separate.
+    const i = key.indexOf("+"), j = i < 0 ? -1 : key.indexOf("+", i + 1);
+    const parts = j < 0 ? [key] : [key.slice(0, i), key.slice(i + 1, j), key.slice(j + 1)];
     let sigOk = false, why = "";
     try {
-      if (parts.length !== 3) throw new Error("the key is not NAME+ID+KEY");
+      if (parts.length !== 3 || !/^[0-9a-fA-F]{8}$/.test(parts[1])) throw new Error("the key is not NAME+ID+KEY");
       const [name, idHex, keyB64] = parts;
       const kb = b64(keyB64);
       if (kb.length !== 33 || kb[0] !== 1) throw new Error("the key is not an Ed25519 key");

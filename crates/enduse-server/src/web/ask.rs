@@ -339,6 +339,7 @@ pub(crate) async fn page(State(s): S, headers: HeaderMap, Query(f): Query<AskFor
     }
     let lists = datalists(&s);
     let intro = m! {
+        h1.visually-hidden { "Ask a question" }
         @if let Some(n) = &signed_out { (notice(n)) }
         p.lede {
             "Ask whether a state may use, station or pass on a weapon it was given, on a day and at a place. "
