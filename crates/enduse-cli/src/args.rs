@@ -86,6 +86,7 @@ pub enum Command {
     /// Every change of every condition that binds a model, in date order.
     #[command(after_help = "Examples:
   enduse timeline --model ATACMS
+  enduse timeline --model ATACMS --svg atacms.svg
   enduse --json timeline --model \"Leopard 2\"")]
     Timeline(TimelineArgs),
     /// List what the register holds: parties, models, places, authorities or
@@ -541,6 +542,11 @@ pub struct TimelineArgs {
     /// The model (designation, name or alias).
     #[arg(long)]
     pub model: String,
+    /// Also draw the timeline as an SVG picture into this file: one lane
+    /// per party, markers for public dates, imprecise dates, reported and
+    /// disputed facts and consent decisions.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 /// `validate`.

@@ -606,6 +606,47 @@ fn map_colours_regions_by_decision_and_cites_sources() {
 }
 
 #[test]
+fn timeline_svg_draws_a_lane_per_party_with_public_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("atacms.svg");
+    let (code, out, err) = enduse(&[
+        "timeline",
+        "--model",
+        "ATACMS",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // The text timeline is still printed.
+    assert!(out.contains("us-atacms-ukraine-only"), "{out}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..60]);
+    assert!(text.contains("Conditions on ATACMS, over valid time"));
+    assert!(text.contains(r#"data-party="US""#));
+    // Each rule of the text output is a row of the picture, linked to its
+    // details, with a marker where it became public.
+    for id in ["us-atacms-ukraine-only", "us-atacms-secdef-review"] {
+        assert!(out.contains(id), "{id} not in the text timeline");
+        assert!(text.contains(&format!("href=\"#rule-{id}\"")), "{id}");
+    }
+    assert!(text.contains("class=\"public\""));
+    assert!(text.contains("first public report"));
+
+    // An unknown model writes nothing.
+    let other = tmp.path().join("none.svg");
+    let (code, _, err) = enduse(&[
+        "timeline",
+        "--model",
+        "Zeppelin",
+        "--svg",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Zeppelin"), "{err}");
+    assert!(!other.exists());
+}
+
+#[test]
 fn a_user_control_layer_replaces_the_bundled_one() {
     let tmp = tempfile::tempdir().unwrap();
     let layer = tmp.path().join("layer.geojson");

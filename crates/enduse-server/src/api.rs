@@ -50,7 +50,7 @@ fn short(field: &str, v: Option<&str>) -> Result<()> {
 }
 
 /// Checks the lengths of an ask's names.
-fn check_ask(ask: &Ask) -> Result<()> {
+pub(crate) fn check_ask(ask: &Ask) -> Result<()> {
     short("actor", Some(&ask.actor))?;
     short("action", Some(&ask.action))?;
     short("model", ask.model.as_deref())?;

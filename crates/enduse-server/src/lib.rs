@@ -29,6 +29,7 @@ mod error;
 mod extract;
 pub mod openapi;
 mod state;
+mod web;
 mod workflow_api;
 
 pub use api::{
@@ -247,6 +248,7 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
 pub fn router(state: Arc<AppState>) -> Router {
     Routes::build()
         .router
+        .merge(web::routes())
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)
         .layer(axum::middleware::from_fn_with_state(state.clone(), timeout))

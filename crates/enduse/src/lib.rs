@@ -44,6 +44,7 @@ mod regions;
 mod register;
 mod reports;
 mod snapshot;
+mod timeline_svg;
 mod version;
 mod workflow;
 
@@ -70,6 +71,7 @@ pub use reports::{
     TimelineReport, TxnReport, ValidateReport, VersionReport, WhereReport,
 };
 pub use snapshot::{resolve_query, RegisterSource, Resolved, Snapshot, SnapshotOrigin};
+pub use timeline_svg::{timeline_picture, TimelineEntry, TimelinePicture, TimelineSubject};
 pub use version::{bundled_data_version, data_set_version, DataSetVersion};
 pub use workflow::{
     Closed, DayOutcome, Delegation, IssuedToken, NeedView, NewUser, Principal, RequestContent,
