@@ -15,9 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -x scripts/setup-browser.sh ]; then
-  scripts/setup-browser.sh
-fi
+scripts/setup-browser.sh
 cargo test --workspace --locked
 echo "schemathesis against /openapi.json"
 ST_PROFILE=dev ST_MAX_EXAMPLES="${ST_MAX_EXAMPLES:-10}" ST_MAX_TIME="${ST_MAX_TIME:-300}" \
