@@ -283,7 +283,7 @@ pub(crate) fn form(f: &AskForm, lists: Markup) -> Markup {
                 div.field {
                     label for="f-status" { "Facts used" }
                     select id="f-status" name="status" {
-                        option value="reported" selected[status == "reported"] { "confirmed + reported" }
+                        option value="reported" selected[status == "reported"] { "incl. reported" }
                         option value="confirmed" selected[status == "confirmed"] { "confirmed only" }
                     }
                     small { "reported facts rest on anonymous officials" }
