@@ -7,6 +7,12 @@
 //! place; a correction or a retraction is a new version. An engine can be
 //! built from the database as it stood at any instant.
 //!
+//! Each import also stores an *image* of the register it leaves (the built
+//! register in `enduse_load`'s binary form), keyed by its transaction:
+//! [`open_register`] reads that one blob instead of every head, and falls
+//! back to the records when there is no sound image of exactly the
+//! transaction it reads as of.
+//!
 //! Backends: [`SqliteStore`] (the embedded default), [`PgStore`] (shared by
 //! many processes) and [`MemStore`] (the reference). They implement one
 //! [`Store`] trait and pass one conformance suite.
