@@ -636,15 +636,19 @@ async fn the_web_page_in_chromium() {
         .click()
         .await
         .unwrap();
-    assert!(c.find(Locator::Id("layer-labels-g")).await.is_err());
+    // The map draws its own layers; the switches hide and show its groups.
+    assert_eq!(shown(&c, "#labels-countries").await, "none");
+    assert_eq!(shown(&c, "#labels-subdivisions").await, "none");
     c.find(Locator::Id("layer-labels"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    assert!(c.find(Locator::Id("layer-labels-g")).await.is_ok());
-    assert!(c.find(Locator::Id("layer-control-g")).await.is_ok());
+    assert_ne!(shown(&c, "#labels-countries").await, "none");
+    assert_ne!(shown(&c, "#areas-control").await, "none");
+    // No second set of labels drawn over the map's own.
+    assert!(c.find(Locator::Id("layer-labels-g")).await.is_err());
     // Downloads: the SVG as drawn, and a PNG of it.
     c.find(Locator::Id("download-svg"))
         .await
@@ -847,4 +851,17 @@ async fn the_web_page_in_chromium() {
     c.close().await.unwrap();
     drop(driver);
     server.stop().await;
+}
+
+/// The computed `display` of the element `sel` in the page.
+async fn shown(c: &Client, sel: &str) -> String {
+    c.execute(
+        "const e = document.querySelector(arguments[0]); return e ? getComputedStyle(e).display : 'missing';",
+        vec![serde_json::Value::String(sel.to_owned())],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap()
+    .to_owned()
 }

@@ -19,6 +19,15 @@
   let proj = fallback;
   const toXY = (lat, lon) => [proj.x0 + (lon - proj.lon0) * proj.cos * proj.k, proj.y0 + (proj.lat1 - lat) * proj.k];
   const toLatLon = (x, y) => [proj.lat1 - (y - proj.y0) / proj.k, proj.lon0 + (x - proj.x0) / (proj.cos * proj.k)];
+  // enduse's map declares its projection on the SVG root (data-lon0,
+  // data-lat1, data-x0, data-y0, data-px-per-degree, data-cos).
+  function projectionOf(root) {
+    const a = (n) => parseFloat(root.getAttribute("data-" + n));
+    const p = { lon0: a("lon0"), lat1: a("lat1"), x0: a("x0"), y0: a("y0"), k: a("px-per-degree"), cos: a("cos") };
+    // The drawn window's other corner (lat0, lon1) stays the fallback's:
+    // the viewBox also holds the legend.
+    return Object.values(p).some((v) => !isFinite(v)) ? fallback : Object.assign({}, fallback, p);
+  }
 
   const labels = [
     ["Ukraine", 49.3, 31.2, "country"], ["Russia", 54.2, 42.0, "country"], ["Belarus", 53.4, 27.9, "country"],
@@ -92,7 +101,7 @@
     const doc = new DOMParser().parseFromString(text, "image/svg+xml");
     const root = doc.documentElement;
     if (root.nodeName !== "svg") { status.textContent = "The server sent no SVG."; return; }
-    try { if (root.dataset && root.dataset.projection) proj = Object.assign({}, fallback, JSON.parse(root.dataset.projection)); } catch (e) { proj = fallback; }
+    proj = projectionOf(root);
     const keep = vb && full ? vb.slice() : null;
     const fresh = document.importNode(root, true);
     fresh.removeAttribute("width"); fresh.removeAttribute("height");
@@ -179,6 +188,15 @@
     if (g) g.remove();
     g = el("g", { id: "enduse-overlay" });
     const day = ask.as_of || new Date().toISOString().slice(0, 10);
+    // A map that draws its own layers (groups with stable ids) is switched
+    // group by group; the drawing below is for a map without them.
+    const own = (id) => svg.querySelector("#" + id);
+    const show = (ids, on) => ids.forEach((id) => { const e = own(id); if (e) e.style.display = on ? "" : "none"; });
+    const hasOwn = !!(own("areas-control") || own("labels-countries"));
+    show(["areas-control"], document.getElementById("layer-control").checked);
+    show(["areas-named"], document.getElementById("layer-areas").checked);
+    show(["labels-countries", "labels-subdivisions"], document.getElementById("layer-labels").checked);
+    if (hasOwn) { svg.appendChild(g); return; }
     if (control && document.getElementById("layer-control").checked) {
       const cg = el("g", { id: "layer-control-g" });
       for (const a of control.areas || []) {
