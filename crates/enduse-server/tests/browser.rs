@@ -184,12 +184,7 @@ async fn ask(c: &Client, base: &str, fields: &[(&str, &str)]) -> String {
             e.send_keys(value).await.unwrap();
         }
     }
-    c.find(Locator::Id("ask-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("ask-submit")).await;
     c.wait()
         .at_most(Duration::from_secs(60))
         .for_element(Locator::Css("#answer, #error"))
@@ -277,12 +272,7 @@ async fn login(c: &Client, base: &str, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    c.find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("login-submit")).await;
     until(
         c,
         "the sign-in's answer",
@@ -312,12 +302,7 @@ async fn file_request(c: &Client, base: &str, from: &str, to: &str) -> String {
             .await
             .unwrap();
     }
-    c.find(Locator::Id("file-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("file-submit")).await;
     c.wait()
         .for_element(Locator::Css("#req-digest"))
         .await
@@ -469,12 +454,7 @@ async fn the_web_page_in_chromium() {
         link.contains("model=Storm%20Shadow") && link.contains("txn="),
         "{link}"
     );
-    c.find(Locator::Id("permalink"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("permalink")).await;
     until(
         &c,
         "the permalink's page",
@@ -485,12 +465,7 @@ async fn the_web_page_in_chromium() {
     assert!(c.current_url().await.unwrap().as_str().contains("txn="));
 
     // ---- Audit: the decision's entry, verified in the browser.
-    c.find(Locator::Id("log-entry"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("log-entry")).await;
     c.wait()
         .for_element(Locator::Id("verify"))
         .await
@@ -525,12 +500,7 @@ async fn the_web_page_in_chromium() {
     k.send_keys("other+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
         .await
         .unwrap();
-    c.find(Locator::Id("verify"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("verify")).await;
     until(
         &c,
         "the refusal",
@@ -623,45 +593,20 @@ async fn the_web_page_in_chromium() {
     let zoomed = attr(&c, "#map-svg", "viewBox").await;
     let width = |vb: &str| vb.split(' ').nth(2).unwrap().parse::<f64>().unwrap();
     assert!(width(&zoomed) < width(&whole) * 0.5, "{whole} -> {zoomed}");
-    c.find(Locator::Id("zoom-reset"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("zoom-reset")).await;
     assert_eq!(attr(&c, "#map-svg", "viewBox").await, whole);
-    c.find(Locator::Id("layer-labels"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("layer-labels")).await;
     // The map draws its own layers; the switches hide and show its groups.
     assert_eq!(shown(&c, "#labels-countries").await, "none");
     assert_eq!(shown(&c, "#labels-subdivisions").await, "none");
-    c.find(Locator::Id("layer-labels"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("layer-labels")).await;
     assert_ne!(shown(&c, "#labels-countries").await, "none");
     assert_ne!(shown(&c, "#areas-control").await, "none");
     // No second set of labels drawn over the map's own.
     assert!(c.find(Locator::Id("layer-labels-g")).await.is_err());
     // Downloads: the SVG as drawn, and a PNG of it.
-    c.find(Locator::Id("download-svg"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Id("download-png"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("download-svg")).await;
+    click(&c, Locator::Id("download-png")).await;
     let downloads = profiles.path().join("a").join("downloads");
     let t = Instant::now();
     let (svg, png) = loop {
@@ -760,12 +705,7 @@ async fn the_web_page_in_chromium() {
         .await
         .unwrap();
     shot(&r, "web-review.png").await;
-    r.find(Locator::Id("review-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&r, Locator::Id("review-submit")).await;
     until(&r, "the approval", "const s = document.querySelector('[data-status]'); return !!s && s.dataset.status === 'approved';").await;
 
     // The requester's page now shows the permit.
@@ -786,12 +726,7 @@ async fn the_web_page_in_chromium() {
         .send_keys("the launchers moved")
         .await
         .unwrap();
-    c.find(Locator::Id("withdraw-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("withdraw-submit")).await;
     until(&c, "the withdrawal", "const s = document.querySelector('[data-status]'); return !!s && s.dataset.status === 'withdrawn';").await;
     assert!(c.find(Locator::Id("withdraw-submit")).await.is_err());
     // A third, refused by the reviewer (a reason is required): the
@@ -812,12 +747,7 @@ async fn the_web_page_in_chromium() {
         .send_keys("too close to the civilian airport")
         .await
         .unwrap();
-    r.find(Locator::Id("review-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&r, Locator::Id("review-submit")).await;
     until(&r, "the refusal", "const s = document.querySelector('[data-status]'); return !!s && s.dataset.status === 'refused';").await;
     c.goto(&third).await.unwrap();
     assert_eq!(attr(&c, "[data-status]", "data-status").await, "refused");
@@ -827,12 +757,7 @@ async fn the_web_page_in_chromium() {
     );
 
     // ---- A failed login: a message, and no session.
-    r.find(Locator::Css("form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&r, Locator::Css("form[action='/logout'] button")).await;
     until(
         &r,
         "the sign-out",
@@ -864,4 +789,9 @@ async fn shown(c: &Client, sel: &str) -> String {
     .as_str()
     .unwrap()
     .to_owned()
+}
+
+/// Clicks the element `at` finds; the test fails if there is none.
+async fn click(c: &Client, at: Locator<'_>) {
+    c.find(at).await.unwrap().click().await.unwrap();
 }
