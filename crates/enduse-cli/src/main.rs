@@ -67,6 +67,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
     let code = match commands::run(cli.command, &mut ctx) {
         Ok(code) => code,
         Err(e) => {
+            let e = render::in_cli_terms(e);
             if ctx.json() {
                 let _ = ctx.out.write_all(render::error_json(&e).as_bytes());
             } else {

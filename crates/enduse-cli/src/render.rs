@@ -17,6 +17,32 @@ pub fn json<T: serde::Serialize>(v: &T) -> String {
     s
 }
 
+/// An error of the library said in the CLI's terms: the library names the
+/// fields of a request (`model`, `at`), the CLI its options (`--model`,
+/// `--at`).
+pub fn in_cli_terms(e: enduse::Error) -> enduse::Error {
+    let message = e.to_string();
+    let (code, message, help) = match (e.code().as_str(), message.as_str()) {
+        ("enduse::no_item", enduse::NO_ITEM) => (
+            "enduse::no_item",
+            "give --model or --lot",
+            "name the item: a model (`--model ATACMS`, see `enduse list models`) or one lot",
+        ),
+        ("enduse::usage", enduse::PLACE_AND_POINT) => (
+            "enduse::usage",
+            "give a place or a point (--at), not both",
+            "a point's place is computed from the boundaries",
+        ),
+        ("enduse::usage", enduse::DISTANCE_AND_POINT) => (
+            "enduse::usage",
+            "give a border distance or a point (--at), not both",
+            "a point's distance to the border is computed",
+        ),
+        _ => return e,
+    };
+    enduse::Error::bad_request(code, message, help)
+}
+
 /// An error as JSON: `{"error": {code, kind, message, help, problems}}`.
 pub fn error_json(e: &enduse::Error) -> String {
     json(&e.to_json())

@@ -229,9 +229,19 @@ fn put_history_db_as_of_and_retract() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown party `UA`"));
     assert_eq!(txn_count(&db), 2);
     // One it can: the Swiss embargo rule.
-    ok(&db, &["retract", "policy", "ch-embargo-ru-ua"]);
+    let gone = json(&db, &["retract", "policy", "ch-embargo-ru-ua"]);
+    assert_eq!(
+        (&gone["kind"], &gone["key"], &gone["version"]),
+        (
+            &serde_json::json!("policy"),
+            &serde_json::json!("ch-embargo-ru-ua"),
+            &serde_json::json!(2)
+        ),
+        "{gone}"
+    );
     let h = json(&db, &["history", "policy", "ch-embargo-ru-ua"]);
     assert_eq!(h["versions"][1]["retracted"], true);
+    assert_eq!(h["versions"][1]["version"], 2);
     let o = enduse(&db, &["retract", "policy", "ch-embargo-ru-ua"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
     assert_eq!(txn_count(&db), 3);
@@ -260,10 +270,14 @@ fn stale_expect_version_is_a_conflict_and_writes_nothing() {
     let rule = dir.path().join("rule.cedar");
     std::fs::write(&rule, edited_rule(&db)).unwrap();
     let r = rule.to_str().unwrap();
-    ok(
+    // The report names the record and the version written.
+    let put = json(
         &db,
         &["put", "policy", "--file", r, "--expect-version", "1"],
     );
+    assert_eq!(put["kind"], "policy", "{put}");
+    assert_eq!(put["key"], "us-atacms-ukraine-only", "{put}");
+    assert_eq!(put["version"], 2, "{put}");
     let o = enduse(
         &db,
         &[

@@ -736,26 +736,14 @@ pub(crate) struct PutBody {
     file: Option<String>,
 }
 
-/// What a write did, and the version it wrote.
+/// What a write did: the library's report, with the kind, key and
+/// version of the record written (no version when nothing changed; the
+/// ETag then names the version that already held the content).
 #[derive(Debug, Serialize)]
 pub struct WriteResponse {
     /// The library's report.
     #[serde(flatten)]
     pub report: EditReport,
-    /// The record kind.
-    pub kind: String,
-    /// The record's key.
-    pub key: Option<String>,
-    /// The record's version now (its new ETag).
-    pub version: Option<i64>,
-}
-
-/// The key an edit report names: the text between its first and last
-/// backtick.
-fn key_of(done: &str) -> Option<String> {
-    let a = done.find('`')?;
-    let b = done.rfind('`')?;
-    (b > a).then(|| done[a + 1..b].to_owned())
 }
 
 /// A failed write in HTTP terms: a stale precondition is 412, and the
@@ -849,31 +837,27 @@ pub(crate) async fn put(
         let report = reg
             .put(&req)
             .map_err(|e| state.shown(write_error(e, pre), &[]))?;
-        let key = key_of(&report.done);
-        let version = key
-            .as_deref()
-            .and_then(|k| reg.history(&kind, k).ok())
-            .and_then(|h| h.versions.last().map(|v| v.version));
+        // Nothing written: the ETag is the version that holds the content.
+        let current = match report.version {
+            Some(v) => Some(v),
+            None => reg
+                .history(&report.kind, &report.key)
+                .ok()
+                .and_then(|h| h.versions.last().map(|v| v.version)),
+        };
         drop(reg);
         if report.txn.is_some() {
             state.refresh()?;
         }
-        Ok((
-            WriteResponse {
-                kind,
-                key,
-                version,
-                report,
-            },
-            version,
-        ))
+        Ok((WriteResponse { report }, current))
     })
     .await?;
-    let created = report.report.txn.is_some() && version == Some(1);
-    let location = report
-        .key
-        .as_deref()
-        .map(|k| format!("/v1/records/{}/{}", pct(&report.kind), pct(k)));
+    let created = report.report.txn.is_some() && report.report.version == Some(1);
+    let location = format!(
+        "/v1/records/{}/{}",
+        pct(&report.report.kind),
+        pct(&report.report.key)
+    );
     let mut report = report;
     report.report.db = s.name().to_owned();
     let status = if created {
@@ -882,7 +866,7 @@ pub(crate) async fn put(
         StatusCode::OK
     };
     let mut r = with_etag(json(status, &report)?, version);
-    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+    if let Ok(l) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, l);
     }
     Ok(r)
@@ -955,21 +939,10 @@ pub(crate) async fn retract(
         let report = reg
             .retract(&p.kind, &p.key, Some(v))
             .map_err(|e| state.shown(write_error(e, pre), &[]))?;
-        let version = reg
-            .history(&p.kind, &p.key)
-            .ok()
-            .and_then(|h| h.versions.last().map(|v| v.version));
         drop(reg);
         state.refresh()?;
-        Ok((
-            WriteResponse {
-                kind: p.kind,
-                key: Some(p.key),
-                version,
-                report,
-            },
-            version,
-        ))
+        let version = report.version;
+        Ok((WriteResponse { report }, version))
     })
     .await?;
     let mut report = report;
@@ -1149,14 +1122,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_read_from_edit_reports() {
-        assert_eq!(key_of("put policy `us-x`").as_deref(), Some("us-x"));
-        assert_eq!(
-            key_of("nothing to change: version 2 of party `PL` already holds this content")
-                .as_deref(),
-            Some("PL")
-        );
-        assert_eq!(key_of("nothing"), None);
+    fn cli_options_are_said_in_http_terms() {
         assert_eq!(
             http_terms("party `XX` exists (version 1): give --expect-version 1 to replace it"),
             "party `XX` exists (version 1): give `If-Match: \"1\"` to replace it"

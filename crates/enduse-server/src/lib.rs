@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+mod accounts_api;
 mod api;
 mod auth;
 mod decision_log;
@@ -32,6 +33,7 @@ mod state;
 mod web;
 mod workflow_api;
 
+pub use accounts_api::{TokenList, UserHistory, UserList};
 pub use api::{
     DecisionResponse, ExportResponse, Health, RegisterRef, WriteResponse, MAX_APPROVALS, MAX_BATCH,
     MAX_NAME,
@@ -46,7 +48,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use enduse::Clock;
 use std::convert::Infallible;
@@ -233,6 +235,46 @@ impl Routes {
             "/v1/audit/proofs/consistency",
             get(workflow_api::consistency),
         )
+        .add(Method::GET, "/v1/users", get(accounts_api::users))
+        .add(Method::POST, "/v1/users", post(accounts_api::add_user))
+        .add(Method::GET, "/v1/users/{id}", get(accounts_api::user))
+        .add(
+            Method::PUT,
+            "/v1/users/{id}",
+            put(accounts_api::update_user),
+        )
+        .add(
+            Method::POST,
+            "/v1/users/{id}/disable",
+            post(accounts_api::disable_user),
+        )
+        .add(
+            Method::POST,
+            "/v1/users/{id}/enable",
+            post(accounts_api::enable_user),
+        )
+        .add(
+            Method::GET,
+            "/v1/users/{id}/history",
+            get(accounts_api::user_history),
+        )
+        .add(Method::GET, "/v1/tokens", get(accounts_api::tokens))
+        .add(Method::POST, "/v1/tokens", post(accounts_api::create_token))
+        .add(
+            Method::DELETE,
+            "/v1/tokens/{id}",
+            delete(accounts_api::revoke_token),
+        )
+        .add(
+            Method::GET,
+            "/v1/quorums/{authority}",
+            get(accounts_api::quorum),
+        )
+        .add(
+            Method::PUT,
+            "/v1/quorums/{authority}",
+            put(accounts_api::set_quorum),
+        )
     }
 }
 
@@ -265,7 +307,10 @@ fn is_write(method: &Method, path: &str) -> bool {
         && *method != Method::HEAD
         && (path.starts_with("/v1/records/")
             || path == "/v1/import"
-            || path.starts_with("/v1/requests"))
+            || path.starts_with("/v1/requests")
+            || path.starts_with("/v1/users")
+            || path.starts_with("/v1/tokens")
+            || path.starts_with("/v1/quorums"))
 }
 
 async fn timeout(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {

@@ -944,19 +944,19 @@ pub mod doc {
     pub struct WriteResponse {
         /// The database's name.
         pub db: String,
+        /// The record kind.
+        pub kind: String,
+        /// The record's key.
+        pub key: String,
+        /// The version written (its ETag): a put's new version, or the
+        /// retraction's own; null when nothing had to change.
+        #[schema(required = true)]
+        pub version: Option<i64>,
         /// What was done.
         pub done: String,
         /// The transaction; null when nothing had to change.
         #[schema(required = true)]
         pub txn: Option<TxnReport>,
-        /// The record kind.
-        pub kind: String,
-        /// The record's key.
-        #[schema(required = true)]
-        pub key: Option<String>,
-        /// The record's version now (its ETag).
-        #[schema(required = true)]
-        pub version: Option<i64>,
     }
 
     /// A data set, file by file.
@@ -1371,6 +1371,199 @@ pub mod doc {
         /// The proof.
         pub hashes: Vec<String>,
     }
+    /// A role of a user.
+    #[derive(ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UserRole {
+        /// Files requests for its party.
+        Requester,
+        /// Reviews requests for the authorities it is a member of.
+        Reviewer,
+        /// Writes rules and records.
+        Editor,
+        /// Manages users, tokens and quorums.
+        Admin,
+    }
+
+    /// Membership of an authority, from a day to a day (both included;
+    /// open where absent).
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Delegation {
+        /// The authority (`US:SecDef`).
+        pub authority: String,
+        /// The first day.
+        #[schema(format = Date)]
+        pub from: Option<String>,
+        /// The last day.
+        #[schema(format = Date)]
+        pub to: Option<String>,
+    }
+
+    /// A user to add.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(example = json!({"id": "kyiv-mod", "party": "UA", "roles": ["requester"]}))]
+    pub struct NewUser {
+        /// 1 to 64 lowercase letters, digits, `.`, `_`, `-` or `@`,
+        /// starting with a letter or a digit.
+        pub id: String,
+        /// A name to show.
+        pub name: Option<String>,
+        /// The party it acts for (a requester needs one).
+        pub party: Option<String>,
+        /// Its roles (one at least).
+        pub roles: Vec<UserRole>,
+        /// The authorities it is a member of.
+        pub authorities: Option<Vec<Delegation>>,
+    }
+
+    /// The new content of a user (its id is the path's).
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct UserUpdate {
+        /// A name to show.
+        pub name: Option<String>,
+        /// The party it acts for (a requester needs one).
+        pub party: Option<String>,
+        /// Its roles (one at least).
+        pub roles: Vec<UserRole>,
+        /// The authorities it is a member of.
+        pub authorities: Option<Vec<Delegation>>,
+        /// The version the admin saw (or `If-Match`).
+        pub expect_version: Option<i64>,
+    }
+
+    /// A user, as stored now (or at one of its versions).
+    #[derive(ToSchema)]
+    pub struct User {
+        /// Its id.
+        pub id: String,
+        /// A name to show.
+        #[schema(required = true)]
+        pub name: Option<String>,
+        /// The party it acts for.
+        #[schema(required = true)]
+        pub party: Option<String>,
+        /// Its roles.
+        pub roles: Vec<UserRole>,
+        /// The authorities it is a member of.
+        pub authorities: Vec<Delegation>,
+        /// Whether it is disabled (its tokens are refused).
+        pub disabled: bool,
+        /// When it was added.
+        pub created: String,
+        /// The version of its record (its ETag).
+        pub version: i64,
+    }
+
+    /// The users.
+    #[derive(ToSchema)]
+    pub struct UserList {
+        /// By id.
+        pub users: Vec<User>,
+    }
+
+    /// Every version of a user.
+    #[derive(ToSchema)]
+    pub struct UserHistory {
+        /// Oldest first.
+        pub versions: Vec<User>,
+    }
+
+    /// Whose tokens.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct TokenQueryParams {
+        /// Only this user's.
+        pub user: Option<String>,
+    }
+
+    /// A token to create.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct TokenInput {
+        /// Its user.
+        pub user: String,
+        /// Until when: a day (00:00 UTC) or an RFC 3339 instant (default:
+        /// 90 days from now).
+        pub expires: Option<String>,
+        /// A label, to tell it from the user's others.
+        pub label: Option<String>,
+    }
+
+    /// A token as created: its secret is shown here once.
+    #[derive(ToSchema)]
+    pub struct IssuedToken {
+        /// The bearer token (`eu_...`).
+        pub token: String,
+        /// Its id, to list and revoke it.
+        pub id: String,
+        /// Its user.
+        pub user: String,
+        /// When it was created.
+        pub created: String,
+        /// When it expires.
+        pub expires: String,
+    }
+
+    /// Whether a token can be used.
+    #[derive(ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TokenStatus {
+        /// Usable.
+        Active,
+        /// Past its expiry.
+        Expired,
+        /// Revoked.
+        Revoked,
+    }
+
+    /// A token, without its secret.
+    #[derive(ToSchema)]
+    pub struct TokenInfo {
+        /// Its id.
+        pub id: String,
+        /// Its user.
+        pub user: String,
+        /// Its label.
+        #[schema(required = true)]
+        pub label: Option<String>,
+        /// When it was created.
+        pub created: String,
+        /// When it expires.
+        pub expires: String,
+        /// When it was revoked.
+        #[schema(required = true)]
+        pub revoked: Option<String>,
+        /// Whether it can be used now.
+        pub status: TokenStatus,
+    }
+
+    /// The tokens.
+    #[derive(ToSchema)]
+    pub struct TokenList {
+        /// By user, then by creation.
+        pub tokens: Vec<TokenInfo>,
+    }
+
+    /// A quorum to set.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct QuorumInput {
+        /// How many members of the authority must approve (1 to 100).
+        #[schema(minimum = 1, maximum = 100)]
+        pub approvals: u32,
+    }
+
+    /// How many of its members must approve for an authority.
+    #[derive(ToSchema)]
+    pub struct Quorum {
+        /// The authority.
+        pub authority: String,
+        /// Approvals required of requests filed from now on.
+        pub approvals: u32,
+    }
 }
 
 struct Security;
@@ -1423,6 +1616,18 @@ impl Modify for Security {
         crate::workflow_api::entry,
         crate::workflow_api::inclusion,
         crate::workflow_api::consistency,
+        crate::accounts_api::users,
+        crate::accounts_api::add_user,
+        crate::accounts_api::user,
+        crate::accounts_api::update_user,
+        crate::accounts_api::disable_user,
+        crate::accounts_api::enable_user,
+        crate::accounts_api::user_history,
+        crate::accounts_api::tokens,
+        crate::accounts_api::create_token,
+        crate::accounts_api::revoke_token,
+        crate::accounts_api::quorum,
+        crate::accounts_api::set_quorum,
     ),
     modifiers(&Security),
     tags(
@@ -1431,6 +1636,7 @@ impl Modify for Security {
         (name = "lists", description = "What the register holds"),
         (name = "database", description = "The database: records, history, log, writes"),
         (name = "workflow", description = "Requests for approval, reviews, withdrawals"),
+        (name = "accounts", description = "Users, tokens and quorums (admins)"),
         (name = "audit", description = "The tamper-evident log: checkpoints, entries, proofs"),
         (name = "server", description = "The server"),
     )

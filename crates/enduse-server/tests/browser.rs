@@ -23,6 +23,7 @@ use enduse::{Delegation, NewUser, Principal, UserRole, Workflow};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,13 +52,74 @@ fn browser_installed() -> bool {
     false
 }
 
-/// chromedriver on a free port, stopped (by its process id) on drop.
+/// chromedriver on a free port, in a process group of its own, with the
+/// Chromium processes it starts. On drop (a panic of the test included) the
+/// whole group is killed, and any descendant that left the group: a failed
+/// test leaves no browser behind. (The server runs in the test's own
+/// process, so it ends with it.)
 struct Driver {
     child: Child,
     url: String,
 }
 
+/// The process ids of `root`'s descendants (not `root`), from `/proc`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some(ppid) = stat_field(pid, 1).and_then(|s| s.parse::<u32>().ok()) {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(pid, ppid) in &parents {
+            if ppid == p && !out.contains(&pid) {
+                out.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// A field of `/proc/PID/stat` after the command's name: 0 the state, 1
+/// the parent, 2 the process group.
+fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(n).map(str::to_owned)
+}
+
+/// Whether `pid` is running: a process that is gone, or a zombie waiting
+/// for a parent to reap it, is not.
+fn alive(pid: u32) -> bool {
+    stat_field(pid, 0).is_some_and(|state| state != "Z" && state != "X")
+}
+
+/// SIGKILL to each of `pids` and to the process group `group`.
+fn kill_all(group: u32, pids: &[u32]) {
+    let mut args = vec!["-s".to_owned(), "KILL".to_owned(), "--".to_owned()];
+    args.push(format!("-{group}"));
+    args.extend(pids.iter().map(u32::to_string));
+    let _ = Command::new("kill")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Driver {
+    /// Every process of the driver: chromedriver, then what it started.
+    fn pids(&self) -> Vec<u32> {
+        let mut v = vec![self.child.id()];
+        v.extend(descendants(self.child.id()));
+        v
+    }
+
     async fn start() -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -66,6 +128,7 @@ impl Driver {
             .port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -118,6 +181,10 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The descendants are listed before the kill: once chromedriver is
+        // gone, its children are reparented and can no longer be found.
+        let pids = descendants(self.child.id());
+        kill_all(self.child.id(), &pids);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -794,4 +861,41 @@ async fn shown(c: &Client, sel: &str) -> String {
 /// Clicks the element `at` finds; the test fails if there is none.
 async fn click(c: &Client, at: Locator<'_>) {
     c.find(at).await.unwrap().click().await.unwrap();
+}
+
+/// A test that panics with a browser open leaves no process behind: the
+/// driver's guard kills chromedriver and every Chromium process it started.
+#[test]
+fn a_panicking_test_leaves_no_browser_behind() {
+    if !browser_installed() {
+        return;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u32>::new()));
+    let (dir, pids) = (profile.path().to_owned(), seen.clone());
+    let outcome = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let driver = Driver::start().await;
+            let c = driver.session(&dir).await;
+            c.goto("about:blank").await.unwrap();
+            *pids.lock().unwrap() = driver.pids();
+            panic!("a failing browser test");
+        })
+    })
+    .join();
+    assert!(outcome.is_err(), "the thread was to panic");
+    let pids = seen.lock().unwrap().clone();
+    // chromedriver, and at least the browser it launched.
+    assert!(pids.len() >= 2, "{pids:?}");
+    let t = Instant::now();
+    while pids.iter().any(|&p| alive(p)) && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(left.is_empty(), "still running after the panic: {left:?}");
 }

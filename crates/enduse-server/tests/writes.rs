@@ -51,6 +51,11 @@ async fn versions_guard_every_write() {
     assert_eq!(r.headers()["location"], "/v1/records/party/XX");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["version"], 1);
+    assert_eq!(
+        (&v["kind"], &v["key"]),
+        (&json!("party"), &json!("XX")),
+        "{v}"
+    );
     assert_eq!(v["db"], "enduse.db");
     // The decision snapshot has it at once.
     let l: Value = c
@@ -62,11 +67,15 @@ async fn versions_guard_every_write() {
         .await
         .unwrap();
     assert_eq!(l["items"][0]["id"], "XX", "{l}");
-    // Again, the same: nothing to change.
+    // Again, the same: nothing to change, no version written (the ETag
+    // is the version that holds the content).
     let r = put(&c, &s, &party("XX", "Examplestan"), None).await;
     assert_eq!(r.status(), 200);
+    assert_eq!(etag(&r), "\"1\"");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["txn"], Value::Null);
+    assert_eq!(v["version"], Value::Null, "{v}");
+    assert_eq!(v["key"], "XX", "{v}");
     // New again with If-None-Match: 412.
     let r = put(&c, &s, &party("XX", "Other"), Some(("if-none-match", "*"))).await;
     problem(r, 412).await;
@@ -128,6 +137,12 @@ async fn versions_guard_every_write() {
     let r = del(Some("\"3\"")).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(etag(&r), "\"4\"");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["kind"], &v["key"], &v["version"]),
+        (&json!("party"), &json!("XX"), &json!(4)),
+        "{v}"
+    );
     let l: Value = c
         .get(s.at("/v1/parties?search=Examplestan"))
         .send()

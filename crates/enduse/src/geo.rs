@@ -154,7 +154,7 @@ pub(crate) fn no_country(point: &Point) -> Error {
             "no country at `{}`: the point is at sea or outside the loaded boundaries",
             cut(&point.to_string())
         ),
-        "give --place CODE instead, or a point on land in the covered region",
+        "give a `place` (its code) instead, or a point on land in the covered region",
     )
 }
 

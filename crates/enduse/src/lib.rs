@@ -70,14 +70,17 @@ pub use reports::{
     LogReport, MapOutcome, MapReport, Names, Period, PlannedChange, PoliciesReport, Stretch,
     TimelineReport, TxnReport, ValidateReport, VersionReport, WhereReport,
 };
-pub use snapshot::{resolve_query, RegisterSource, Resolved, Snapshot, SnapshotOrigin};
+pub use snapshot::{
+    resolve_query, RegisterSource, Resolved, Snapshot, SnapshotOrigin, DISTANCE_AND_POINT, NO_ITEM,
+    PLACE_AND_POINT,
+};
 pub use timeline_svg::{timeline_picture, TimelineEntry, TimelinePicture, TimelineSubject};
 pub use version::{bundled_data_version, data_set_version, DataSetVersion};
 pub use workflow::{
-    Closed, DayOutcome, Delegation, IssuedToken, NeedView, NewUser, Principal, RequestContent,
-    RequestInput, RequestQuery, RequestScope, RequestStatus, RequestView, Review, ReviewInput,
-    TokenInfo, TokenStatus, User, UserRole, Verdict, Window, WithdrawInput, Workflow,
-    DEFAULT_TOKEN_DAYS, MAX_TEXT, MAX_WINDOW_DAYS, TOKEN_PREFIX,
+    parse_expiry, Closed, DayOutcome, Delegation, IssuedToken, NeedView, NewUser, Principal,
+    Quorum, RequestContent, RequestInput, RequestQuery, RequestScope, RequestStatus, RequestView,
+    Review, ReviewInput, TokenInfo, TokenStatus, User, UserRole, Verdict, Window, WithdrawInput,
+    Workflow, DEFAULT_TOKEN_DAYS, MAX_TEXT, MAX_WINDOW_DAYS, TOKEN_PREFIX,
 };
 
 /// The core's types that reports carry.

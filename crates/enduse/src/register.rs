@@ -668,6 +668,7 @@ impl Register {
         let key = record.key.clone();
         let what = format!("put {k} `{key}`");
         let head = self.head(k, &key)?;
+        let written = head.as_ref().map_or(1, |(n, _, _)| n + 1);
         let live = head.as_ref().filter(|(_, retracted, _)| !retracted);
         let expect = match (live, req.expect_version) {
             (Some((n, _, body)), None) => {
@@ -737,6 +738,9 @@ impl Register {
         match enduse_store::put(self.store.as_mut(), record, Some(expect), &note) {
             Ok(t) => Ok(EditReport {
                 db: self.target.clone(),
+                kind: k.to_string(),
+                key: key.clone(),
+                version: Some(self.written_version(k, &key, written)),
                 done: what,
                 txn: Some(TxnReport::from(&t)),
             }),
@@ -749,9 +753,22 @@ impl Register {
         }
     }
 
+    /// The version a write just made: the record's head as the store now
+    /// holds it (`guess`, the one after the head the write expected, if it
+    /// cannot be read: the write itself succeeded).
+    fn written_version(&mut self, k: RecordKind, key: &str, guess: i64) -> i64 {
+        match self.head(k, key) {
+            Ok(Some((n, _, _))) => n,
+            _ => guess,
+        }
+    }
+
     fn unchanged(&self, k: RecordKind, key: &str, n: i64) -> EditReport {
         EditReport {
             db: self.target.clone(),
+            kind: k.to_string(),
+            key: key.to_owned(),
+            version: None,
             done: format!(
                 "nothing to change: version {n} of {k} `{key}` already holds this content"
             ),
@@ -802,6 +819,9 @@ impl Register {
         match enduse_store::retract(self.store.as_mut(), k, key, expect, &what) {
             Ok(t) => Ok(EditReport {
                 db: self.target.clone(),
+                kind: k.to_string(),
+                key: key.to_owned(),
+                version: Some(self.written_version(k, key, n + 1)),
                 done: what,
                 txn: Some(TxnReport::from(&t)),
             }),

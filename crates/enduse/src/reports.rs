@@ -410,6 +410,14 @@ pub struct LogReport {
 pub struct EditReport {
     /// The database.
     pub db: String,
+    /// The record's kind (`party`, `policy`, ...).
+    pub kind: String,
+    /// The record's key.
+    pub key: String,
+    /// The version the edit wrote: a put's new version, or a retraction's
+    /// own version (the one that says the record no longer holds, which a
+    /// later put over it names); `None` when nothing had to change.
+    pub version: Option<i64>,
     /// `put policy `x``, or what was found unchanged.
     pub done: String,
     /// The transaction; none when nothing had to change.

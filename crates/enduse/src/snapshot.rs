@@ -585,12 +585,20 @@ impl Snapshot {
     }
 }
 
+/// The message of an ask without an item, in the library's neutral terms
+/// (a front end may say it with its own option names).
+pub const NO_ITEM: &str = "give a `model` or a `lot`";
+/// The message of an ask with both a place and a point.
+pub const PLACE_AND_POINT: &str = "give a `place` or a point (`at`), not both";
+/// The message of an ask with both a border distance and a point.
+pub const DISTANCE_AND_POINT: &str = "give a `border_distance_km` or a point (`at`), not both";
+
 fn item_of(e: &Engine, item: &ItemAsk) -> Result<ItemRef> {
     match (&item.model, &item.lot) {
         (None, None) => Err(Error::bad_request(
             "enduse::no_item",
-            "give --model or --lot",
-            "name the item: a model (`--model ATACMS`, see `enduse list models`) or one lot",
+            NO_ITEM,
+            "name the item: a model (`ATACMS`; the register's models are listed) or one lot",
         )),
         (Some(m), None) => Ok(ItemRef::Model(e.resolve_model(m)?)),
         (None, Some(l)) => Ok(ItemRef::Lot(e.resolve_lot(l)?)),
@@ -661,14 +669,14 @@ fn resolve_ask(
     if ask.place.is_some() && ask.at.is_some() {
         return Err(Error::bad_request(
             "enduse::usage",
-            "give a place or a point (--at), not both",
+            PLACE_AND_POINT,
             "a point's place is computed from the boundaries",
         ));
     }
     if ask.at.is_some() && ask.border_distance_km.is_some() {
         return Err(Error::bad_request(
             "enduse::usage",
-            "give a border distance or a point (--at), not both",
+            DISTANCE_AND_POINT,
             "a point's distance to the border is computed",
         ));
     }
@@ -682,7 +690,7 @@ fn resolve_ask(
         return Err(Error::bad_request(
             "enduse::no_recipient",
             format!("`{action}` needs a recipient"),
-            "give --recipient PARTY: to whom the item would pass",
+            "give the `recipient`: the party to whom the item would pass",
         ));
     }
     let statuses = match ask.status.as_deref() {
@@ -788,7 +796,7 @@ fn distance(km: f64) -> Result<i64> {
         return Err(Error::bad_request(
             "enduse::bad_distance",
             format!("border distance `{km}` km is not a distance: give 0 or more"),
-            "the distance of the place from the Ukraine-Russia land border, in km (or give --at LAT,LON)",
+            "the distance of the place from the Ukraine-Russia land border, in km (or give a point, `at`, and it is computed)",
         ));
     }
     if km > 40_000.0 {

@@ -302,6 +302,30 @@ pub struct TokenInfo {
     pub status: TokenStatus,
 }
 
+/// How many of its members must approve for an authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quorum {
+    /// The authority (`US:SecDef`), as the register writes it.
+    pub authority: String,
+    /// Approvals required of requests filed from now on (1 to 100).
+    pub approvals: u32,
+}
+
+/// Reads a token's expiry: a day (`2026-12-31`, meaning 00:00 UTC) or an
+/// RFC 3339 instant.
+pub fn parse_expiry(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    parse_instant(s.trim()).ok_or_else(|| {
+        bad(
+            "enduse::workflow::bad_expiry",
+            format!("the expiry `{}` is not a day or an instant", cut(s)),
+            "give a day (YYYY-MM-DD) or an RFC 3339 instant (2026-12-31T12:00:00Z)",
+        )
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct TokenBody {
     id: String,
@@ -656,7 +680,7 @@ fn no_user(id: &str) -> Error {
     Error::not_found(
         "enduse::workflow::no_user",
         format!("there is no user `{}`", cut(id)),
-        "`enduse user list` lists the users",
+        "the users are listed by `enduse user list` and GET /v1/users",
     )
 }
 
@@ -1108,7 +1132,7 @@ impl Workflow {
             return Err(bad(
                 "enduse::workflow::requester_without_party",
                 format!("user `{}` is a requester but has no party", cut(&u.id)),
-                "a requester files requests for its own party: give its party (`--party UA`)",
+                "a requester files requests for its own party: give its `party` (`UA`)",
             ));
         }
         for d in &mut out.authorities {
@@ -1151,7 +1175,7 @@ impl Workflow {
             return Err(Error::conflict(
                 "enduse::workflow::user_exists",
                 format!("user `{}` exists", cut(&u.id)),
-                "change it with `enduse user set`, giving its version",
+                "change it, giving its version, or give the new user an id of its own",
             ));
         }
         let now = instant(self.clock.now());
@@ -1405,7 +1429,7 @@ impl Workflow {
             return Err(Error::not_found(
                 "enduse::workflow::no_token",
                 format!("there is no token `{}`", cut(&wanted)),
-                "`enduse token list` lists the tokens with their ids",
+                "the tokens are listed with their ids by `enduse token list` and GET /v1/tokens",
             ));
         };
         if b.revoked.is_some() {
@@ -1447,6 +1471,19 @@ impl Workflow {
             .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
+    /// The quorum of `authority` (a code, or a name the register
+    /// resolves), for whoever may manage (admins and the operator).
+    pub fn quorum_of(&mut self, by: &Principal, authority: &str) -> Result<Quorum> {
+        self.authorize_manage(by)?;
+        let snap = self.snapshot()?;
+        let authority = snap.engine().resolve_authority(authority)?.to_string();
+        let approvals = self.quorum(&authority)?;
+        Ok(Quorum {
+            authority,
+            approvals,
+        })
+    }
+
     /// Sets how many of its members must approve for `authority` (1 to
     /// 100). Requests filed later are held to it; pending ones keep the
     /// quorum they were filed with.
@@ -1455,8 +1492,8 @@ impl Workflow {
         if !(1..=100).contains(&approvals) {
             return Err(bad(
                 "enduse::workflow::bad_quorum",
-                format!("a quorum of `{approvals}` approvals is not 1 to 100"),
-                "",
+                format!("`approvals` is {approvals}: a quorum is 1 to 100 approvals"),
+                "give how many members of the authority must approve, 1 to 100",
             ));
         }
         let snap = self.snapshot()?;

@@ -137,6 +137,40 @@ fn put_writes_only_what_changes_and_needs_the_version_it_replaces() {
     assert_eq!(r.log().unwrap().transactions.len(), 3);
 }
 
+/// Each edit report names the record and the version it wrote.
+#[test]
+fn edit_reports_name_the_record_and_the_version_written() {
+    let mut r = memory();
+    let first = put_source(&mut r, SOURCE, None).unwrap();
+    assert_eq!(
+        (first.kind.as_str(), first.key.as_str(), first.version),
+        ("source", "test-source", Some(1))
+    );
+    let same = put_source(&mut r, SOURCE, Some(1)).unwrap();
+    assert_eq!((same.key.as_str(), same.version), ("test-source", None));
+    let changed = SOURCE.replace("A test source", "Another title");
+    assert_eq!(
+        put_source(&mut r, &changed, Some(1)).unwrap().version,
+        Some(2)
+    );
+    let gone = r.retract("source", "test-source", Some(2)).unwrap();
+    assert_eq!(
+        (gone.kind.as_str(), gone.key.as_str(), gone.version),
+        ("source", "test-source", Some(3))
+    );
+    let h = r.history("source", "test-source").unwrap();
+    let last = h.versions.last().unwrap();
+    assert_eq!((last.version, last.retracted), (3, true));
+    // A put over the retraction names the retraction's version.
+    assert_eq!(
+        put_source(&mut r, SOURCE, Some(3)).unwrap().version,
+        Some(4)
+    );
+    let json = serde_json::to_value(&gone).unwrap();
+    assert_eq!(json["version"], 3);
+    assert_eq!(json["kind"], "source");
+}
+
 #[test]
 fn an_import_never_retracts_silently() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,19 +2,12 @@
 
 use super::Ctx;
 use crate::args::TokenCommand;
-use enduse::{Error, Principal, Result};
+use enduse::{Principal, Result};
 
-/// A day (00:00 UTC) or an RFC 3339 instant.
+/// A day (00:00 UTC) or an RFC 3339 instant; the help names the option.
 fn expiry(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    enduse::parse_instant(s).map_err(|_| {
-        Error::bad_request(
-            "enduse::usage",
-            format!("`{}` is not a day or an instant", enduse::cut(s)),
-            "give --expires YYYY-MM-DD or an RFC 3339 instant (2026-12-31T12:00:00Z)",
-        )
+    enduse::parse_expiry(s).map_err(|e| {
+        e.with_help("give --expires YYYY-MM-DD or an RFC 3339 instant (2026-12-31T12:00:00Z)")
     })
 }
 
