@@ -55,10 +55,13 @@ fn browser_installed() -> bool {
 /// chromedriver on a free port, in a process group of its own, with the
 /// Chromium processes it starts. On drop (a panic of the test included) the
 /// whole group is killed, and any descendant that left the group: a failed
-/// test leaves no browser behind. (The server runs in the test's own
-/// process, so it ends with it.)
+/// test leaves no browser behind. A watcher in the group kills it too when
+/// the test process dies without unwinding (an abort, a SIGKILL, Ctrl-C,
+/// which no longer reaches a group of its own). The server runs in the
+/// test's own process, so it ends with it.
 struct Driver {
     child: Child,
+    watcher: Child,
     url: String,
 }
 
@@ -113,10 +116,12 @@ fn kill_all(group: u32, pids: &[u32]) {
 }
 
 impl Driver {
-    /// Every process of the driver: chromedriver, then what it started.
+    /// Every process of the driver: chromedriver, what it started, and the
+    /// watcher.
     fn pids(&self) -> Vec<u32> {
         let mut v = vec![self.child.id()];
         v.extend(descendants(self.child.id()));
+        v.push(self.watcher.id());
         v
     }
 
@@ -129,6 +134,19 @@ impl Driver {
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let group = i32::try_from(child.id()).unwrap();
+        let watcher = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {} 2>/dev/null; do sleep 0.2; done; kill -s KILL 0",
+                std::process::id()
+            ))
+            .process_group(group)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -149,7 +167,11 @@ impl Driver {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Driver { child, url }
+        Driver {
+            child,
+            watcher,
+            url,
+        }
     }
 
     /// A new browser session with a profile of its own.
@@ -187,6 +209,8 @@ impl Drop for Driver {
         kill_all(self.child.id(), &pids);
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = self.watcher.kill();
+        let _ = self.watcher.wait();
     }
 }
 
@@ -898,4 +922,64 @@ fn a_panicking_test_leaves_no_browser_behind() {
     }
     let left: Vec<u32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(left.is_empty(), "still running after the panic: {left:?}");
+}
+
+/// Where [`helper_aborts_with_a_browser_open`] writes the driver's
+/// process ids; unset, the helper does nothing.
+const ABORT_PIDS: &str = "ENDUSE_BROWSER_ABORT_PIDS";
+
+/// Run by [`an_aborted_test_leaves_no_browser_behind`] in a process of its
+/// own: opens a browser, writes the process ids, and aborts (no unwinding,
+/// no `Drop`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a helper of an_aborted_test_leaves_no_browser_behind"]
+async fn helper_aborts_with_a_browser_open() {
+    let Ok(out) = std::env::var(ABORT_PIDS) else {
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let c = driver.session(profile.path()).await;
+    c.goto("about:blank").await.unwrap();
+    let pids: Vec<String> = driver.pids().iter().map(u32::to_string).collect();
+    std::fs::write(out, pids.join(" ")).unwrap();
+    std::process::abort();
+}
+
+/// A test process that dies without unwinding leaves no browser behind
+/// either: the watcher kills the group.
+#[test]
+fn an_aborted_test_leaves_no_browser_behind() {
+    if !browser_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pids");
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_aborts_with_a_browser_open",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(ABORT_PIDS, &file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the helper was to abort");
+    let pids: Vec<u32> = std::fs::read_to_string(&file)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(pids.len() >= 3, "{pids:?}");
+    let t = Instant::now();
+    while pids.iter().any(|&p| alive(p)) && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    // Whatever is left is killed, so that a failure here leaks nothing.
+    kill_all(pids[0], &left);
+    assert!(left.is_empty(), "still running after the abort: {left:?}");
 }
