@@ -2,7 +2,9 @@
 //! `enduse user`, `enduse token` and `enduse quorum`, over the same
 //! [`enduse::Workflow`] methods. Each needs a token and whatever the API's
 //! Cedar policies allow for `manage` (admins); every change is written
-//! with its audit-log event by the library, as the CLI's are.
+//! with its audit-log event by the library, as the CLI's are. An admin may
+//! not lock itself out (disable itself, drop its own right to manage,
+//! revoke its last token): the library refuses it with 403.
 
 use crate::api::{blocking, json, pct, Token, S};
 use crate::error::{Result, ServerError};
@@ -171,7 +173,7 @@ pub(crate) struct UserUpdate {
             headers(("ETag" = String, description = "Its new version"))),
         (status = 400, description = "No role, a requester without a party, an unknown party or authority", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The user may not manage users (admins may)", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The user may not manage users (admins may), or would take away its own right to", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 412, description = "The user is not at the version `If-Match` names", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A body that does not fit the schema (the field is named)", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
@@ -241,7 +243,7 @@ async fn set_disabled(
         (status = 200, description = "The user, disabled: its tokens are refused until it is enabled", body = crate::openapi::doc::User,
             headers(("ETag" = String, description = "Its new version"))),
         (status = 401, description = "No valid token", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The user may not manage users (admins may)", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The user may not manage users (admins may), or would disable itself", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user changed meanwhile", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 412, description = "The user is not at the version `If-Match` names", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
@@ -401,7 +403,7 @@ pub(crate) struct TokenPath {
     responses(
         (status = 200, description = "The token, revoked (revoking a revoked token changes nothing)", body = crate::openapi::doc::TokenInfo),
         (status = 401, description = "No valid token", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The user may not manage tokens (admins may)", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The user may not manage tokens (admins may), or would revoke its own last active token", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such token", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The token changed meanwhile", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),
         (status = "4XX", description = "No database", body = crate::openapi::doc::Problem, content_type = "application/problem+json"),

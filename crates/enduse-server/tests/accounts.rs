@@ -405,6 +405,71 @@ async fn admin_manages_users_and_tokens() {
         assert!(logged(&entries, event, "new-ed", "admin"), "{event}");
     }
     assert!(!logged(&entries, "user_added", "mallory", "kyiv-mod"));
+
+    // An admin cannot lock itself out: not disable itself, not take away
+    // its own admin role, not revoke its last token.
+    let before = entries.len();
+    let r = c
+        .get(s.at("/v1/users/admin"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    let v = r.headers()["etag"].to_str().unwrap().to_owned();
+    let p = problem(
+        c.post(s.at("/v1/users/admin/disable"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("disable itself"),
+        "{p}"
+    );
+    problem(
+        c.put(s.at("/v1/users/admin"))
+            .bearer_auth(admin)
+            .header("If-Match", &v)
+            .json(&json!({"roles": ["editor"]}))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    let mine: Value = c
+        .get(s.at("/v1/tokens?user=admin"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mine = mine["tokens"][0]["id"].as_str().unwrap().to_owned();
+    problem(
+        c.delete(s.at(&format!("/v1/tokens/{mine}")))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    assert_eq!(log_entries(&c, &s).await.len(), before);
+    // Another change of its own is fine.
+    let r = c
+        .put(s.at("/v1/users/admin"))
+        .bearer_auth(admin)
+        .header("If-Match", &v)
+        .json(&json!({"name": "The Admin", "roles": ["admin", "editor"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     s.stop().await;
 }
 

@@ -668,6 +668,14 @@ fn forbidden(message: impl Into<String>, help: impl Into<String>) -> Error {
     )
 }
 
+/// A change by which a user would lock itself out.
+fn lockout(id: &str, what: &str) -> Error {
+    forbidden(
+        format!("`{}` may not {what}", cut(id)),
+        "another admin, or the database's operator (`enduse user`, `enduse token`), can do it",
+    )
+}
+
 fn no_request(id: &str) -> Error {
     Error::not_found(
         "enduse::workflow::no_request",
@@ -1212,6 +1220,19 @@ impl Workflow {
         self.authorize_manage(by)?;
         let u = self.checked_user(user)?;
         let old = self.user(&u.id)?;
+        if by.user_id() == Some(u.id.as_str()) {
+            // An admin who took away its own right to manage could not
+            // undo it: another admin, or the operator, must.
+            let after = Principal::User(User {
+                roles: u.roles.clone(),
+                authorities: u.authorities.clone(),
+                party: u.party.clone(),
+                ..old.clone()
+            });
+            if self.authorize_manage(&after).is_err() {
+                return Err(lockout(&u.id, "take away its own right to manage users"));
+            }
+        }
         let body = UserBody {
             id: u.id.clone(),
             name: u.name.clone(),
@@ -1235,6 +1256,9 @@ impl Workflow {
     ) -> Result<User> {
         self.authorize_manage(by)?;
         let old = self.user(id)?;
+        if disabled && by.user_id() == Some(old.id.as_str()) {
+            return Err(lockout(&old.id, "disable itself"));
+        }
         let body = UserBody {
             id: old.id.clone(),
             name: old.name.clone(),
@@ -1434,6 +1458,16 @@ impl Workflow {
         };
         if b.revoked.is_some() {
             return Ok(self.token_info(b));
+        }
+        if by.user_id() == Some(b.user.as_str()) {
+            let others = self
+                .tokens(by, Some(&b.user))?
+                .into_iter()
+                .filter(|t| t.id != b.id && t.status == TokenStatus::Active)
+                .count();
+            if others == 0 {
+                return Err(lockout(&b.user, "revoke its last active token"));
+            }
         }
         let now = instant(self.clock.now());
         b.revoked = Some(now.clone());
