@@ -6,8 +6,31 @@ use crate::ids::{AuthorityId, PartyId, RuleId, SourceId, TransferId};
 use crate::register::DependencyKind;
 use crate::rule::RuleEffect;
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::fmt;
+use std::sync::Arc;
+
+/// Serde for the shared text of citations: written exactly as `String`,
+/// `Option<String>` and `Vec<T>` would be (the JSON of a decision does not
+/// change), while a decision clones pointers instead of strings.
+mod shared {
+    use super::{Arc, Serialize, Serializer};
+
+    pub(super) fn text<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v)
+    }
+
+    pub(super) fn opt_text<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) => s.serialize_some(&**x),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn list<T: Serialize, S: Serializer>(v: &Arc<[T]>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter())
+    }
+}
 
 /// The overall outcome (and a party's outcome).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -114,19 +137,30 @@ impl Role {
 
     /// Short human label.
     pub fn label(&self) -> String {
+        let (head, tail) = self.label_parts();
+        let mut s = String::with_capacity(head.len() + tail.len());
+        s.push_str(head);
+        s.push_str(tail);
+        s
+    }
+
+    /// The label as a fixed head and a variable tail (empty for most
+    /// roles), so that [`role_labels`] compares and writes labels without
+    /// building each one.
+    fn label_parts(&self) -> (&'static str, &str) {
         match self {
-            Role::Origin => "origin".into(),
+            Role::Origin => ("origin", ""),
             Role::Supplier {
                 attached_conditions: true,
                 ..
-            } => "supplier, attached conditions".into(),
-            Role::Supplier { .. } => "supplier".into(),
-            Role::Provider { what, .. } => format!("provider of {what}"),
-            Role::Treaty => "treaty binding the actor".into(),
-            Role::Own => "the actor's own rules".into(),
-            Role::Jurisdiction { company } => format!("home state of {company}"),
+            } => ("supplier, attached conditions", ""),
+            Role::Supplier { .. } => ("supplier", ""),
+            Role::Provider { what, .. } => ("provider of ", what),
+            Role::Treaty => ("treaty binding the actor", ""),
+            Role::Own => ("the actor's own rules", ""),
+            Role::Jurisdiction { company } => ("home state of ", company.as_str()),
             Role::TreatyOfRecipient { recipient } => {
-                format!("treaty binding the recipient {recipient}")
+                ("treaty binding the recipient ", recipient.as_str())
             }
         }
     }
@@ -134,18 +168,23 @@ impl Role {
 
 /// The labels of `roles`, each once, in order, joined for display.
 pub fn role_labels(roles: &[Role]) -> String {
-    // The common case, without the list of labels seen.
-    if let [one] = roles {
-        return one.label();
-    }
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: smallvec::SmallVec<[(&'static str, &str); 4]> = smallvec::SmallVec::new();
     for r in roles {
-        let l = r.label();
+        let l = r.label_parts();
         if !seen.contains(&l) {
             seen.push(l);
         }
     }
-    seen.join(", ")
+    let len = seen.iter().map(|(h, t)| h.len() + t.len() + 2).sum();
+    let mut out = String::with_capacity(len);
+    for (i, (h, t)) in seen.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(h);
+        out.push_str(t);
+    }
+    out
 }
 
 /// A party in the chain of an item, with its roles.
@@ -154,7 +193,8 @@ pub struct ChainLink {
     /// The party.
     pub party: PartyId,
     /// Its name.
-    pub name: String,
+    #[serde(serialize_with = "shared::text")]
+    pub name: Arc<str>,
     /// Its roles.
     pub roles: Vec<Role>,
     /// Whether any role binds.
@@ -169,15 +209,19 @@ pub struct SourceRef {
     /// Source id.
     pub id: SourceId,
     /// Outlet.
-    pub outlet: String,
+    #[serde(serialize_with = "shared::text")]
+    pub outlet: Arc<str>,
     /// Publication date.
     pub date: DateSpec,
     /// Headline.
-    pub title: String,
+    #[serde(serialize_with = "shared::text")]
+    pub title: Arc<str>,
     /// Address, where known.
-    pub url: Option<String>,
+    #[serde(serialize_with = "shared::opt_text")]
+    pub url: Option<Arc<str>>,
     /// What it says, in a short quote (where the data set records one).
-    pub quote: Option<String>,
+    #[serde(serialize_with = "shared::opt_text")]
+    pub quote: Option<Arc<str>>,
 }
 
 /// What a citation is.
@@ -203,15 +247,18 @@ pub struct RuleRef {
     /// How well established the fact is.
     pub status: crate::vocab::Status,
     /// Every source, the first being `source`.
-    pub sources: Vec<SourceRef>,
+    #[serde(serialize_with = "shared::list")]
+    pub sources: Arc<[SourceRef]>,
     /// For an assurance: who gave it to whom.
-    pub assurance: Option<String>,
+    #[serde(serialize_with = "shared::opt_text")]
+    pub assurance: Option<Arc<str>>,
     /// Its party.
     pub party: PartyId,
     /// Permit, forbid or requires approval.
     pub effect: RuleEffect,
     /// Plain statement.
-    pub summary: String,
+    #[serde(serialize_with = "shared::text")]
+    pub summary: Arc<str>,
     /// The authority that can lift it.
     pub approval: Option<AuthorityId>,
     /// In force from.
@@ -225,9 +272,11 @@ pub struct RuleRef {
     /// The source.
     pub source: SourceRef,
     /// Short quote.
-    pub quote: String,
+    #[serde(serialize_with = "shared::text")]
+    pub quote: Arc<str>,
     /// Assumed number or reading, where the source is vague.
-    pub assumption: Option<String>,
+    #[serde(serialize_with = "shared::opt_text")]
+    pub assumption: Option<Arc<str>>,
     /// The rule it replaced.
     pub supersedes: Option<RuleId>,
 }
@@ -238,7 +287,8 @@ pub struct PartyDecision {
     /// The party.
     pub party: PartyId,
     /// Its name.
-    pub name: String,
+    #[serde(serialize_with = "shared::text")]
+    pub name: Arc<str>,
     /// Its roles, joined for display ("origin, supplier").
     pub role: String,
     /// Its roles.

@@ -7,7 +7,7 @@ use crate::decision::{
     ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
 };
 use crate::decision::{CitationKind, DisputedOutcome};
-use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId};
+use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, TransferId};
 use crate::problem::{Origin, Problem};
 use crate::query::{suggest, Action, ItemRef, Query, RequestError};
 use crate::register::{ItemModel, Register};
@@ -18,8 +18,10 @@ use cedar_policy::{
     RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use chrono::NaiveDate;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::fxhash::FxMap;
 
@@ -154,8 +156,8 @@ pub struct Engine {
     has_disputed: bool,
     /// Lots of each model, and transfers of each lot in date order: the
     /// chain walk runs on every decision.
-    lots_of_model: HashMap<ModelId, Vec<LotId>>,
-    transfers_of_lot: HashMap<LotId, Vec<crate::ids::TransferId>>,
+    lots_of_model: FxMap<ModelId, Vec<LotId>>,
+    transfers_of_lot: FxMap<LotId, Vec<crate::ids::TransferId>>,
     /// Policy sets of probes, by the rules they hold. The same few sets come
     /// back for every request about the same item, parties and epoch.
     psets: std::sync::RwLock<HashMap<Vec<u32>, std::sync::Arc<PolicySet>>>,
@@ -170,7 +172,69 @@ pub struct Engine {
     model_keys: Vec<Vec<ResKey>>,
     /// Per rule, its citation, built on first use.
     cites: Vec<std::sync::OnceLock<RuleRef>>,
+    /// What every decision reads of the register, in the form a decision
+    /// holds it (shared names), built on the first decision.
+    prepared: std::sync::OnceLock<Prepared>,
 }
+
+/// Per-register data of the decision path, derived once from the
+/// (immutable) register: a decision then copies pointers instead of
+/// building strings, and looks up instead of scanning.
+struct Prepared {
+    /// Party names, shared by every chain link and party decision.
+    names: FxMap<PartyId, Arc<str>>,
+    /// "Party / authority", for approvals and reasons.
+    authorities: FxMap<AuthorityId, Arc<str>>,
+    /// Transfers a declared default attaches to (their supplier attached
+    /// conditions even without rules named on the transfer).
+    conditioned: FxMap<TransferId, ()>,
+    /// Per model (by `model_ix`), its category and the broader ones.
+    categories: Vec<Vec<CategoryId>>,
+}
+
+impl Prepared {
+    fn new(reg: &Register) -> Self {
+        Self {
+            names: reg
+                .parties
+                .iter()
+                .map(|(id, p)| (id.clone(), Arc::from(p.name.as_str())))
+                .collect(),
+            authorities: reg
+                .parties
+                .values()
+                .flat_map(|p| {
+                    // Found through the party its id names, as it always was.
+                    p.authorities
+                        .iter()
+                        .filter(move |x| x.id.party() == p.id)
+                        .map(move |x| {
+                            let name = format!("{} / {}", p.name, x.name);
+                            (x.id.clone(), Arc::from(name))
+                        })
+                })
+                .collect(),
+            conditioned: reg
+                .defaults
+                .iter()
+                .flat_map(|d| d.transfers.iter())
+                .map(|t| (t.clone(), ()))
+                .collect(),
+            categories: reg
+                .models
+                .values()
+                .map(|m| reg.category_chain(&m.category))
+                .collect(),
+        }
+    }
+}
+
+/// The resource keys of a request (any, the model, its few categories,
+/// the lot).
+type Keys = SmallVec<[ResKey; 8]>;
+
+/// The rules of one party that fired (a handful).
+type Rules<'a> = SmallVec<[&'a Rule; 4]>;
 
 /// Entity sets by (group-membership epoch, lot).
 type EntityCache = HashMap<(Option<usize>, Option<LotId>), std::sync::Arc<Entities>>;
@@ -469,7 +533,7 @@ impl Engine {
                 e,
             )]
         })?;
-        let mut lots_of_model: HashMap<ModelId, Vec<LotId>> = HashMap::new();
+        let mut lots_of_model: FxMap<ModelId, Vec<LotId>> = FxMap::default();
         for l in register.lots.values() {
             lots_of_model
                 .entry(l.model.clone())
@@ -482,7 +546,7 @@ impl Engine {
         for t in register.transfers.values() {
             by_lot.entry(t.lot.clone()).or_default().push(t);
         }
-        let transfers_of_lot: HashMap<LotId, Vec<crate::ids::TransferId>> = by_lot
+        let transfers_of_lot: FxMap<LotId, Vec<crate::ids::TransferId>> = by_lot
             .into_iter()
             .map(|(l, mut v)| {
                 v.sort_by_key(|t| t.first_date());
@@ -556,7 +620,32 @@ impl Engine {
             types,
             schema,
             lot_entities: std::sync::RwLock::new(HashMap::new()),
+            prepared: std::sync::OnceLock::new(),
         })
+    }
+
+    fn prepared(&self) -> &Prepared {
+        self.prepared.get_or_init(|| Prepared::new(&self.register))
+    }
+
+    /// The category of `model` and the broader ones, narrowest first.
+    fn category_chain(&self, model: &ItemModel) -> std::borrow::Cow<'_, [CategoryId]> {
+        match self
+            .model_ix
+            .get(&model.id)
+            .and_then(|&m| self.prepared().categories.get(m as usize))
+        {
+            Some(c) => std::borrow::Cow::Borrowed(c.as_slice()),
+            None => std::borrow::Cow::Owned(self.register.category_chain(&model.category)),
+        }
+    }
+
+    /// The human name of a party (its code if unknown), shared.
+    fn party_name(&self, id: &PartyId) -> Arc<str> {
+        match self.prepared().names.get(id) {
+            Some(n) => n.clone(),
+            None => Arc::from(id.as_str()),
+        }
     }
 
     /// The register.
@@ -888,28 +977,25 @@ impl Engine {
         let mut add = |p: &PartyId, r: Role| add_to(&mut links, actor, p, r);
         add(&model.origin, Role::Origin);
 
-        let lots: Vec<&LotId> = match item {
-            ItemRef::Lot(l) => vec![l],
-            ItemRef::Model(m) => self
-                .lots_of_model
-                .get(m)
-                .map(|v| v.iter().collect())
-                .unwrap_or_default(),
+        let lots: &[LotId] = match item {
+            ItemRef::Lot(l) => std::slice::from_ref(l),
+            ItemRef::Model(m) => self.lots_of_model.get(m).map_or(&[], Vec::as_slice),
         };
+        let prepared = self.prepared();
         for lot in lots {
-            let transfers: Vec<&crate::register::Transfer> = self
+            // A lot passes through few hands: on the stack, not the heap.
+            let transfers: SmallVec<[&crate::register::Transfer; 8]> = self
                 .transfers_of_lot
                 .get(lot)
                 .into_iter()
                 .flatten()
                 .filter_map(|t| self.register.transfers.get(t))
                 .collect();
-            let mut holder = actor.clone();
-            // Few transfers per lot: a list beats a hash set.
-            let mut seen: Vec<&str> = Vec::new();
+            let mut holder = actor;
+            let mut seen: SmallVec<[&str; 8]> = SmallVec::new();
             // Walk back from the actor: who gave it to the holder, and so on.
             while let Some(t) = transfers.iter().rev().find(|t| {
-                t.to == holder
+                &t.to == holder
                     && (t.status != crate::vocab::Status::Disputed || use_disputed)
                     && t.first_date().is_some_and(|d| d <= as_of)
                     && !seen.contains(&t.id.as_str())
@@ -920,14 +1006,10 @@ impl Engine {
                     Role::Supplier {
                         transfer: t.id.clone(),
                         attached_conditions: !t.conditions.is_empty()
-                            || self
-                                .register
-                                .defaults
-                                .iter()
-                                .any(|d| d.transfers.contains(&t.id)),
+                            || prepared.conditioned.contains_key(&t.id),
                     },
                 );
-                holder = t.from.clone();
+                holder = &t.from;
             }
         }
         for d in model.dependencies.iter().filter(|d| d.in_force(as_of)) {
@@ -939,7 +1021,7 @@ impl Engine {
                 },
             );
         }
-        let cats = self.register.category_chain(&model.category);
+        let cats = self.category_chain(model);
         for t in self.register.treaties.values() {
             if t.prohibits.iter().any(|c| cats.contains(c))
                 && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
@@ -972,7 +1054,7 @@ impl Engine {
                 .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
         };
         // In id order, then the actor, as they have always been taken.
-        let mut companies: Vec<PartyId> = links
+        let mut companies: SmallVec<[PartyId; 4]> = links
             .iter()
             .map(|(p, _)| p)
             .filter(|p| is_company(p))
@@ -1003,7 +1085,7 @@ impl Engine {
                 let binds = r.iter().any(Role::binds);
                 let rules_on_record = self.count_all_time(&p, keys);
                 ChainLink {
-                    name: self.register.party_name(&p),
+                    name: self.party_name(&p),
                     party: p,
                     roles: r,
                     binds,
@@ -1013,10 +1095,10 @@ impl Engine {
             .collect())
     }
 
-    fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Vec<ResKey> {
-        let mut keys = match self.model_ix.get(&model.id) {
-            Some(&m) => self.model_keys[m as usize].clone(),
-            None => self.model_keys_of(model),
+    fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Keys {
+        let mut keys: Keys = match self.model_ix.get(&model.id) {
+            Some(&m) => SmallVec::from_slice(&self.model_keys[m as usize]),
+            None => SmallVec::from_vec(self.model_keys_of(model)),
         };
         if let ItemRef::Lot(l) = item {
             if let Some(&l) = self.lot_ix.get(l) {
@@ -1051,7 +1133,7 @@ impl Engine {
         let Some(buckets) = self.index.get(party) else {
             return Vec::new();
         };
-        let found: Vec<&[u32]> = keys
+        let found: SmallVec<[&[u32]; 8]> = keys
             .iter()
             .filter_map(|k| buckets.get(k))
             .flat_map(|b| [action.index(), ANY_ACTION].map(|a| b[slot(a)].in_force(as_of)))
@@ -1100,7 +1182,7 @@ impl Engine {
         let Some(buckets) = self.index.get(party) else {
             return Vec::new();
         };
-        let mut found: Vec<&[u32]> = Vec::with_capacity(keys.len() * actions.len());
+        let mut found: SmallVec<[&[u32]; 8]> = SmallVec::new();
         for k in keys {
             if let Some(b) = buckets.get(k) {
                 found.extend(
@@ -1159,18 +1241,22 @@ impl Engine {
         let src = self.register.sources.get(id);
         SourceRef {
             id: id.clone(),
-            outlet: src.map(|s| s.outlet.clone()).unwrap_or_default(),
+            outlet: Arc::from(src.map_or("", |s| s.outlet.as_str())),
             date: src.map(|s| s.date).unwrap_or(DateSpec::day(fallback)),
-            title: src.map(|s| s.title.clone()).unwrap_or_default(),
-            url: src.and_then(|s| s.url.clone()),
-            quote: src.and_then(|s| s.quote.clone()),
+            title: Arc::from(src.map_or("", |s| s.title.as_str())),
+            url: src.and_then(|s| s.url.as_deref()).map(Arc::from),
+            quote: src.and_then(|s| s.quote.as_deref()).map(Arc::from),
         }
     }
 
     /// The quote a source records, if any: what a default or decision
     /// without a quote of its own is cited with.
-    fn source_quote(&self, id: &crate::ids::SourceId) -> Option<String> {
-        self.register.sources.get(id).and_then(|s| s.quote.clone())
+    fn source_quote(&self, id: &crate::ids::SourceId) -> Option<Arc<str>> {
+        self.register
+            .sources
+            .get(id)
+            .and_then(|s| s.quote.as_deref())
+            .map(Arc::from)
     }
 
     /// The citation of `r` on `as_of`. A rule's citation differs between
@@ -1195,7 +1281,7 @@ impl Engine {
     }
 
     fn build_rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
-        let sources: Vec<SourceRef> = r
+        let sources: Arc<[SourceRef]> = r
             .sources
             .iter()
             .map(|s| self.source_ref(s, r.recorded_at))
@@ -1207,22 +1293,22 @@ impl Engine {
             source: self.source_ref(&r.source, r.recorded_at),
             sources,
             assurance: r.assured_by.as_ref().map(|a| {
-                format!(
+                Arc::from(format!(
                     "an assurance given by {} to {}",
                     self.register.party_name(a),
                     self.register.party_name(&r.owner)
-                )
+                ))
             }),
             party: r.owner.clone(),
             effect: r.effect,
-            summary: r.summary.clone(),
+            summary: Arc::from(r.summary.as_str()),
             approval: r.approval.clone(),
             valid_from: r.valid_from,
             valid_to: r.valid_to,
             recorded_at: r.recorded_at,
             date_uncertain: r.uncertain_on(as_of),
-            quote: r.quote.clone(),
-            assumption: r.assumption.clone(),
+            quote: Arc::from(r.quote.as_str()),
+            assumption: r.assumption.as_deref().map(Arc::from),
             supersedes: r.supersedes.clone(),
         }
     }
@@ -1243,7 +1329,7 @@ impl Engine {
 
     fn consent_ref(&self, c: &Consent, as_of: NaiveDate) -> RuleRef {
         let public = self.consent_public(c);
-        let sources: Vec<SourceRef> = c
+        let sources: Arc<[SourceRef]> = c
             .sources
             .iter()
             .map(|s| self.source_ref(s, public))
@@ -1265,7 +1351,7 @@ impl Engine {
             } else {
                 RuleEffect::Forbid
             },
-            summary: c.summary.clone(),
+            summary: Arc::from(c.summary.as_str()),
             approval: Some(c.authority.clone()),
             valid_from: from,
             valid_to: c.scope.to,
@@ -1273,9 +1359,10 @@ impl Engine {
             date_uncertain: from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of)),
             quote: c
                 .quote
-                .clone()
+                .as_deref()
+                .map(Arc::from)
                 .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
-                .unwrap_or_default(),
+                .unwrap_or_else(|| Arc::from("")),
             assumption: None,
             supersedes: None,
         }
@@ -1283,7 +1370,7 @@ impl Engine {
 
     fn default_ref(&self, d: &PartyDefault, as_of: NaiveDate) -> RuleRef {
         let public = self.default_public(d);
-        let sources: Vec<SourceRef> = d
+        let sources: Arc<[SourceRef]> = d
             .sources
             .iter()
             .map(|s| self.source_ref(s, public))
@@ -1304,7 +1391,7 @@ impl Engine {
                 DefaultEffect::Forbid => RuleEffect::Forbid,
                 DefaultEffect::NeedsApproval => RuleEffect::RequiresApproval,
             },
-            summary: d.summary.clone(),
+            summary: Arc::from(d.summary.as_str()),
             approval: d.authority.clone(),
             valid_from: d.valid_from,
             valid_to: d.valid_to,
@@ -1313,9 +1400,10 @@ impl Engine {
                 || d.valid_to.is_some_and(|t| t.straddles(as_of)),
             quote: d
                 .quote
-                .clone()
+                .as_deref()
+                .map(Arc::from)
                 .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
-                .unwrap_or_default(),
+                .unwrap_or_else(|| Arc::from("")),
             assumption: None,
             supersedes: None,
         }
@@ -1687,7 +1775,7 @@ impl Engine {
         // state party to it as well (Ottawa and CCM: "never ... acquire").
         if matches!(q.action, Action::Transfer | Action::Reexport) {
             if let Some(to) = q.destination.as_ref().or(q.recipient.as_ref()) {
-                let cats = self.register.category_chain(&model.category);
+                let cats = self.category_chain(model);
                 for t in self.register.treaties.values() {
                     let binds = t.prohibits.iter().any(|c| cats.contains(c))
                         && t.binds(to, q.as_of, &self.register.conflicts)
@@ -1695,7 +1783,7 @@ impl Engine {
                         && !chain.iter().any(|l| l.party == t.id);
                     if binds {
                         chain.push(ChainLink {
-                            name: self.register.party_name(&t.id),
+                            name: self.party_name(&t.id),
                             party: t.id.clone(),
                             roles: vec![Role::TreatyOfRecipient {
                                 recipient: to.clone(),
@@ -1715,15 +1803,17 @@ impl Engine {
                 0,
                 ChainLink {
                     party: q.actor.clone(),
-                    name: self.register.party_name(&q.actor),
+                    name: self.party_name(&q.actor),
                     roles: vec![Role::Own],
                     binds: true,
                     rules_on_record: self.count_all_time(&q.actor, &keys),
                 },
             );
         }
-        let mut selected: Vec<(&ChainLink, Vec<u32>)> = Vec::new();
-        for link in chain.iter() {
+        // By position in the chain: each link's roles move into its party's
+        // decision at the end instead of being copied.
+        let mut selected: Vec<(usize, Vec<u32>)> = Vec::with_capacity(chain.len());
+        for (ix, link) in chain.iter().enumerate() {
             if !link.binds {
                 notes.push(format!(
                     "{} is in the chain ({}) but attached no conditions on record, so it does not bind",
@@ -1733,7 +1823,7 @@ impl Engine {
                 continue;
             }
             let known = self.select(link, q, &keys, &mut notes, use_disputed);
-            selected.push((link, known));
+            selected.push((ix, known));
         }
         // Decisions of authorities that cover this request.
         let covering: Vec<&Consent> = self
@@ -1804,13 +1894,17 @@ impl Engine {
             covering: &covering,
             use_disputed,
         };
-        for (link, known) in &selected {
-            let pd = self.decide_party(link, known, &ctx);
+        for (ix, known) in &selected {
+            let Some(link) = chain.get_mut(*ix) else {
+                continue;
+            };
+            let mut pd = self.decide_party(link, known, &ctx);
             // The actor's own rules count only where one of them applies; a
             // state is not "indeterminate" about its own silence.
             if link.roles == [Role::Own] && pd.rules.is_empty() {
                 continue;
             }
+            pd.roles = std::mem::take(&mut link.roles);
             parties.push(pd);
         }
 
@@ -1846,7 +1940,7 @@ impl Engine {
                         let need = ApprovalNeed {
                             party: a.party(),
                             authority: a.clone(),
-                            authority_name: self.authority_name(a),
+                            authority_name: self.authority_name(a).to_string(),
                         };
                         if !approvals.contains(&need) {
                             approvals.push(need);
@@ -1876,13 +1970,12 @@ impl Engine {
         })
     }
 
-    fn authority_name(&self, a: &crate::ids::AuthorityId) -> String {
-        self.register
-            .parties
-            .get(&a.party())
-            .and_then(|p| p.authorities.iter().find(|x| &x.id == a))
-            .map(|x| format!("{} / {}", self.register.party_name(&a.party()), x.name))
-            .unwrap_or_else(|| a.to_string())
+    /// "Party / authority" (the id if the register lacks it), shared.
+    fn authority_name(&self, a: &crate::ids::AuthorityId) -> Arc<str> {
+        match self.prepared().authorities.get(a) {
+            Some(n) => n.clone(),
+            None => Arc::from(a.as_str()),
+        }
     }
 
     /// The rules of `link`'s party that apply on the query's dates: in force
@@ -1976,7 +2069,9 @@ impl Engine {
 
     /// The facts of the request context that `q` supplies.
     fn provided_for(&self, q: &Query) -> Vec<&'static str> {
-        let mut p = vec!["approvals"];
+        // Room for every fact: one allocation, no growth.
+        let mut p = Vec::with_capacity(12);
+        p.push("approvals");
         if q.place.is_some() {
             p.push("place");
         }
@@ -2349,14 +2444,16 @@ impl Engine {
             party: link.party.clone(),
             name: link.name.clone(),
             role,
-            roles: link.roles.clone(),
+            // Moved in from the chain link by the caller.
+            roles: Vec::new(),
             outcome: Outcome::Indeterminate,
             rules: Vec::new(),
             missing: Vec::new(),
             reason: String::new(),
         };
         let rule = |i: &u32| &self.rules[*i as usize];
-        let fired: Vec<&Rule> = known
+        // A party has a handful of rules that fire: lists on the stack.
+        let fired: Rules<'_> = known
             .iter()
             .filter(|i| first.fired.contains(i))
             .map(rule)
@@ -2425,31 +2522,31 @@ impl Engine {
                 .map(|a| missing_fact(a))
                 .collect()
         };
-        let plain: Vec<&Rule> = fired
+        let plain: Rules<'_> = fired
             .iter()
             .copied()
             .filter(|r| r.effect == RuleEffect::Forbid)
             .collect();
-        let (approved, approval): (Vec<&Rule>, Vec<&Rule>) = fired
+        let (approved, approval): (Rules<'_>, Rules<'_>) = fired
             .iter()
             .copied()
             .filter(|r| r.effect == RuleEffect::RequiresApproval)
             .partition(|r| r.approval.as_ref().is_some_and(|a| c.effective.contains(a)));
-        let mut permits: Vec<&Rule> = if approved.is_empty() {
+        let mut permits: Rules<'_> = if approved.is_empty() {
             fired
                 .iter()
                 .copied()
                 .filter(|r| r.effect == RuleEffect::Permit)
                 .collect()
         } else {
-            Vec::new()
+            SmallVec::new()
         };
         if plain.is_empty() && approval.is_empty() && !approved.is_empty() {
             // Every restriction that fired is lifted by an approval given. The
             // second evaluation, with the approvals in the context, confirms
             // the lift in Cedar itself and names the permits that apply.
             if let Some(second) = approved_probe {
-                let again: Vec<&Rule> = known
+                let again: Rules<'_> = known
                     .iter()
                     .filter(|i| second.fired.contains(i))
                     .map(rule)
@@ -2503,7 +2600,7 @@ impl Engine {
             pd.outcome = Outcome::Forbid;
             pd.rules = refs(&plain);
             refusal_refs(&mut pd);
-            pd.reason = format!("{} forbids: {}", link.name, plain[0].summary);
+            pd.reason = cat(&[&link.name, " forbids: ", &plain[0].summary]);
         } else if !refusals.is_empty() {
             pd.outcome = Outcome::Forbid;
             refusal_refs(&mut pd);
@@ -2524,11 +2621,11 @@ impl Engine {
         } else if !approval.is_empty() {
             pd.outcome = Outcome::NeedsApproval;
             pd.rules = refs(&approval);
-            let who: Vec<String> = approval
+            let who: SmallVec<[Arc<str>; 4]> = approval
                 .iter()
                 .filter_map(|r| r.approval.as_ref().map(|a| self.authority_name(a)))
                 .collect();
-            pd.reason = format!("{} requires approval by {}", link.name, who.join(" and "));
+            pd.reason = cat(&[&link.name, " requires approval by ", &who.join(" and ")]);
         } else if !permits.is_empty() {
             pd.outcome = Outcome::Permit;
             pd.rules = refs(&permits);
@@ -2536,15 +2633,16 @@ impl Engine {
                 pd.rules.push(self.consent_ref(g, q.as_of));
             }
             pd.reason = match permits.iter().find(|r| r.effect == RuleEffect::Permit) {
-                Some(p) if approved.is_empty() => format!("{} permits: {}", link.name, p.summary),
+                Some(p) if approved.is_empty() => cat(&[&link.name, " permits: ", &p.summary]),
                 Some(p) if !grants.is_empty() => format!(
                     "{} permits, with the consent on record ({}): {}",
                     link.name, grants[0].summary, p.summary
                 ),
-                Some(p) => format!(
-                    "{} permits, with the approval given: {}",
-                    link.name, p.summary
-                ),
+                Some(p) => cat(&[
+                    &link.name,
+                    " permits, with the approval given: ",
+                    &p.summary,
+                ]),
                 None if !grants.is_empty() => format!(
                     "{} permits with the consent on record: {}",
                     link.name, grants[0].summary
@@ -2739,6 +2837,16 @@ impl Engine {
     pub fn cite(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
         self.rule_ref(r, as_of)
     }
+}
+
+/// The concatenation of `parts`, allocated once (`format!` would grow the
+/// string piece by piece: these reasons are built on every decision).
+fn cat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// A fact a request lacked, with the option that supplies it.

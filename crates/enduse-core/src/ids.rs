@@ -1,20 +1,47 @@
 //! Newtype identifiers. They keep a party code from being passed where a model
 //! designation is expected, which plain strings would allow.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::sync::Arc;
+
+/// Serde for a shared identifier: written as a plain string (JSON and
+/// register images are the same bytes as with `String`), read without an
+/// intermediate `String` when the format lends the text.
+fn ser_str<S: Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
+
+fn de_arc<'de, D: Deserializer<'de>>(de: D) -> Result<Arc<str>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(v))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Arc<str>, E> {
+            Ok(Arc::from(v))
+        }
+    }
+    de.deserialize_str(V)
+}
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        ///
+        /// Shared text: a clone (in every citation of a decision) copies a
+        /// pointer, not the string.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps a raw identifier.
-            pub fn new(s: impl Into<String>) -> Self {
-                Self(s.into())
+            pub fn new(s: impl AsRef<str>) -> Self {
+                Self(Arc::from(s.as_ref()))
             }
             /// The identifier as written in the data set.
             pub fn as_str(&self) -> &str {
@@ -36,7 +63,19 @@ macro_rules! id_type {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(Arc::from(s))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                ser_str(&self.0, ser)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                de_arc(de).map(Self)
             }
         }
     };
@@ -77,14 +116,25 @@ id_type!(
 );
 
 /// An authority of a party, written `PARTY:Name` (`US:SecDef`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AuthorityId(String);
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AuthorityId(Arc<str>);
+
+impl Serialize for AuthorityId {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser_str(&self.0, ser)
+    }
+}
+
+impl<'de> Deserialize<'de> for AuthorityId {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de_arc(de).map(Self)
+    }
+}
 
 impl AuthorityId {
     /// Builds `PARTY:name`.
     pub fn new(party: &PartyId, name: &str) -> Self {
-        Self(format!("{}:{}", party.as_str(), name))
+        Self(Arc::from(format!("{}:{}", party.as_str(), name)))
     }
     /// Parses `PARTY:name`; `None` when there is no colon or a side is empty.
     pub fn parse(s: &str) -> Option<Self> {
@@ -92,7 +142,7 @@ impl AuthorityId {
         if p.is_empty() || n.is_empty() {
             return None;
         }
-        Some(Self(s.to_owned()))
+        Some(Self(Arc::from(s)))
     }
     /// The party part (`US` in `US:SecDef`).
     pub fn party(&self) -> PartyId {

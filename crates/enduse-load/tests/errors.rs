@@ -273,8 +273,8 @@ fn a_persistent_mine_lot_is_forbidden_by_the_us() {
     // The rule is cited with the outlet of its first source.
     let rule = engine.rule(&us.rules[0].id).unwrap();
     assert_eq!(
-        us.rules[0].source.outlet,
-        engine.register().sources[&rule.source].outlet
+        &*us.rules[0].source.outlet,
+        engine.register().sources[&rule.source].outlet.as_str()
     );
     assert!(!us.rules[0].source.outlet.is_empty());
 }

@@ -483,7 +483,7 @@ fn a_grant_by_a_delegate_lifts_the_default_once_public() {
         .iter()
         .find(|x| x.kind == CitationKind::Consent)
         .unwrap();
-    assert_eq!(grant.source.outlet, "Reuters");
+    assert_eq!(&*grant.source.outlet, "Reuters");
     // Not yet public on 24 January: the consent requirement stands.
     r.known_at = day("2023-01-24");
     let d = e.decide(&r).unwrap();
@@ -654,7 +654,7 @@ fn assurances_say_who_gave_them_to_whom_and_dependencies_bind_only_in_force() {
     let d = e.decide(&r).unwrap();
     assert_eq!(d.outcome, Outcome::Forbid);
     let a = d.parties[0].rules[0].assurance.clone().unwrap();
-    assert_eq!(a, "an assurance given by Ukraine to United Kingdom");
+    assert_eq!(&*a, "an assurance given by Ukraine to United Kingdom");
     // The US data dependency starts in 2025.
     assert!(!d.parties.iter().any(|p| p.party.as_str() == "US"));
     r.as_of = day("2025-02-01");

@@ -179,7 +179,7 @@ pub(crate) fn explain(engine: &Engine, q: &Query, d: &Decision) -> Result<Explan
                 rules.push(ConsideredRule {
                     id: c.id.to_string(),
                     effect: c.effect,
-                    summary: c.summary.clone(),
+                    summary: c.summary.to_string(),
                     used: true,
                     why: why_cited(c, outcome.unwrap_or(Outcome::Indeterminate)),
                 });
@@ -187,7 +187,7 @@ pub(crate) fn explain(engine: &Engine, q: &Query, d: &Decision) -> Result<Explan
         }
         parties.push(ExplainedParty {
             party: link.party.clone(),
-            name: link.name.clone(),
+            name: link.name.to_string(),
             roles: link.roles.iter().map(|r| r.label()).collect(),
             binds: link.binds,
             outcome,

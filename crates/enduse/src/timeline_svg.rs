@@ -157,11 +157,11 @@ fn source_refs(engine: &Engine, ids: &[enduse_core::SourceId]) -> Vec<SourceRef>
         .filter_map(|id| reg.sources.get(id))
         .map(|s| SourceRef {
             id: s.id.clone(),
-            outlet: s.outlet.clone(),
+            outlet: s.outlet.as_str().into(),
             date: s.date,
-            title: s.title.clone(),
-            url: s.url.clone(),
-            quote: s.quote.clone(),
+            title: s.title.as_str().into(),
+            url: s.url.as_deref().map(Into::into),
+            quote: s.quote.as_deref().map(Into::into),
         })
         .collect()
 }

@@ -113,7 +113,7 @@ fn rule(r: &RuleRef, notes: &BTreeMap<String, String>) -> Markup {
                 blockquote.quote { "“" (unquoted(&r.quote)) "”" }
             }
             ul.sources aria-label="Sources" {
-                @for s in &r.sources { (source_except(s, Some(&r.quote))) }
+                @for s in r.sources.iter() { (source_except(s, Some(&*r.quote))) }
             }
         }
     }
