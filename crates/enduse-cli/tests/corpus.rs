@@ -37,6 +37,23 @@ fn corpus_through_the_library() {
     assert_no_mismatch(&lib.run(&c.cases));
 }
 
+/// The bundled register is read from the image made at build time (no
+/// TOML, JSON or Cedar parsed, the Cedar schema and entities built only if
+/// a rule needs Cedar); the data-set directory is loaded and checked in
+/// full. Both must answer every case identically, word for word.
+#[test]
+fn the_bundled_image_decides_as_the_files_do() {
+    let c = corpus();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/ukraine-2022-2025");
+    let image = LibraryRunner::new(RegisterSource::Bundled.snapshot().unwrap(), &c.today);
+    let files = LibraryRunner::new(RegisterSource::Directory(dir).snapshot().unwrap(), &c.today);
+    for case in &c.cases {
+        let a = image.decide(case).map_err(|e| e.to_json());
+        let b = files.decide(case).map_err(|e| e.to_json());
+        assert_eq!(a, b, "{}", case.name);
+    }
+}
+
 #[test]
 fn corpus_through_the_binary() {
     let c = corpus();

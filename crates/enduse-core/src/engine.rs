@@ -137,7 +137,13 @@ pub struct Engine {
     model_ix: FxMap<ModelId, u32>,
     category_ix: FxMap<CategoryId, u32>,
     lot_ix: FxMap<LotId, u32>,
-    entities: Entities,
+    /// The Cedar schema, the register's Cedar entities and the entity type
+    /// names. Only the fall-back to Cedar needs them (the fast evaluator
+    /// reads the register), so an engine of trusted data builds them on
+    /// first use; [`Checks::Full`] builds them at once, to report problems.
+    cedar: std::sync::OnceLock<Result<CedarParts, String>>,
+    /// The schema's text, for [`Engine::cedar`].
+    schema_src: String,
     authorizer: Authorizer,
     /// Per rule, a permit with the same scope and condition. Evaluating the
     /// probes of every binding party in one Cedar call tells which rules are
@@ -145,8 +151,6 @@ pub struct Engine {
     /// composed from its own rules' effects.
     /// Built on first use: most rules of a large register are never asked.
     probes: Vec<std::sync::OnceLock<Result<cedar_policy::Policy, String>>>,
-    types: Types,
-    schema: Schema,
     /// Entities with one lot added, for requests about that lot.
     lot_entities: std::sync::RwLock<EntityCache>,
     /// Days on which some group membership begins or ends, in order.
@@ -235,6 +239,28 @@ type Keys = SmallVec<[ResKey; 8]>;
 
 /// The rules of one party that fired (a handful).
 type Rules<'a> = SmallVec<[&'a Rule; 4]>;
+
+/// What evaluating with Cedar needs besides the policies.
+struct CedarParts {
+    schema: Schema,
+    types: Types,
+    /// The register's entities with no group membership: what a request
+    /// about a model uses when no membership is dated (otherwise each
+    /// request builds those of its day), so built on first use too.
+    entities: std::sync::OnceLock<Result<Entities, String>>,
+}
+
+impl CedarParts {
+    fn entities(&self, register: &Register) -> Result<&Entities, RequestError> {
+        self.entities
+            .get_or_init(|| {
+                build_entities(register, &self.schema, None)
+                    .map_err(|e| format!("the register does not fit the cedar schema: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| RequestError::Internal(format!("cedar cannot evaluate the rules: {e}")))
+    }
+}
 
 /// Entity sets by (group-membership epoch, lot).
 type EntityCache = HashMap<(Option<usize>, Option<LotId>), std::sync::Arc<Entities>>;
@@ -364,6 +390,16 @@ impl Engine {
             problems.extend(crate::check::check_rules(&register, &rules));
         }
 
+        // One order whatever the source: a store returns rules by id, files
+        // by position, and answers must not depend on which was read.
+        let mut rules = rules;
+        rules.sort_by(|a, b| (&a.owner, &a.id).cmp(&(&b.owner, &b.id)));
+        // Trusted data passed these checks when it was written, and the
+        // schema and entities serve only the fall-back to Cedar: they are
+        // built when a decision first needs them.
+        if !full {
+            return Self::build(register, rules, schema_src, std::sync::OnceLock::new());
+        }
         let schema = match Schema::from_cedarschema_str(schema_src) {
             Ok((s, _warnings)) => Some(s),
             Err(e) => {
@@ -381,16 +417,13 @@ impl Engine {
             }
         };
 
-        // One order whatever the source: a store returns rules by id, files
-        // by position, and answers must not depend on which was read.
-        let mut rules = rules;
-        rules.sort_by(|a, b| (&a.owner, &a.id).cmp(&(&b.owner, &b.id)));
-        let mut by_id = FxMap::default();
-        for (i, r) in rules.iter().enumerate() {
-            by_id.insert(r.id.clone(), i as u32);
-        }
+        let by_id: FxMap<RuleId, u32> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i as u32))
+            .collect();
 
-        if let Some(schema) = schema.as_ref().filter(|_| full) {
+        if let Some(schema) = schema.as_ref() {
             if let Ok(pset) =
                 PolicySet::from_policies(rules.iter().filter_map(|r| r.policy.get().ok().cloned()))
             {
@@ -439,7 +472,35 @@ impl Engine {
         let (Some(entities), Some(schema)) = (entities, schema) else {
             return Err(problems);
         };
+        let types = Types::new().map_err(|e| {
+            vec![Problem::new(
+                Origin::File {
+                    file: "schema.cedarschema".into(),
+                    span: None,
+                },
+                e,
+            )]
+        })?;
+        let cedar = std::sync::OnceLock::from(Ok(CedarParts {
+            schema,
+            types,
+            entities: std::sync::OnceLock::from(Ok(entities)),
+        }));
+        Self::build(register, rules, schema_src, cedar)
+    }
 
+    /// Builds the indexes of a checked register; `rules` are in engine
+    /// order (by owner, then id).
+    fn build(
+        register: Register,
+        rules: Vec<Rule>,
+        schema_src: &str,
+        cedar: std::sync::OnceLock<Result<CedarParts, String>>,
+    ) -> Result<Self, Vec<Problem>> {
+        let mut by_id = FxMap::default();
+        for (i, r) in rules.iter().enumerate() {
+            by_id.insert(r.id.clone(), i as u32);
+        }
         let model_ix: FxMap<ModelId, u32> = register
             .models
             .keys()
@@ -524,15 +585,6 @@ impl Engine {
             .collect();
 
         let probes = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
-        let types = Types::new().map_err(|e| {
-            vec![Problem::new(
-                Origin::File {
-                    file: "schema.cedarschema".into(),
-                    span: None,
-                },
-                e,
-            )]
-        })?;
         let mut lots_of_model: FxMap<ModelId, Vec<LotId>> = FxMap::default();
         for l in register.lots.values() {
             lots_of_model
@@ -614,11 +666,10 @@ impl Engine {
             model_ix,
             category_ix,
             lot_ix,
-            entities,
+            cedar,
+            schema_src: schema_src.to_owned(),
             authorizer: Authorizer::new(),
             probes,
-            types,
-            schema,
             lot_entities: std::sync::RwLock::new(HashMap::new()),
             prepared: std::sync::OnceLock::new(),
         })
@@ -1461,6 +1512,7 @@ impl Engine {
     ) -> Result<(Context, Vec<&'static str>), RequestError> {
         let bad =
             |e: String| RequestError::Internal(format!("could not build the request context: {e}"));
+        let types = &self.cedar()?.types;
         let mut provided = vec!["approvals"];
         let mut pairs: Vec<(String, RestrictedExpression)> = vec![(
             "approvals".into(),
@@ -1471,11 +1523,11 @@ impl Engine {
             ),
         )];
         if let Some(p) = &q.place {
-            pairs.push(("place".into(), entity(&self.types.place, p.as_str())));
+            pairs.push(("place".into(), entity(&types.place, p.as_str())));
             provided.push("place");
         }
         if let Some(r) = &q.recipient {
-            pairs.push(("recipient".into(), entity(&self.types.party, r.as_str())));
+            pairs.push(("recipient".into(), entity(&types.party, r.as_str())));
             pairs.push((
                 "recipient_in_conflict".into(),
                 RestrictedExpression::new_bool(self.register.in_conflict(r, q.as_of)),
@@ -1489,16 +1541,16 @@ impl Engine {
             ));
             provided.push("target_class");
             if !self.register.targets.is_empty() {
-                pairs.push(("target".into(), entity(&self.types.target, t)));
+                pairs.push(("target".into(), entity(&types.target, t)));
                 provided.push("target");
             }
         }
         if let Some(p) = &q.purpose {
-            pairs.push(("purpose".into(), entity(&self.types.purpose, p)));
+            pairs.push(("purpose".into(), entity(&types.purpose, p)));
             provided.push("purpose");
         }
         if let Some(d) = q.destination.as_ref().or(q.recipient.as_ref()) {
-            pairs.push(("destination".into(), entity(&self.types.party, d.as_str())));
+            pairs.push(("destination".into(), entity(&types.party, d.as_str())));
             pairs.push((
                 "destination_in_conflict".into(),
                 RestrictedExpression::new_bool(self.register.in_conflict(d, q.as_of)),
@@ -1508,15 +1560,12 @@ impl Engine {
         if let Some(areas) = &q.areas {
             pairs.push((
                 "areas".into(),
-                RestrictedExpression::new_set(areas.iter().map(|a| entity(&self.types.area, a))),
+                RestrictedExpression::new_set(areas.iter().map(|a| entity(&types.area, a))),
             ));
             provided.push("areas");
         }
         if let Some(c) = &q.controlled_by {
-            pairs.push((
-                "controlled_by".into(),
-                entity(&self.types.party, c.as_str()),
-            ));
+            pairs.push(("controlled_by".into(), entity(&types.party, c.as_str())));
             provided.push("controlled_by");
         }
         if let Some(d) = q.border_distance_km {
@@ -1538,7 +1587,7 @@ impl Engine {
         let (context, provided) = self.context_for(q, approvals)?;
         let bad =
             |e: String| RequestError::Internal(format!("could not build the cedar request: {e}"));
-        let t = &self.types;
+        let t = &self.cedar()?.types;
         let resource = match &q.item {
             ItemRef::Lot(l) => {
                 EntityUid::from_type_name_and_id(t.lot.clone(), EntityId::new(l.as_str()))
@@ -2140,6 +2189,17 @@ impl Engine {
             }),
         };
         let mut slow: Vec<u32> = Vec::new();
+        // A rule that reads a fact the request lacks is reported by the
+        // facts it needs, never by its error message; asking Cedar for the
+        // message would cost it the schema and the entities of the day.
+        let mut provided: Option<Vec<&'static str>> = None;
+        let lacks_fact = |i: u32, provided: &mut Option<Vec<&'static str>>| {
+            let provided = provided.get_or_insert_with(|| self.provided_for(q));
+            self.rules[i as usize]
+                .reads
+                .iter()
+                .any(|a| !provided.contains(&a.as_str()))
+        };
         match &rq {
             Some(rq) => {
                 for &i in rules {
@@ -2151,7 +2211,9 @@ impl Engine {
                             out.fired.push(i);
                         }
                         Some(Ok(false)) => {}
-                        Some(Err(_)) if path == EvalPath::FastOnly => {
+                        Some(Err(_))
+                            if path == EvalPath::FastOnly || lacks_fact(i, &mut provided) =>
+                        {
                             out.errored.insert(i, String::new());
                         }
                         Some(Err(_)) => slow.push(i),
@@ -2176,7 +2238,10 @@ impl Engine {
         if !slow.is_empty() {
             let (request, _) = self.request_for(q, approvals)?;
             let lot_entities = self.entities_for(&q.item, q.as_of)?;
-            let entities = lot_entities.as_deref().unwrap_or(&self.entities);
+            let entities = match lot_entities.as_deref() {
+                Some(e) => e,
+                None => self.cedar()?.entities(&self.register)?,
+            };
             let p = self.probe(&request, &slow, entities);
             out.fired.extend(p.fired);
             out.errored.extend(p.errored);
@@ -2210,6 +2275,24 @@ impl Engine {
             errored: p.errored.keys().map(id).collect(),
             not_fast: p.skipped.iter().map(id).collect(),
         })
+    }
+
+    /// The Cedar schema, the register's entities and the entity type
+    /// names, built on first use (an engine of trusted data has not built
+    /// them; one checked in full has).
+    fn cedar(&self) -> Result<&CedarParts, RequestError> {
+        self.cedar
+            .get_or_init(|| {
+                let (schema, _warnings) = Schema::from_cedarschema_str(&self.schema_src)
+                    .map_err(|e| format!("invalid cedar schema: {e}"))?;
+                Ok(CedarParts {
+                    schema,
+                    types: Types::new()?,
+                    entities: std::sync::OnceLock::new(),
+                })
+            })
+            .as_ref()
+            .map_err(|e| RequestError::Internal(format!("cedar cannot evaluate the rules: {e}")))
     }
 
     /// The probe of rule `i`, built on first use.
@@ -2253,16 +2336,17 @@ impl Engine {
         let internal = |e: String| {
             RequestError::Internal(format!("the request's entities cannot be prepared: {e}"))
         };
+        let cedar = self.cedar()?;
         let base = match epoch {
             Some(_) => {
-                build_entities(&self.register, &self.schema, Some(as_of)).map_err(internal)?
+                build_entities(&self.register, &cedar.schema, Some(as_of)).map_err(internal)?
             }
-            None => self.entities.clone(),
+            None => cedar.entities(&self.register)?.clone(),
         };
         let e = match lot {
             Some(lot) => {
                 let entity = lot_entity(&self.register, lot).map_err(internal)?;
-                base.add_entities([entity], Some(&self.schema))
+                base.add_entities([entity], Some(&cedar.schema))
                     .map_err(|e| internal(e.to_string()))?
             }
             None => base,

@@ -409,3 +409,89 @@ fn a_lot_of_the_model_is_decided_like_the_model() {
     assert_eq!(d.outcome, Outcome::Forbid);
     assert!(e.resolve_lot("lot-2").is_err());
 }
+
+#[test]
+fn a_trusted_engine_reads_the_cedar_schema_only_when_cedar_is_asked() {
+    use enduse_core::{Checks, EvalPath, RuleId};
+    let rules = || parse_rules(&PartyId::new("US"), "policies/US.cedar", RULES).unwrap();
+    // A schema that does not parse. Data from outside is refused at once.
+    let broken = "entity Party in [Group {";
+    let problems = Engine::with_checks(register(), rules(), broken, Checks::Full)
+        .err()
+        .expect("a full check reads the schema");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.starts_with("invalid cedar schema")),
+        "{problems:#?}"
+    );
+    // Trusted data (a register image, a store) was checked when written:
+    // the engine is built without reading the schema, and the fast
+    // evaluator decides without it, as the checked engine does.
+    let trusted = Engine::with_checks(register(), rules(), broken, Checks::Trusted).unwrap();
+    let checked = engine();
+    for (place, as_of, known_at) in [
+        ("RU-KRS", "2024-09-11", "2026-01-01"),
+        ("UA-43", "2024-09-11", "2026-01-01"),
+        ("RU-KRS", "2024-12-01", "2025-02-01"),
+    ] {
+        let a = trusted
+            .decide(&query(&trusted, place, as_of, known_at))
+            .unwrap();
+        let b = checked
+            .decide(&query(&checked, place, as_of, known_at))
+            .unwrap();
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+    }
+    // A rule that errors for want of a fact the request lacks is reported
+    // by that fact: Cedar is not asked for its message.
+    let mut no_place = query(&trusted, "RU-KRS", "2024-09-11", "2026-01-01");
+    no_place.place = None;
+    let d = trusted.decide(&no_place).unwrap();
+    assert_eq!(d.outcome, Outcome::Indeterminate, "{d:#?}");
+    assert!(
+        d.missing
+            .iter()
+            .any(|m| m.starts_with("place (give --place")),
+        "{:?}",
+        d.missing
+    );
+    let mut no_place = query(&checked, "RU-KRS", "2024-09-11", "2026-01-01");
+    no_place.place = None;
+    assert_eq!(
+        serde_json::to_string(&d).unwrap(),
+        serde_json::to_string(&checked.decide(&no_place).unwrap()).unwrap()
+    );
+    // Asking Cedar builds the schema and the entities then: here they fail,
+    // and the request says so instead of answering.
+    let all: Vec<RuleId> = trusted.rules().iter().map(|r| r.id.clone()).collect();
+    let q = query(&trusted, "RU-KRS", "2024-09-11", "2026-01-01");
+    match trusted.evaluate_rules(&q, &all, EvalPath::CedarOnly) {
+        Err(RequestError::Internal(m)) => assert!(m.contains("invalid cedar schema"), "{m}"),
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+    // With the real schema, built on that first use, Cedar answers as it
+    // does in the checked engine.
+    let trusted = Engine::with_checks(register(), rules(), SCHEMA, Checks::Trusted).unwrap();
+    for (place, as_of) in [("RU-KRS", "2024-09-11"), ("UA", "2024-09-11")] {
+        let q = query(&trusted, place, as_of, "2026-01-01");
+        let a = trusted
+            .evaluate_rules(&q, &all, EvalPath::CedarOnly)
+            .unwrap();
+        let b = checked
+            .evaluate_rules(&q, &all, EvalPath::CedarOnly)
+            .unwrap();
+        assert_eq!(a, b);
+        assert!(!a.satisfied.is_empty());
+        assert_eq!(
+            a.satisfied,
+            trusted
+                .evaluate_rules(&q, &all, EvalPath::FastOnly)
+                .unwrap()
+                .satisfied
+        );
+    }
+}

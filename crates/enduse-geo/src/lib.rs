@@ -116,7 +116,17 @@ struct Area {
     name: String,
     adm1_code: String,
     shape: MultiPolygon<f64>,
-    banded: pip::BandedShape,
+    /// The point-in-polygon index, built on first use: a process asks
+    /// about a point or two, which fall in the boxes of a few areas only.
+    banded: std::sync::OnceLock<pip::BandedShape>,
+}
+
+impl Area {
+    fn contains(&self, x: f64, y: f64) -> bool {
+        self.banded
+            .get_or_init(|| pip::BandedShape::new(&self.shape))
+            .contains(x, y)
+    }
 }
 
 /// Where a point lies, de jure.
@@ -176,7 +186,9 @@ pub struct Boundaries {
     /// The subdivisions each border segment bounds, by index: computed on
     /// first use, since only border bands along named places need it.
     border_sides: std::sync::OnceLock<Vec<Vec<BorderSide>>>,
-    border_km: f64,
+    /// The border's geodesic length, computed on first use (a thousand
+    /// geodesic distances that a decision at a point does not need).
+    border_km: std::sync::OnceLock<f64>,
 }
 
 /// A subdivision on one side of a border segment.
@@ -253,7 +265,7 @@ impl Boundaries {
                 iso_3166_2: f.properties.iso_3166_2,
                 name: f.properties.name.unwrap_or_default(),
                 adm1_code: f.properties.adm1_code.unwrap_or_default(),
-                banded: pip::BandedShape::new(&shape),
+                banded: std::sync::OnceLock::new(),
                 shape,
             });
         }
@@ -271,14 +283,12 @@ impl Boundaries {
         let b: Value = serde_json::from_str(border).map_err(|e| GeoError::Data(e.to_string()))?;
         let mut segments = Vec::new();
         let mut border_ends = Vec::new();
-        let mut border_km = 0.0;
         for line in b["geometry"]["coordinates"]
             .as_array()
             .ok_or_else(|| bad("border has no lines"))?
         {
             let c = coords(line).ok_or_else(|| bad("bad border line"))?;
             for w in c.windows(2) {
-                border_km += Geodesic.distance(Point::from(w[0]), Point::from(w[1])) / 1000.0;
                 segments.push(GeomWithData::new(
                     RLine::new([w[0].x * LON_SCALE, w[0].y], [w[1].x * LON_SCALE, w[1].y]),
                     border_ends.len(),
@@ -295,7 +305,7 @@ impl Boundaries {
             border: RTree::bulk_load(segments),
             border_ends,
             border_sides: std::sync::OnceLock::new(),
-            border_km,
+            border_km: std::sync::OnceLock::new(),
         })
     }
 
@@ -307,7 +317,7 @@ impl Boundaries {
         self.tree
             .locate_in_envelope_intersecting(&AABB::from_point([p.lon, p.lat]))
             .map(|g| &self.areas[g.data])
-            .find(|a| a.banded.contains(pt.x(), pt.y()))
+            .find(|a| a.contains(pt.x(), pt.y()))
             .map(|a| Location {
                 country: a.iso_3166_1.clone(),
                 subdivision: a.iso_3166_2.clone(),
@@ -405,7 +415,14 @@ impl Boundaries {
 
     /// Total length of the border line, in km.
     pub fn border_length_km(&self) -> f64 {
-        self.border_km
+        *self.border_km.get_or_init(|| {
+            self.border_ends
+                .iter()
+                .map(|[a, b]| {
+                    Geodesic.distance(Point::new(a[0], a[1]), Point::new(b[0], b[1])) / 1000.0
+                })
+                .sum()
+        })
     }
 
     /// Number of loaded areas.

@@ -136,7 +136,7 @@ fn unpack(packed: &[u8]) -> Option<Vec<Area>> {
             iso_3166_2,
             name,
             adm1_code,
-            banded: crate::pip::BandedShape::new(&shape),
+            banded: std::sync::OnceLock::new(),
             shape,
         });
     }

@@ -120,11 +120,37 @@ pub fn seal_for_files(files: &crate::DataFiles, image: &[u8]) -> Vec<u8> {
 /// The engine of a [`seal_for_files`] blob, if it was made from exactly
 /// `files` and is sound; `None` means: load the files.
 pub fn engine_for_files(files: &crate::DataFiles, sealed: &[u8]) -> Option<Engine> {
-    let (digest, image) = (sealed.get(..32)?, sealed.get(32..)?);
-    if digest != files_digest(files) {
+    engine_for_digest(&files_digest(files), sealed)
+}
+
+/// The engine of a [`seal_for_files`] blob, if it was made from files whose
+/// [`files_digest`] is `digest` and is sound; `None` means: load the files.
+/// For the bundled data set the digest is [`bundled_files_digest`], known
+/// at build time, so the files compiled into the binary need not be copied
+/// and hashed by every process.
+pub fn engine_for_digest(digest: &[u8; 32], sealed: &[u8]) -> Option<Engine> {
+    let (seal, image) = (sealed.get(..32)?, sealed.get(32..)?);
+    if seal != digest.as_slice() {
         return None;
     }
     engine_from_image(image).ok()
+}
+
+/// The [`files_digest`] of [`crate::bundled_files`], computed by the build
+/// script from the same directory the files are compiled from.
+pub fn bundled_files_digest() -> [u8; 32] {
+    let hex = env!("ENDUSE_BUNDLED_DIGEST").as_bytes();
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => 0,
+    };
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        let (hi, lo) = (hex.get(2 * i), hex.get(2 * i + 1));
+        *b = (nibble(hi.copied().unwrap_or(0)) << 4) | nibble(lo.copied().unwrap_or(0));
+    }
+    out
 }
 
 /// Checks an image without decoding it: its build and its checksum.
@@ -236,6 +262,20 @@ mod tests {
         let edited = crate::DataFiles::from_map("edited", map);
         assert!(engine_for_files(&edited, &sealed).is_none());
         assert!(engine_for_files(&files, &sealed[..20]).is_none());
+    }
+
+    #[test]
+    fn the_build_time_digest_is_that_of_the_bundled_files() {
+        assert_eq!(
+            bundled_files_digest(),
+            files_digest(&crate::bundled_files())
+        );
+        let (_, image) = bundled_image();
+        let sealed = seal_for_files(&crate::bundled_files(), &image);
+        assert!(engine_for_digest(&bundled_files_digest(), &sealed).is_some());
+        let mut other = bundled_files_digest();
+        other[0] ^= 1;
+        assert!(engine_for_digest(&other, &sealed).is_none());
     }
 
     #[test]

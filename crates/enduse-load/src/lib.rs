@@ -42,8 +42,9 @@ mod toml_model;
 pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
 pub use image::{
-    check_image, encode_image, engine_for_files, engine_from_image, files_digest,
-    image_from_records, image_of_engine, seal_for_files, ImageError,
+    bundled_files_digest, check_image, encode_image, engine_for_digest, engine_for_files,
+    engine_from_image, files_digest, image_from_records, image_of_engine, seal_for_files,
+    ImageError,
 };
 pub use records::{
     check_key, control_json, control_records, derive_times, engine_from_records,

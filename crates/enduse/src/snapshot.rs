@@ -94,10 +94,11 @@ static BUNDLED_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundled.
 /// it was made from exactly the bundled files (no TOML, JSON or Cedar is
 /// parsed then), else by loading the files, which stay the truth.
 fn bundled_engine() -> Result<Engine> {
-    let files = enduse_load::bundled_files();
-    match enduse_load::engine_for_files(&files, BUNDLED_IMAGE) {
+    // The files' digest is a build-time constant: the files are copied out
+    // of the binary only when the image does not fit them.
+    match enduse_load::engine_for_digest(&enduse_load::bundled_files_digest(), BUNDLED_IMAGE) {
         Some(engine) => Ok(engine),
-        None => Ok(enduse_load::load_files(&files)?),
+        None => Ok(enduse_load::load_files(&enduse_load::bundled_files())?),
     }
 }
 
