@@ -389,6 +389,17 @@ impl Engine {
             problems.extend(crate::check::check_register(&register));
             problems.extend(crate::check::check_rules(&register, &rules));
         }
+        // The indexes over the lots and the transfers are the largest part
+        // of building the engine of a large register, and read nothing
+        // else: they are built on other cores meanwhile, on the two tables
+        // moved out of the register for that time.
+        let mut register = register;
+        let lot_side = aside(std::mem::take(&mut register.lots), |lots| {
+            crate::register::index_lots(lots)
+        });
+        let transfer_side = aside(std::mem::take(&mut register.transfers), |transfers| {
+            crate::register::index_transfers(transfers)
+        });
 
         // One order whatever the source: a store returns rules by id, files
         // by position, and answers must not depend on which was read.
@@ -398,7 +409,13 @@ impl Engine {
         // schema and entities serve only the fall-back to Cedar: they are
         // built when a decision first needs them.
         if !full {
-            return Self::build(register, rules, schema_src, std::sync::OnceLock::new());
+            return Self::build(
+                register,
+                (lot_side, transfer_side),
+                rules,
+                schema_src,
+                std::sync::OnceLock::new(),
+            );
         }
         let schema = match Schema::from_cedarschema_str(schema_src) {
             Ok((s, _warnings)) => Some(s),
@@ -486,13 +503,20 @@ impl Engine {
             types,
             entities: std::sync::OnceLock::from(Ok(entities)),
         }));
-        Self::build(register, rules, schema_src, cedar)
+        Self::build(
+            register,
+            (lot_side, transfer_side),
+            rules,
+            schema_src,
+            cedar,
+        )
     }
 
     /// Builds the indexes of a checked register; `rules` are in engine
     /// order (by owner, then id).
     fn build(
-        register: Register,
+        mut register: Register,
+        (lot_side, transfer_side): (LotSide, TransferSide),
         rules: Vec<Rule>,
         schema_src: &str,
         cedar: std::sync::OnceLock<Result<CedarParts, String>>,
@@ -513,12 +537,10 @@ impl Engine {
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u32))
             .collect();
-        let lot_ix: FxMap<LotId, u32> = register
-            .lots
-            .keys()
-            .enumerate()
-            .map(|(i, k)| (k.clone(), i as u32))
-            .collect();
+        let Some((lots, (lot_ix, lots_of_model))) = lot_side.join() else {
+            return Err(index_stopped());
+        };
+        register.lots = lots;
 
         let mut raw: HashMap<PartyId, HashMap<(u8, ResKey), Vec<u32>>> = HashMap::new();
         let mut by_owner: HashMap<PartyId, Vec<u32>> = HashMap::new();
@@ -585,26 +607,10 @@ impl Engine {
             .collect();
 
         let probes = rules.iter().map(|_| std::sync::OnceLock::new()).collect();
-        let mut lots_of_model: FxMap<ModelId, Vec<LotId>> = FxMap::default();
-        for l in register.lots.values() {
-            lots_of_model
-                .entry(l.model.clone())
-                .or_default()
-                .push(l.id.clone());
-        }
-        // One pass over the transfers: a lookup per lot would be quadratic in
-        // a register of a million transfers.
-        let mut by_lot: HashMap<LotId, Vec<&crate::register::Transfer>> = HashMap::new();
-        for t in register.transfers.values() {
-            by_lot.entry(t.lot.clone()).or_default().push(t);
-        }
-        let transfers_of_lot: FxMap<LotId, Vec<crate::ids::TransferId>> = by_lot
-            .into_iter()
-            .map(|(l, mut v)| {
-                v.sort_by_key(|t| t.first_date());
-                (l, v.into_iter().map(|t| t.id.clone()).collect())
-            })
-            .collect();
+        let Some((transfers, (transfers_of_lot, disputed_transfer))) = transfer_side.join() else {
+            return Err(index_stopped());
+        };
+        register.transfers = transfers;
         let mut group_days: Vec<NaiveDate> = register
             .groups
             .values()
@@ -623,10 +629,7 @@ impl Engine {
                 .defaults
                 .iter()
                 .any(|d| d.status == Status::Disputed)
-            || register
-                .transfers
-                .values()
-                .any(|t| t.status == Status::Disputed)
+            || disputed_transfer
             || register
                 .treaties
                 .values()
@@ -2963,6 +2966,74 @@ fn probe_of(p: &cedar_policy::Policy) -> Result<cedar_policy::Policy, String> {
         obj.insert("effect".into(), serde_json::Value::String("permit".into()));
     }
     cedar_policy::Policy::from_json(Some(p.id().clone()), json).map_err(|e| e.to_string())
+}
+
+/// Work on a value owned for the time, done on another thread when one
+/// can be had, else here at the join.
+struct Aside<T, R> {
+    running: Option<std::thread::JoinHandle<Option<(T, R)>>>,
+    here: Option<T>,
+    work: fn(&T) -> R,
+}
+
+impl<T, R> Aside<T, R> {
+    /// The value back, with the work's result; `None` only if the thread
+    /// died, taking the value with it.
+    fn join(self) -> Option<(T, R)> {
+        if let Some(v) = self.here {
+            let r = (self.work)(&v);
+            return Some((v, r));
+        }
+        self.running?.join().ok().flatten()
+    }
+}
+
+fn aside<T: Send + 'static, R: Send + 'static>(value: T, work: fn(&T) -> R) -> Aside<T, R> {
+    // The value is sent only to a thread that started: one that could not
+    // start would drop it.
+    let (tx, rx) = std::sync::mpsc::channel::<T>();
+    let started = std::thread::Builder::new()
+        .name("enduse-index".into())
+        .spawn(move || {
+            let v = rx.recv().ok()?;
+            let r = work(&v);
+            Some((v, r))
+        });
+    let here = |value| Aside {
+        running: None,
+        here: Some(value),
+        work,
+    };
+    match started {
+        Ok(handle) => match tx.send(value) {
+            Ok(()) => Aside {
+                running: Some(handle),
+                here: None,
+                work,
+            },
+            Err(back) => here(back.0),
+        },
+        Err(_) => here(value),
+    }
+}
+
+/// The lot indexes being built aside (see [`Engine::with_checks`]).
+type LotSide =
+    Aside<std::collections::BTreeMap<LotId, crate::register::Lot>, crate::register::LotIndexes>;
+/// The transfer indexes being built aside.
+type TransferSide = Aside<
+    std::collections::BTreeMap<TransferId, crate::register::Transfer>,
+    crate::register::TransferIndex,
+>;
+
+fn index_stopped() -> Vec<Problem> {
+    vec![Problem::new(
+        Origin::File {
+            file: "register".into(),
+            span: None,
+        },
+        "building the register's indexes stopped".to_owned(),
+    )]
 }
 
 /// The entities of the register. Party entities are in the groups they

@@ -2,6 +2,7 @@
 //! treaties and conflicts. Plain data; the loader fills it, the engine reads it.
 
 use crate::date::DateSpec;
+use crate::fxhash::FxMap;
 use crate::ids::{
     AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
 };
@@ -560,6 +561,55 @@ impl Register {
     }
 }
 
+/// The engine's indexes over the lots: each lot's position in id order,
+/// and the lots of each model.
+pub(crate) type LotIndexes = (FxMap<LotId, u32>, FxMap<ModelId, Vec<LotId>>);
+
+/// Builds [`LotIndexes`] in one pass over the lots.
+pub(crate) fn index_lots(lots: &BTreeMap<LotId, Lot>) -> LotIndexes {
+    let mut lot_ix = FxMap::default();
+    lot_ix.reserve(lots.len());
+    let mut of_model: FxMap<ModelId, Vec<LotId>> = FxMap::default();
+    for (i, (k, l)) in lots.iter().enumerate() {
+        lot_ix.insert(k.clone(), i as u32);
+        of_model
+            .entry(l.model.clone())
+            .or_default()
+            .push(l.id.clone());
+    }
+    (lot_ix, of_model)
+}
+
+/// The engine's index over the transfers: the transfers of each lot, by
+/// their first date (ties by id); and whether any transfer is disputed.
+pub(crate) type TransferIndex = (FxMap<LotId, Vec<TransferId>>, bool);
+
+/// Builds [`TransferIndex`] in one pass over the transfers: a lookup per
+/// lot would be quadratic in a register of a million transfers.
+pub(crate) fn index_transfers(transfers: &BTreeMap<TransferId, Transfer>) -> TransferIndex {
+    // Grouped under borrowed keys first: only one clone of each lot id.
+    let mut by_lot: FxMap<&LotId, Vec<(Option<NaiveDate>, &TransferId)>> = FxMap::default();
+    let mut disputed = false;
+    for t in transfers.values() {
+        disputed |= t.status == Status::Disputed;
+        by_lot
+            .entry(&t.lot)
+            .or_default()
+            .push((t.first_date(), &t.id));
+    }
+    let mut out = FxMap::default();
+    out.reserve(by_lot.len());
+    for (lot, mut v) in by_lot {
+        // Stable: transfers of one day stay in id order.
+        v.sort_by_key(|&(d, _)| d);
+        out.insert(
+            lot.clone(),
+            v.into_iter().map(|(_, id)| id.clone()).collect(),
+        );
+    }
+    (out, disputed)
+}
+
 /// A term and all its broader terms, narrowest first.
 pub(crate) fn term_chain(terms: &BTreeMap<String, Term>, id: &str) -> Vec<String> {
     let mut out = vec![id.to_owned()];
@@ -572,4 +622,106 @@ pub(crate) fn term_chain(terms: &BTreeMap<String, Term>, id: &str) -> Vec<String
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(id: &str, lot: &str, days: &[&str], status: Status) -> Transfer {
+        Transfer {
+            id: TransferId::new(id),
+            lot: LotId::new(lot),
+            from: PartyId::new("A"),
+            to: PartyId::new("B"),
+            stages: days
+                .iter()
+                .map(|d| StageDate {
+                    stage: Stage::Delivered,
+                    date: DateSpec::parse(d).unwrap(),
+                    planned: false,
+                    source: None,
+                })
+                .collect(),
+            financed_by: vec![],
+            refurbished_by: None,
+            conditions: vec![],
+            sources: vec![],
+            note: None,
+            status,
+            destination: None,
+        }
+    }
+
+    fn lot(id: &str, model: &str) -> Lot {
+        Lot {
+            id: LotId::new(id),
+            model: ModelId::new(model),
+            quantity: None,
+            persistent: None,
+            note: None,
+        }
+    }
+
+    fn register(transfers: Vec<Transfer>, lots: Vec<Lot>) -> Register {
+        Register {
+            transfers: transfers.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            lots: lots.into_iter().map(|l| (l.id.clone(), l)).collect(),
+            ..Register::default()
+        }
+    }
+
+    #[test]
+    fn the_transfer_index_orders_each_lot_as_the_register_does() {
+        // Ties on the first day, an imprecise month, a transfer without
+        // stages, ids out of date order, and a lot of its own.
+        let reg = register(
+            vec![
+                transfer("T9", "L1", &["2023-01-05"], Status::Confirmed),
+                transfer("T2", "L1", &["2023-03-01", "2022-12-31"], Status::Reported),
+                transfer("T3", "L1", &["2023-01-05"], Status::Confirmed),
+                transfer("T1", "L1", &[], Status::Confirmed),
+                transfer("T4", "L2", &["2023-02"], Status::Confirmed),
+                transfer("T5", "L2", &["2023-02-01"], Status::Confirmed),
+            ],
+            vec![],
+        );
+        let (index, disputed) = index_transfers(&reg.transfers);
+        assert!(!disputed);
+        assert_eq!(index.len(), 2);
+        for (lot, ids) in &index {
+            let naive: Vec<&TransferId> = reg.transfers_of_lot(lot).iter().map(|t| &t.id).collect();
+            assert_eq!(ids.iter().collect::<Vec<_>>(), naive, "lot {lot}");
+        }
+        let l1: Vec<&str> = index[&LotId::new("L1")]
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(l1, ["T1", "T2", "T3", "T9"]);
+
+        let reg = register(
+            vec![transfer("T1", "L1", &["2023-01-05"], Status::Disputed)],
+            vec![],
+        );
+        assert!(index_transfers(&reg.transfers).1);
+    }
+
+    #[test]
+    fn the_lot_index_numbers_lots_in_id_order_and_groups_them_by_model() {
+        let reg = register(
+            vec![],
+            vec![lot("L3", "M1"), lot("L1", "M2"), lot("L2", "M1")],
+        );
+        let (lot_ix, of_model) = index_lots(&reg.lots);
+        for (i, id) in reg.lots.keys().enumerate() {
+            assert_eq!(lot_ix[id], i as u32);
+        }
+        let m1: Vec<&str> = of_model[&ModelId::new("M1")]
+            .iter()
+            .map(|l| l.as_str())
+            .collect();
+        assert_eq!(m1, ["L2", "L3"]);
+        assert_eq!(of_model[&ModelId::new("M2")], [LotId::new("L1")]);
+        assert_eq!(of_model.len(), 2);
+    }
 }

@@ -11,22 +11,41 @@
 //! hundreds of MB/s. Postcard is not self-describing, so the image carries
 //! a fingerprint of the source of the types it holds (made by `build.rs`):
 //! an image written by a build with other types is refused, never misread.
-//! A SHA-256 of the payload is checked before decoding, so a truncated or
-//! corrupted image is refused too. A refused image costs time only: every
+//! Every section's SHA-256 is checked before it is decoded, so a truncated
+//! or corrupted image is refused too. A refused image costs time only: every
 //! caller falls back to building the register from its source (files or
 //! records), which stays the truth.
 //!
-//! Layout: `ENDUSEI1`, the 16 hex digits of the type fingerprint, the
-//! 32-byte SHA-256 of the rest, then three length-prefixed sections (the
-//! register, the rules, the schema text) so that the register and the rules
-//! decode on two cores.
+//! Layout (`ENDUSEI2`): the magic, the 16 hex digits of the type
+//! fingerprint, the SHA-256 of the section table, the table (the number of
+//! sections, then each section's length and SHA-256), then the sections:
+//! the register without its lots and transfers, the rules, the schema text,
+//! and the lots and the transfers, each cut in [`CHUNKS`] runs in key order.
+//! Every section is checked and decoded on its own thread, so an open of a
+//! large register uses every core for hashing and decoding, and the
+//! decoded runs of lots and transfers, being in key order already, build
+//! their maps in bulk (no search per insert).
 
-use enduse_core::{Checks, Engine, Register, Rule};
+use enduse_core::{Category, ItemModel, Lot, Party, Place, Source, Transfer, Treaty};
+use enduse_core::{CategoryId, ModelId, PlaceCode, SourceId};
+use enduse_core::{
+    Checks, Conflict, DataSetInfo, Engine, LotId, PartyId, Register, Rule, TransferId,
+};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
-const MAGIC: &[u8; 8] = b"ENDUSEI1";
+const MAGIC: &[u8; 8] = b"ENDUSEI2";
 const TYPES: &str = env!("ENDUSE_IMAGE_TYPES");
+/// Magic, fingerprint, the table's SHA-256.
 const HEADER: usize = 8 + 16 + 32;
+/// One table entry: length, SHA-256.
+const ENTRY: usize = 8 + 32;
+/// Runs the lots and the transfers are each cut in: enough to keep every
+/// core of a small server busy while the big tables decode.
+const CHUNKS: usize = 4;
+/// The register's, the rules' and the schema's sections, then the runs.
+const SECTIONS: usize = 3 + 2 * CHUNKS;
 
 /// Why an image was not used. Each is a reason to rebuild from the source,
 /// never a wrong answer.
@@ -49,6 +68,55 @@ pub enum ImageError {
     Invalid(String),
 }
 
+/// The register's fields but its lots and transfers, in declaration order,
+/// borrowed for encoding.
+type RestRef<'a> = (
+    &'a DataSetInfo,
+    &'a BTreeMap<PartyId, Party>,
+    &'a BTreeMap<PlaceCode, Place>,
+    &'a BTreeMap<SourceId, Source>,
+    &'a BTreeMap<CategoryId, Category>,
+    &'a BTreeMap<ModelId, ItemModel>,
+    &'a BTreeMap<PartyId, Treaty>,
+    &'a Vec<Conflict>,
+    &'a Vec<enduse_core::Consent>,
+    &'a Vec<enduse_core::PartyDefault>,
+    &'a BTreeMap<String, enduse_core::Group>,
+    &'a BTreeMap<String, enduse_core::Term>,
+    &'a BTreeMap<String, enduse_core::Term>,
+    &'a BTreeMap<String, enduse_core::NamedArea>,
+);
+
+/// [`RestRef`], owned, for decoding.
+type Rest = (
+    DataSetInfo,
+    BTreeMap<PartyId, Party>,
+    BTreeMap<PlaceCode, Place>,
+    BTreeMap<SourceId, Source>,
+    BTreeMap<CategoryId, Category>,
+    BTreeMap<ModelId, ItemModel>,
+    BTreeMap<PartyId, Treaty>,
+    Vec<Conflict>,
+    Vec<enduse_core::Consent>,
+    Vec<enduse_core::PartyDefault>,
+    BTreeMap<String, enduse_core::Group>,
+    BTreeMap<String, enduse_core::Term>,
+    BTreeMap<String, enduse_core::Term>,
+    BTreeMap<String, enduse_core::NamedArea>,
+);
+
+/// `map`'s entries in `CHUNKS` runs of (nearly) equal length, in key order.
+fn runs<K, V>(map: &BTreeMap<K, V>) -> Vec<Vec<(&K, &V)>> {
+    let per = map.len().div_ceil(CHUNKS).max(1);
+    let mut out: Vec<Vec<(&K, &V)>> = (0..CHUNKS).map(|_| Vec::new()).collect();
+    for (i, e) in map.iter().enumerate() {
+        if let Some(run) = out.get_mut(i / per) {
+            run.push(e);
+        }
+    }
+    out
+}
+
 /// Encodes a register, its rules and the schema text as an image.
 pub fn encode_image(
     register: &Register,
@@ -56,22 +124,49 @@ pub fn encode_image(
     schema: &str,
 ) -> Result<Vec<u8>, ImageError> {
     let enc = |e: postcard::Error| ImageError::Unencodable(e.to_string());
-    let sections = [
-        postcard::to_allocvec(register).map_err(enc)?,
+    let r = register;
+    let rest: RestRef<'_> = (
+        &r.info,
+        &r.parties,
+        &r.places,
+        &r.sources,
+        &r.categories,
+        &r.models,
+        &r.treaties,
+        &r.conflicts,
+        &r.consents,
+        &r.defaults,
+        &r.groups,
+        &r.targets,
+        &r.purposes,
+        &r.areas,
+    );
+    let mut sections = vec![
+        postcard::to_allocvec(&rest).map_err(enc)?,
         postcard::to_allocvec(rules).map_err(enc)?,
         schema.as_bytes().to_vec(),
     ];
-    let mut payload =
-        Vec::with_capacity(sections.iter().map(|s| s.len() + 8).sum::<usize>() + HEADER);
-    for s in &sections {
-        payload.extend_from_slice(&(s.len() as u64).to_le_bytes());
-        payload.extend_from_slice(s);
+    for run in runs(&r.lots) {
+        sections.push(postcard::to_allocvec(&run).map_err(enc)?);
     }
-    let mut out = Vec::with_capacity(HEADER + payload.len());
+    for run in runs(&r.transfers) {
+        sections.push(postcard::to_allocvec(&run).map_err(enc)?);
+    }
+    let mut table = Vec::with_capacity(8 + ENTRY * sections.len());
+    table.extend_from_slice(&(sections.len() as u64).to_le_bytes());
+    for s in &sections {
+        table.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        table.extend_from_slice(&Sha256::digest(s));
+    }
+    let total = HEADER + table.len() + sections.iter().map(Vec::len).sum::<usize>();
+    let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(TYPES.as_bytes());
-    out.extend_from_slice(&Sha256::digest(&payload));
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&Sha256::digest(&table));
+    out.extend_from_slice(&table);
+    for s in &sections {
+        out.extend_from_slice(s);
+    }
     Ok(out)
 }
 
@@ -153,59 +248,177 @@ pub fn bundled_files_digest() -> [u8; 32] {
     out
 }
 
-/// Checks an image without decoding it: its build and its checksum.
-pub fn check_image(bytes: &[u8]) -> Result<(), ImageError> {
-    payload(bytes).map(|_| ())
+/// One section of an image: its bytes and the SHA-256 the table gives it.
+struct Section<'a> {
+    bytes: &'a [u8],
+    sha: &'a [u8],
 }
 
-fn payload(bytes: &[u8]) -> Result<&[u8], ImageError> {
+impl Section<'_> {
+    fn check(&self) -> Result<(), ImageError> {
+        if Sha256::digest(self.bytes).as_slice() == self.sha {
+            Ok(())
+        } else {
+            Err(ImageError::Corrupt)
+        }
+    }
+
+    /// Checks the section, then decodes it: a damaged section is never
+    /// decoded.
+    fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T, ImageError> {
+        self.check()?;
+        postcard::from_bytes(self.bytes)
+            .map_err(|e| ImageError::Undecodable(format!("{what}: {e}")))
+    }
+}
+
+/// The sections of an image, after checking its magic, its build and its
+/// table (each section's own SHA-256 is checked where it is decoded).
+fn sections(bytes: &[u8]) -> Result<Vec<Section<'_>>, ImageError> {
     if bytes.len() < HEADER || &bytes[..8] != MAGIC || bytes.get(8..24) != Some(TYPES.as_bytes()) {
         return Err(ImageError::Foreign);
     }
-    let payload = &bytes[HEADER..];
-    if Sha256::digest(payload).as_slice() != &bytes[24..HEADER] {
+    let sha = &bytes[24..HEADER];
+    let rest = &bytes[HEADER..];
+    let count = rest
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .ok_or(ImageError::Corrupt)?;
+    if count != SECTIONS as u64 {
         return Err(ImageError::Corrupt);
     }
-    Ok(payload)
-}
-
-fn sections(mut p: &[u8]) -> Result<[&[u8]; 3], ImageError> {
-    let mut out: [&[u8]; 3] = [&[]; 3];
-    for slot in &mut out {
-        let len = p
-            .get(..8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+    let table = rest
+        .get(..8 + ENTRY * SECTIONS)
+        .ok_or(ImageError::Corrupt)?;
+    if Sha256::digest(table).as_slice() != sha {
+        return Err(ImageError::Corrupt);
+    }
+    let mut body = &rest[table.len()..];
+    let mut out = Vec::with_capacity(SECTIONS);
+    for entry in table[8..].chunks_exact(ENTRY) {
+        let len = <[u8; 8]>::try_from(&entry[..8])
+            .ok()
             .map(u64::from_le_bytes)
             .and_then(|n| usize::try_from(n).ok())
-            .ok_or_else(|| ImageError::Undecodable("a section is cut short".into()))?;
-        let body = p
-            .get(8..8 + len)
-            .ok_or_else(|| ImageError::Undecodable("a section is cut short".into()))?;
-        *slot = body;
-        p = &p[8 + len..];
+            .ok_or(ImageError::Corrupt)?;
+        let section = body.get(..len).ok_or(ImageError::Corrupt)?;
+        out.push(Section {
+            bytes: section,
+            sha: &entry[8..],
+        });
+        body = &body[len..];
+    }
+    if !body.is_empty() {
+        return Err(ImageError::Corrupt);
     }
     Ok(out)
+}
+
+/// Checks an image without decoding it: its build and its checksums.
+pub fn check_image(bytes: &[u8]) -> Result<(), ImageError> {
+    sections(bytes)?.iter().try_for_each(Section::check)
+}
+
+/// Decodes runs of `(key, value)` in key order, each on its own thread, and
+/// builds their map in bulk.
+fn decode_map<'s, K, V>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    runs: &'s [Section<'s>],
+    what: &'static str,
+) -> std::thread::ScopedJoinHandle<'s, Result<BTreeMap<K, V>, ImageError>>
+where
+    K: DeserializeOwned + Ord + Send + 's,
+    V: DeserializeOwned + Send + 's,
+{
+    scope.spawn(move || {
+        let parts: Vec<Result<Vec<(K, V)>, ImageError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = runs
+                .iter()
+                .map(|run| s.spawn(move || run.decode::<Vec<(K, V)>>(what)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(stopped(what))))
+                .collect()
+        });
+        let mut all = Vec::with_capacity(parts.iter().flatten().map(Vec::len).sum());
+        for part in parts {
+            all.extend(part?);
+        }
+        // In key order already: the bulk build sorts in one pass.
+        Ok(all.into_iter().collect())
+    })
+}
+
+fn stopped(what: &str) -> ImageError {
+    ImageError::Undecodable(format!("{what}: decoding stopped"))
+}
+
+fn joined<T>(
+    h: std::thread::ScopedJoinHandle<'_, Result<T, ImageError>>,
+    what: &str,
+) -> Result<T, ImageError> {
+    h.join().unwrap_or_else(|_| Err(stopped(what)))
 }
 
 /// Builds the engine an image holds. Its register was validated when the
 /// image was made, so the engine is built with [`Checks::Trusted`].
 pub fn engine_from_image(bytes: &[u8]) -> Result<Engine, ImageError> {
-    let [register, rules, schema] = sections(payload(bytes)?)?;
-    let schema = std::str::from_utf8(schema)
+    let sections = sections(bytes)?;
+    let (head, runs) = sections.split_at(3);
+    let (lot_runs, transfer_runs) = runs.split_at(CHUNKS);
+    let schema_section = &head[2];
+    schema_section.check()?;
+    let schema = std::str::from_utf8(schema_section.bytes)
         .map_err(|e| ImageError::Undecodable(format!("the schema: {e}")))?;
-    let undecodable =
-        |what: &str, e: postcard::Error| ImageError::Undecodable(format!("{what}: {e}"));
-    // The rules decode on a second core while the register decodes here.
-    let (register, rules) = std::thread::scope(|s| {
-        let rules = s.spawn(|| postcard::from_bytes::<Vec<Rule>>(rules));
-        let register = postcard::from_bytes::<Register>(register);
-        (register, rules.join())
+    let (rest, rules, lots, transfers) = std::thread::scope(|s| {
+        let transfers = decode_map::<TransferId, Transfer>(s, transfer_runs, "the transfers");
+        let lots = decode_map::<LotId, Lot>(s, lot_runs, "the lots");
+        let rules = s.spawn(|| head[1].decode::<Vec<Rule>>("the rules"));
+        let rest = head[0].decode::<Rest>("the register");
+        (
+            rest,
+            joined(rules, "the rules"),
+            joined(lots, "the lots"),
+            joined(transfers, "the transfers"),
+        )
     });
-    let register = register.map_err(|e| undecodable("the register", e))?;
-    let rules = rules
-        .map_err(|_| ImageError::Undecodable("the rules: decoding stopped".into()))?
-        .map_err(|e| undecodable("the rules", e))?;
-    Engine::with_checks(register, rules, schema, Checks::Trusted).map_err(|problems| {
+    let (
+        info,
+        parties,
+        places,
+        sources,
+        categories,
+        models,
+        treaties,
+        conflicts,
+        consents,
+        defaults,
+        groups,
+        targets,
+        purposes,
+        areas,
+    ) = rest?;
+    let register = Register {
+        info,
+        parties,
+        places,
+        sources,
+        categories,
+        models,
+        lots: lots?,
+        transfers: transfers?,
+        treaties,
+        conflicts,
+        consents,
+        defaults,
+        groups,
+        targets,
+        purposes,
+        areas,
+    };
+    Engine::with_checks(register, rules?, schema, Checks::Trusted).map_err(|problems| {
         ImageError::Invalid(
             problems
                 .first()
@@ -265,20 +478,6 @@ mod tests {
     }
 
     #[test]
-    fn the_build_time_digest_is_that_of_the_bundled_files() {
-        assert_eq!(
-            bundled_files_digest(),
-            files_digest(&crate::bundled_files())
-        );
-        let (_, image) = bundled_image();
-        let sealed = seal_for_files(&crate::bundled_files(), &image);
-        assert!(engine_for_digest(&bundled_files_digest(), &sealed).is_some());
-        let mut other = bundled_files_digest();
-        other[0] ^= 1;
-        assert!(engine_for_digest(&other, &sealed).is_none());
-    }
-
-    #[test]
     fn a_corrupted_truncated_or_foreign_image_is_refused() {
         let (_, image) = bundled_image();
         let mut flipped = image.clone();
@@ -298,5 +497,19 @@ mod tests {
         assert_eq!(check_image(&foreign), Err(ImageError::Foreign));
         assert_eq!(check_image(b"ENDUSEI1"), Err(ImageError::Foreign));
         assert_eq!(check_image(&image), Ok(()));
+    }
+
+    #[test]
+    fn the_build_time_digest_is_that_of_the_bundled_files() {
+        assert_eq!(
+            bundled_files_digest(),
+            files_digest(&crate::bundled_files())
+        );
+        let (_, image) = bundled_image();
+        let sealed = seal_for_files(&crate::bundled_files(), &image);
+        assert!(engine_for_digest(&bundled_files_digest(), &sealed).is_some());
+        let mut other = bundled_files_digest();
+        other[0] ^= 1;
+        assert!(engine_for_digest(&other, &sealed).is_none());
     }
 }

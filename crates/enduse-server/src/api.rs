@@ -708,12 +708,12 @@ pub(crate) async fn log(State(s): S, _r: Reader) -> Result<Response> {
     json(StatusCode::OK, &report)
 }
 
-/// The directory an import over HTTP is read from.
+/// The directory an import over HTTP was read from by earlier versions.
 const UPLOAD_DIR: &str = "enduse-import-";
 
-/// The note of an import over HTTP names the temporary directory its files
-/// were read from: `import /tmp/enduse-import-XXXX/upload` is shown as
-/// `import upload`.
+/// Earlier versions read an import over HTTP from a temporary directory
+/// and named it in the note: `import /tmp/enduse-import-XXXX/upload` is
+/// shown as `import upload`, as imports from memory are noted now.
 fn upload_note(note: &str) -> String {
     let Some(at) = note.find(UPLOAD_DIR) else {
         return note.to_owned();
@@ -1002,22 +1002,9 @@ pub(crate) async fn import(
     let state = s.clone();
     let report = blocking(move || {
         state.authorize(&who, &ApiAction::Import)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(UPLOAD_DIR)
-            .tempdir()
-            .map_err(|e| ServerError::Internal(format!("a temporary directory: {e}")))?;
-        let dir = tmp.path().join("upload");
-        let written = (|| -> std::io::Result<()> {
-            std::fs::create_dir_all(dir.join("policies"))?;
-            for (name, text) in &body.files {
-                std::fs::write(dir.join(name), text)?;
-            }
-            Ok(())
-        })();
-        written.map_err(|e| ServerError::Internal(format!("writing the upload: {e}")))?;
-        let prefix = format!("{}/", tmp.path().display());
-        let prepared = PreparedImport::read_dir(&dir, &enduse::Hooks::default())
-            .map_err(|e| state.shown(e.into(), &[&prefix]))?;
+        // Validated from memory: the upload is never written to disk.
+        let prepared = PreparedImport::from_files("upload", body.files, &enduse::Hooks::default())
+            .map_err(|e| state.shown(e.into(), &[]))?;
         let mut reg = state.register()?;
         let report = reg
             .import(
@@ -1028,7 +1015,7 @@ pub(crate) async fn import(
                 },
                 &mut |_, _, _| {},
             )
-            .map_err(|e| state.shown(e.into(), &[&prefix]))?;
+            .map_err(|e| state.shown(e.into(), &[]))?;
         drop(reg);
         if report.txn.is_some() {
             state.refresh()?;

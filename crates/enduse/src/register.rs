@@ -62,16 +62,36 @@ impl PreparedImport {
     pub fn read_dir(dir: &Path, hooks: &Hooks) -> Result<Self> {
         hooks.phase("validating");
         let files = DataFiles::read_dir(dir)?;
-        let (engine, records) = enduse_load::records_from_files(&files)?;
-        let checked = crate::geo::check_geography(&files, engine.register());
+        Self::validate(&files, dir.display().to_string())
+    }
+
+    /// Validates a data set already in memory, as [`PreparedImport::read_dir`]
+    /// does a directory: `files` maps each file's name in a data-set
+    /// directory (`transfers.toml`, `policies/US.cedar`, `control.json`) to
+    /// its text, and `origin` names the whole in messages and in the
+    /// import's note. Nothing is written anywhere, not even to a temporary
+    /// directory.
+    pub fn from_files(
+        origin: &str,
+        files: std::collections::BTreeMap<String, String>,
+        hooks: &Hooks,
+    ) -> Result<Self> {
+        hooks.phase("validating");
+        let files = DataFiles::from_map(origin, files);
+        Self::validate(&files, origin.to_owned())
+    }
+
+    fn validate(files: &DataFiles, dir: String) -> Result<Self> {
+        let (engine, records) = enduse_load::records_from_files(files)?;
+        let checked = crate::geo::check_geography(files, engine.register());
         // Freeing a large register takes a while that nobody needs to wait
         // for.
         drop_aside(engine);
         checked?;
         Ok(PreparedImport {
             records,
-            note: format!("import {}", dir.display()),
-            dir: dir.display().to_string(),
+            note: format!("import {dir}"),
+            dir,
         })
     }
 

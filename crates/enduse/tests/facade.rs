@@ -228,6 +228,92 @@ fn an_import_never_retracts_silently() {
     assert!(done.txn.is_some());
 }
 
+/// Every file of a data-set directory, by its name in the directory.
+fn files_of(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for sub in ["", "policies"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_file() {
+                let name = path.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
+                out.insert(name, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_import_from_memory_is_the_import_of_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gen");
+    enduse::gen::generate(
+        &data,
+        enduse::gen::GenSpec {
+            transfers: 20,
+            policies: 10,
+            ..Default::default()
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    let hooks = Hooks::default();
+    let files = files_of(&data);
+    assert!(files.keys().any(|k| k.starts_with("policies/")));
+    let plan = |prepared: PreparedImport| {
+        let mut r = memory();
+        r.import(
+            prepared,
+            ImportOptions {
+                dry_run: true,
+                allow_retract: true,
+            },
+            &mut |_, _, _| {},
+        )
+        .unwrap()
+    };
+    let from_dir = plan(PreparedImport::read_dir(&data, &hooks).unwrap());
+    let from_memory = plan(PreparedImport::from_files("upload", files.clone(), &hooks).unwrap());
+    assert!(from_memory.added > 0);
+    let changes = |r: &enduse::ImportReport| {
+        r.changes
+            .iter()
+            .map(|c| (c.change, c.kind.clone(), c.key.clone(), c.version))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(changes(&from_dir), changes(&from_memory));
+    assert_eq!(
+        (from_dir.added, from_dir.changed, from_dir.retracted),
+        (
+            from_memory.added,
+            from_memory.changed,
+            from_memory.retracted
+        )
+    );
+
+    // A broken transfer: refused from memory with the problem located in
+    // the same file and line as from the directory, and nothing written.
+    let mut broken = files;
+    let text = broken.get_mut("transfers.toml").unwrap();
+    let at = text.find("lot = \"").unwrap();
+    text.insert_str(at + "lot = \"".len(), "NO-SUCH-");
+    std::fs::write(data.join("transfers.toml"), &broken["transfers.toml"]).unwrap();
+    let e_dir = PreparedImport::read_dir(&data, &hooks).err().unwrap();
+    let e_mem = PreparedImport::from_files("upload", broken, &hooks)
+        .err()
+        .unwrap();
+    assert_eq!(e_dir.code(), e_mem.code());
+    let located = |e: &enduse::Error| {
+        e.problems()
+            .iter()
+            .map(|p| (p.file.clone(), p.line, p.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(!located(&e_mem).is_empty());
+    assert_eq!(located(&e_dir), located(&e_mem));
+    assert!(located(&e_mem).iter().all(|(f, ..)| f == "transfers.toml"));
+}
+
 #[test]
 fn a_failed_export_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
