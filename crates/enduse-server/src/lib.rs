@@ -407,6 +407,13 @@ impl Server {
         if let Some(p) = poller {
             let _ = p.await;
         }
+        // What was logged since the last checkpoint gets one before the
+        // process exits (the appending thread signs on a timer).
+        if let Some(log) = &self.state.log {
+            if let Err(e) = log.checkpoint().await {
+                eprintln!("enduse-server: the last audit checkpoint was not signed: {e}");
+            }
+        }
         // A write whose request timed out runs on: wait for it.
         if self.state.has_database() {
             let s = self.state.clone();

@@ -179,3 +179,85 @@ async fn the_corpus_through_a_server_process() {
     finishes_in_flight_on_sigterm(p).await;
     assert_no_mismatch(&bad);
 }
+
+/// The `serve` example logging every decision in `db`.
+fn logging_server(db: &std::path::Path, init: bool) -> Process {
+    let bin = bin_dir().join("examples").join("serve");
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--db", db.to_str().unwrap()]);
+    if init {
+        cmd.arg("--init");
+    }
+    cmd.args(["--listen", "127.0.0.1:0", "--today", common::TODAY]);
+    Process::start(cmd)
+}
+
+/// Decides `n` asks; their log indices.
+async fn logged_decisions(p: &Process, n: usize) -> Vec<u64> {
+    let http = common::client();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let r = http
+            .post(p.at("/v1/decisions"))
+            .json(&json!({"actor": "UA", "action": "use", "model": "ATACMS", "place": "RU-KRS", "as_of": format!("2024-09-{:02}", 1 + i % 28)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        out.push(v["log_index"].as_u64().unwrap());
+    }
+    out
+}
+
+/// Checks that every acknowledged index holds its decision; the verified
+/// log.
+fn assert_logged(db: &std::path::Path, indices: &[u64]) -> enduse::VerifyReport {
+    let mut a = enduse::Audit::open_read_only(db.to_str().unwrap()).unwrap();
+    let v = a.verify(None).unwrap();
+    assert!(v.ok, "{v:?}");
+    for (i, &index) in indices.iter().enumerate() {
+        let e = a.entry(index).unwrap();
+        assert_eq!(e.kind, "decision");
+        assert_eq!(
+            e.body["ask"]["as_of"],
+            format!("2024-09-{:02}", 1 + i % 28),
+            "entry {index}"
+        );
+    }
+    v
+}
+
+/// Checkpoints are signed on a timer, so SIGTERM signs one over what was
+/// appended; a server killed outright loses no decision it answered (each
+/// is committed before its answer), and the next start signs what it left
+/// uncovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_decisions_survive_sigterm_and_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("enduse.db");
+    let p = logging_server(&db, true);
+    let first = logged_decisions(&p, 40).await;
+    p.terminate();
+    assert_eq!(
+        tokio::task::spawn_blocking(move || p.wait()).await.unwrap(),
+        Some(0)
+    );
+    let v = assert_logged(&db, &first);
+    assert_eq!(v.unsigned_entries, 0, "{v:?}");
+    assert_eq!(v.latest_checkpoint, Some(v.entries));
+
+    let mut p = logging_server(&db, false);
+    let second = logged_decisions(&p, 40).await;
+    assert!(second[0] > *first.last().unwrap());
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let v = assert_logged(&db, &second);
+    assert_eq!(v.entries, second.last().unwrap() + 1);
+
+    let p = logging_server(&db, false);
+    let v = assert_logged(&db, &second);
+    assert_eq!(v.unsigned_entries, 0, "{v:?}");
+    assert_eq!(v.latest_checkpoint, Some(v.entries));
+    drop(p);
+}

@@ -363,11 +363,8 @@ pub(crate) mod sqlite {
             }
         };
         let next: i64 = conn
-            .query_row(
-                "SELECT coalesce(max(idx) + 1, 0) FROM audit_entries",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM audit_entries")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(&e)?;
         let next = next as u64;
         if state.edge.size() == next {
@@ -404,6 +401,37 @@ pub(crate) mod sqlite {
         Ok(state)
     }
 
+    /// Appends `entries` inside the caller's transaction, without a
+    /// checkpoint; the index of the first.
+    pub(crate) fn append_rows(
+        conn: &Connection,
+        target: &str,
+        state: &mut AuditState,
+        entries: &[Entry],
+    ) -> Result<u64, StoreError> {
+        let e = e(target);
+        let first = state.edge.size();
+        let mut ins = conn
+            .prepare_cached(
+                "INSERT INTO audit_entries (idx, kind, body, hash) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(&e)?;
+        // Straight from the entries: `StoredEntry` rows would copy each body.
+        for (i, entry) in entries.iter().enumerate() {
+            let index = first + i as u64;
+            let hash = entry.leaf_hash(index);
+            ins.execute(params![
+                index as i64,
+                entry.kind().as_str(),
+                entry.body(),
+                hash.to_hex()
+            ])
+            .map_err(&e)?;
+            state.edge.push(hash);
+        }
+        Ok(first)
+    }
+
     /// Appends `entries` and a signed checkpoint inside the caller's
     /// transaction.
     pub(crate) fn append(
@@ -413,28 +441,18 @@ pub(crate) mod sqlite {
         entries: &[Entry],
     ) -> Result<Logged, StoreError> {
         let e = e(target);
-        let first = state.edge.size();
-        let rows = state.append(entries);
-        {
-            let mut ins = conn
-                .prepare_cached(
-                    "INSERT INTO audit_entries (idx, kind, body, hash) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(&e)?;
-            for r in &rows {
-                ins.execute(params![r.index as i64, r.kind, r.body, r.hash.to_hex()])
-                    .map_err(&e)?;
-            }
-        }
+        let first = append_rows(conn, target, state, entries)?;
         let cp = state.checkpoint(target)?;
-        conn.execute(
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO audit_checkpoints (size, note, peaks) VALUES (?1, ?2, ?3)",
-            params![
+        )
+        .and_then(|mut st| {
+            st.execute(params![
                 state.edge.size() as i64,
                 cp.as_str(),
                 state.edge.peaks_text()
-            ],
-        )
+            ])
+        })
         .map_err(&e)?;
         Ok(logged(first, state, &cp))
     }
@@ -442,11 +460,10 @@ pub(crate) mod sqlite {
     /// Whether the database has the audit tables (schema version 5).
     pub(crate) fn has_log(conn: &Connection, target: &str) -> Result<bool, StoreError> {
         let n: i64 = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'",
-                [],
-                |r| r.get(0),
             )
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(e(target))?;
         Ok(n > 0)
     }
@@ -686,16 +703,18 @@ pub(crate) mod pg {
         Ok(state)
     }
 
-    /// Appends `entries` and a signed checkpoint inside the caller's
-    /// transaction.
-    pub(crate) fn append<C: GenericClient>(
+    /// Appends `entries` inside the caller's transaction, without a
+    /// checkpoint; the index of the first.
+    pub(crate) fn append_rows<C: GenericClient>(
         c: &mut C,
         target: &str,
         state: &mut AuditState,
         entries: &[Entry],
-    ) -> Result<Logged, StoreError> {
-        let e = e(target);
+    ) -> Result<u64, StoreError> {
         let first = state.edge.size();
+        if entries.is_empty() {
+            return Ok(first);
+        }
         let rows = state.append(entries);
         let idx: Vec<i64> = rows.iter().map(|r| r.index as i64).collect();
         let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
@@ -706,7 +725,20 @@ pub(crate) mod pg {
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])",
             &[&idx, &kinds, &bodies, &hashes],
         )
-        .map_err(&e)?;
+        .map_err(e(target))?;
+        Ok(first)
+    }
+
+    /// Appends `entries` and a signed checkpoint inside the caller's
+    /// transaction.
+    pub(crate) fn append<C: GenericClient>(
+        c: &mut C,
+        target: &str,
+        state: &mut AuditState,
+        entries: &[Entry],
+    ) -> Result<Logged, StoreError> {
+        let e = e(target);
+        let first = append_rows(c, target, state, entries)?;
         let cp = state.checkpoint(target)?;
         c.execute(
             "INSERT INTO audit_checkpoints (size, note, peaks) VALUES ($1, $2, $3) \

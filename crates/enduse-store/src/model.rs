@@ -353,6 +353,21 @@ pub trait Store {
     /// with a signed checkpoint of the new size.
     fn audit_append(&mut self, entries: &[enduse_audit::Entry]) -> Result<Logged, StoreError>;
 
+    /// Appends `entries` to the audit log in a transaction of their own,
+    /// durable when it returns, without signing a checkpoint; returns the
+    /// index of the first. For a writer that appends often and signs now
+    /// and then ([`Store::audit_append`] of no entries signs the current
+    /// size): the signature is most of the cost of a small append. Until
+    /// then, `verify` checks these entries' hashes and reports them as not
+    /// yet covered by a checkpoint. A store may sign anyway (the default
+    /// does).
+    fn audit_append_unsigned(
+        &mut self,
+        entries: &[enduse_audit::Entry],
+    ) -> Result<u64, StoreError> {
+        self.audit_append(entries).map(|l| l.first)
+    }
+
     /// The number of entries of the audit log (the next index).
     fn audit_size(&mut self) -> Result<u64, StoreError>;
 

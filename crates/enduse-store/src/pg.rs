@@ -645,6 +645,26 @@ impl Store for PgStore {
         Ok(logged)
     }
 
+    fn audit_append_unsigned(
+        &mut self,
+        entries: &[enduse_audit::Entry],
+    ) -> Result<u64, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let mut tx = self.client.transaction().map_err(&e)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(&e)?;
+        if !audit_store::pg::has_log(&mut tx, &target)? {
+            return Err(crate::sqlite::no_log(&target));
+        }
+        let mut state = audit_store::pg::sync(&mut tx, &target, cached)?;
+        let first = audit_store::pg::append_rows(&mut tx, &target, &mut state, entries)?;
+        tx.commit().map_err(&e)?;
+        self.audit = Some(state);
+        Ok(first)
+    }
+
     fn audit_size(&mut self) -> Result<u64, StoreError> {
         self.need_log()?;
         audit_store::pg::size(&mut self.client, &self.target)

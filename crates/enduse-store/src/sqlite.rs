@@ -725,6 +725,27 @@ impl Store for SqliteStore {
         Ok(logged)
     }
 
+    fn audit_append_unsigned(
+        &mut self,
+        entries: &[enduse_audit::Entry],
+    ) -> Result<u64, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        if !audit_store::sqlite::has_log(&tx, &target)? {
+            return Err(no_log(&target));
+        }
+        let mut state = audit_store::sqlite::sync(&tx, &target, cached)?;
+        let first = audit_store::sqlite::append_rows(&tx, &target, &mut state, entries)?;
+        tx.commit().map_err(&e)?;
+        self.audit = Some(state);
+        Ok(first)
+    }
+
     fn audit_size(&mut self) -> Result<u64, StoreError> {
         self.need_log()?;
         audit_store::sqlite::size(&self.conn, &self.target)

@@ -892,6 +892,47 @@ fn reads_never_write(env: &Env) {
     assert!(txns >= 1);
 }
 
+/// Entries appended without a signature are committed and in the tree:
+/// a later write (here, from another connection) extends the tree past
+/// them, and signing the current size covers them all.
+fn unsigned_appends(env: &Env) {
+    use enduse_audit::{verify_log, Entry, NoteVerifier};
+    let t = env.fresh();
+    let mut w = t.open();
+    import_files(w.as_mut(), &bundled(), "import");
+    let entry = |i: i64| Entry::workflow(&serde_json::json!({ "event": i }));
+    let before = w.audit_size().unwrap();
+    let first = w.audit_append_unsigned(&[entry(0), entry(1)]).unwrap();
+    assert_eq!(first, before);
+    assert_eq!(w.audit_size().unwrap(), before + 2);
+    let key = NoteVerifier::parse(&w.audit_key().unwrap().unwrap()).unwrap();
+    let check = |s: &mut dyn Store| {
+        let entries = s.audit_entries(0, u64::MAX).unwrap();
+        let v = verify_log(&entries, &s.audit_checkpoints().unwrap(), &key).unwrap();
+        (entries, v.latest_checkpoint().map(|c| c.size()))
+    };
+    let (entries, latest) = check(w.as_mut());
+    assert_eq!(entries.len() as u64, before + 2);
+    assert_eq!(entries[before as usize + 1].body, entry(1).body());
+    // The memory store signs anyway; the databases do not.
+    if env.backend == Backend::Memory {
+        assert_eq!(latest, Some(before + 2));
+        return;
+    }
+    assert_eq!(latest, Some(before));
+    let mut other = t.open();
+    let logged = other.audit_append(&[entry(2)]).unwrap();
+    assert_eq!((logged.first, logged.size), (before + 2, before + 3));
+    let n = w.audit_append_unsigned(&[entry(3)]).unwrap();
+    assert_eq!(n, before + 3);
+    let (_, latest) = check(w.as_mut());
+    assert_eq!(latest, Some(before + 3));
+    let signed = t.open().audit_append(&[]).unwrap();
+    assert_eq!(signed.size, before + 4);
+    let (_, latest) = check(w.as_mut());
+    assert_eq!(latest, Some(before + 4));
+}
+
 /// A transfer of `lot` made from an existing transfer record.
 fn new_transfer(like: &Record, id: &str, lot: &str) -> Record {
     let mut v: Value = serde_json::from_str(&like.body).unwrap();
@@ -1997,6 +2038,7 @@ scenario_tests!(
     undeclared_kind_is_refused,
     reads_never_write,
     register_images,
+    unsigned_appends,
 );
 
 #[test]

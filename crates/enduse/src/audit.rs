@@ -255,6 +255,24 @@ impl Audit {
         Ok(self.store.audit_append(entries)?.into())
     }
 
+    /// Appends entries in one transaction, durable when this returns,
+    /// without signing a checkpoint; returns the index of the first. A
+    /// writer appending many small groups signs now and then with
+    /// [`Audit::sign`] instead of once per group (the signature is most of
+    /// a small append's cost); until then [`Audit::verify`] checks these
+    /// entries' hashes and counts them in `unsigned_entries`, and a
+    /// checkpoint asked for ([`Audit::checkpoint`], a proof) is signed on
+    /// demand.
+    pub fn append_unsigned(&mut self, entries: &[Entry]) -> Result<u64> {
+        Ok(self.store.audit_append_unsigned(entries)?)
+    }
+
+    /// Signs a checkpoint of the log's current size, unless one is
+    /// stored; returns it.
+    pub fn sign(&mut self) -> Result<Appended> {
+        self.append(&[])
+    }
+
     /// The entry of a decision a front end answered: the ask, the digest of
     /// the answer (its JSON, as sent), and the register transaction it was
     /// decided on.
