@@ -40,8 +40,8 @@ macro_rules! id_type {
 
         impl $name {
             /// Wraps a raw identifier.
-            pub fn new(s: impl AsRef<str>) -> Self {
-                Self(Arc::from(s.as_ref()))
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(Arc::from(s.into()))
             }
             /// The identifier as written in the data set.
             pub fn as_str(&self) -> &str {
@@ -146,7 +146,10 @@ impl AuthorityId {
     }
     /// The party part (`US` in `US:SecDef`).
     pub fn party(&self) -> PartyId {
-        PartyId::new(self.0.split_once(':').map(|(p, _)| p).unwrap_or(&self.0))
+        // Straight from the text: no intermediate `String`.
+        PartyId(Arc::from(
+            self.0.split_once(':').map(|(p, _)| p).unwrap_or(&self.0),
+        ))
     }
     /// The whole identifier.
     pub fn as_str(&self) -> &str {
