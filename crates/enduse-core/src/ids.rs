@@ -168,6 +168,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shared_ids_read_and_write_as_plain_strings() {
+        let p = PartyId::new("US");
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"US\"");
+        let back: PartyId = serde_json::from_str("\"US\"").unwrap();
+        assert_eq!(back, p);
+        // An escaped string is decoded into a buffer, not borrowed.
+        let esc: RuleId = serde_json::from_str("\"a\\u0062c\"").unwrap();
+        assert_eq!(esc.as_str(), "abc");
+        let a: AuthorityId = serde_json::from_str("\"US:SecDef\"").unwrap();
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"US:SecDef\"");
+        assert!(serde_json::from_str::<PartyId>("7").is_err());
+    }
+
+    #[test]
     fn authority_parse_splits_party() {
         let a = AuthorityId::parse("US:SecDef").unwrap();
         assert_eq!(a.party(), PartyId::new("US"));
