@@ -40,8 +40,8 @@ macro_rules! id_type {
 
         impl $name {
             /// Wraps a raw identifier.
-            pub fn new(s: impl AsRef<str>) -> Self {
-                Self(Arc::from(s.as_ref()))
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(Arc::from(s.into()))
             }
             /// The identifier as written in the data set.
             pub fn as_str(&self) -> &str {
@@ -146,7 +146,10 @@ impl AuthorityId {
     }
     /// The party part (`US` in `US:SecDef`).
     pub fn party(&self) -> PartyId {
-        PartyId::new(self.0.split_once(':').map(|(p, _)| p).unwrap_or(&self.0))
+        // Straight from the text: no intermediate `String`.
+        PartyId(Arc::from(
+            self.0.split_once(':').map(|(p, _)| p).unwrap_or(&self.0),
+        ))
     }
     /// The whole identifier.
     pub fn as_str(&self) -> &str {
@@ -163,6 +166,20 @@ impl fmt::Display for AuthorityId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_ids_read_and_write_as_plain_strings() {
+        let p = PartyId::new("US");
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"US\"");
+        let back: PartyId = serde_json::from_str("\"US\"").unwrap();
+        assert_eq!(back, p);
+        // An escaped string is decoded into a buffer, not borrowed.
+        let esc: RuleId = serde_json::from_str("\"a\\u0062c\"").unwrap();
+        assert_eq!(esc.as_str(), "abc");
+        let a: AuthorityId = serde_json::from_str("\"US:SecDef\"").unwrap();
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"US:SecDef\"");
+        assert!(serde_json::from_str::<PartyId>("7").is_err());
+    }
 
     #[test]
     fn authority_parse_splits_party() {
