@@ -2280,9 +2280,9 @@ impl Engine {
         })
     }
 
-    /// The Cedar schema, the register's entities and the entity type
-    /// names, built on first use (an engine of trusted data has not built
-    /// them; one checked in full has).
+    /// The Cedar schema and the entity type names (with the register's
+    /// entities, built when first asked for), built on first use: an
+    /// engine of trusted data has not built them, one checked in full has.
     fn cedar(&self) -> Result<&CedarParts, RequestError> {
         self.cedar
             .get_or_init(|| {
