@@ -8,49 +8,22 @@
 
 use crate::api::{blocking, json, pct, Token, S};
 use crate::error::{Result, ServerError};
-use crate::extract::{etag, precondition, JsonBody, Precondition, P, Q};
+use crate::extract::{stale_as_412, stated_version, with_etag, JsonBody, P, Q};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use enduse::{Delegation, IssuedToken, NewUser, TokenInfo, User, UserRole};
 use serde::{Deserialize, Serialize};
 
-fn with_etag(mut r: Response, version: i64) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
-        r.headers_mut().insert(header::ETAG, v);
-    }
-    r
-}
-
-/// A stale version is 412 (the client named it); any other conflict
-/// stays 409.
-fn stale(e: enduse::Error, versioned: bool) -> ServerError {
-    if versioned && e.code() == "enduse::store::conflict" {
-        ServerError::PreconditionFailed(e)
-    } else {
-        ServerError::Enduse(e)
-    }
-}
-
-/// The version `If-Match` states, or the body's; `If-None-Match: *` makes
-/// no sense for a user that exists.
 fn version_of(h: &HeaderMap, body: Option<i64>) -> Result<Option<i64>> {
-    match precondition(h)? {
-        Precondition::None => Ok(body),
-        Precondition::Version(0) => Err(ServerError::bad_request(
-            "enduse::server::bad_precondition",
+    stated_version(
+        h,
+        body,
+        (
             "`If-None-Match: *` means a new user; this one is changed in place",
             "send `If-Match` with the user's version (its ETag); POST /v1/users adds a user",
-        )),
-        Precondition::Version(v) => match body {
-            Some(b) if b != v => Err(ServerError::bad_request(
-                "enduse::server::bad_precondition",
-                format!("`If-Match` says version {v}, the body {b}"),
-                "give the version once",
-            )),
-            _ => Ok(Some(v)),
-        },
-    }
+        ),
+    )
 }
 
 // ----- users -----
@@ -208,7 +181,7 @@ pub(crate) async fn update_user(
         state
             .workflow()?
             .update_user(&who, &new, version)
-            .map_err(|e| stale(e, true))
+            .map_err(|e| stale_as_412(e, true))
     })
     .await?;
     Ok(with_etag(json(StatusCode::OK, &user)?, user.version))
@@ -227,7 +200,7 @@ async fn set_disabled(
         state
             .workflow()?
             .set_disabled(&who, &id, disabled, version)
-            .map_err(|e| stale(e, version.is_some()))
+            .map_err(|e| stale_as_412(e, version.is_some()))
     })
     .await?;
     Ok(with_etag(json(StatusCode::OK, &user)?, user.version))

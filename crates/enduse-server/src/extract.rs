@@ -243,6 +243,50 @@ pub fn etag(n: i64) -> String {
     format!("\"{n}\"")
 }
 
+/// `r` with the ETag of `version`.
+pub(crate) fn with_etag(mut r: axum::response::Response, version: i64) -> axum::response::Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&etag(version)) {
+        r.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    r
+}
+
+/// A conflict under `If-Match` (or a stated version) is 412: the client
+/// named a version that is stale; any other conflict stays 409.
+pub(crate) fn stale_as_412(e: enduse::Error, versioned: bool) -> crate::error::ServerError {
+    if versioned && e.code() == "enduse::store::conflict" {
+        crate::error::ServerError::PreconditionFailed(e)
+    } else {
+        crate::error::ServerError::Enduse(e)
+    }
+}
+
+/// The version an `If-Match` header states, or the body's; `If-None-Match:
+/// *` is refused with `exists` (message, help) for a record that exists.
+pub(crate) fn stated_version(
+    h: &axum::http::HeaderMap,
+    body: Option<i64>,
+    exists: (&'static str, &'static str),
+) -> crate::error::Result<Option<i64>> {
+    use crate::error::ServerError;
+    match precondition(h)? {
+        Precondition::None => Ok(body),
+        Precondition::Version(0) => Err(ServerError::bad_request(
+            "enduse::server::bad_precondition",
+            exists.0,
+            exists.1,
+        )),
+        Precondition::Version(v) => match body {
+            Some(b) if b != v => Err(ServerError::bad_request(
+                "enduse::server::bad_precondition",
+                format!("`If-Match` says version {v}, the body {b}"),
+                "give the version once",
+            )),
+            _ => Ok(Some(v)),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 //! over [`enduse::Workflow`] and [`enduse::Audit`].
 
 use crate::api::{blocking, json, Caller, Reader, Token, S};
-use crate::error::{Result, ServerError};
-use crate::extract::{etag, precondition, JsonBody, Precondition, P, Q};
+use crate::error::Result;
+use crate::extract::{stale_as_412, stated_version, with_etag, JsonBody, P, Q};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,40 +14,15 @@ use serde::{Deserialize, Serialize};
 /// Most entries one page of the log lists.
 pub const MAX_ENTRIES: u64 = 1000;
 
-fn with_version(mut r: Response, view: &RequestView) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&etag(view.version)) {
-        r.headers_mut().insert(header::ETAG, v);
-    }
-    r
-}
-
-/// A conflict under `If-Match` (or a stated version) is 412.
-fn workflow_error(e: enduse::Error, versioned: bool) -> ServerError {
-    if versioned && e.code() == "enduse::store::conflict" {
-        ServerError::PreconditionFailed(e)
-    } else {
-        ServerError::Enduse(e)
-    }
-}
-
-/// The version an `If-Match` header states, or the body's.
 fn version_of(h: &HeaderMap, body: Option<i64>) -> Result<Option<i64>> {
-    match precondition(h)? {
-        Precondition::None => Ok(body),
-        Precondition::Version(0) => Err(ServerError::bad_request(
-            "enduse::server::bad_precondition",
+    stated_version(
+        h,
+        body,
+        (
             "`If-None-Match: *` means a new record; a request exists already",
             "send `If-Match` with the request's version (its ETag)",
-        )),
-        Precondition::Version(v) => match body {
-            Some(b) if b != v => Err(ServerError::bad_request(
-                "enduse::server::bad_precondition",
-                format!("`If-Match` says version {v}, the body {b}"),
-                "give the version once",
-            )),
-            _ => Ok(Some(v)),
-        },
-    }
+        ),
+    )
 }
 
 /// `POST /v1/requests`
@@ -68,7 +43,7 @@ pub(crate) async fn file(
 ) -> Result<Response> {
     let state = s.clone();
     let view = blocking(move || Ok(state.workflow()?.file(&who, &input)?)).await?;
-    let mut r = with_version(json(StatusCode::CREATED, &view)?, &view);
+    let mut r = with_etag(json(StatusCode::CREATED, &view)?, view.version);
     if let Ok(l) = HeaderValue::from_str(&format!("/v1/requests/{}", crate::api::pct(&view.id))) {
         r.headers_mut().insert(header::LOCATION, l);
     }
@@ -119,7 +94,7 @@ pub(crate) struct IdPath {
 pub(crate) async fn show(State(s): S, Caller(who): Caller, P(p): P<IdPath>) -> Result<Response> {
     let state = s.clone();
     let view = blocking(move || Ok(state.workflow()?.show(&who, &p.id)?)).await?;
-    Ok(with_version(json(StatusCode::OK, &view)?, &view))
+    Ok(with_etag(json(StatusCode::OK, &view)?, view.version))
 }
 
 /// Every version of a request.
@@ -174,7 +149,7 @@ pub(crate) async fn review(
         let view = state
             .workflow()?
             .review(&who, &p.id, &input)
-            .map_err(|e| workflow_error(e, versioned))?;
+            .map_err(|e| stale_as_412(e, versioned))?;
         // An approval or a refusal wrote consent records to the register.
         if !view.consents.is_empty() {
             state.refresh()?;
@@ -182,7 +157,7 @@ pub(crate) async fn review(
         Ok(view)
     })
     .await?;
-    Ok(with_version(json(StatusCode::OK, &view)?, &view))
+    Ok(with_etag(json(StatusCode::OK, &view)?, view.version))
 }
 
 /// `POST /v1/requests/{id}/withdraw`
@@ -216,10 +191,10 @@ pub(crate) async fn withdraw(
         state
             .workflow()?
             .withdraw(&who, &p.id, &input)
-            .map_err(|e| workflow_error(e, versioned))
+            .map_err(|e| stale_as_412(e, versioned))
     })
     .await?;
-    Ok(with_version(json(StatusCode::OK, &view)?, &view))
+    Ok(with_etag(json(StatusCode::OK, &view)?, view.version))
 }
 
 // ----- the audit log -----
