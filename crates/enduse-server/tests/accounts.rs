@@ -7,33 +7,18 @@
 
 mod common;
 
-use common::{client, problem, TestServer};
-use enduse::{Delegation, NewUser, Principal, UserRole, Workflow};
+use common::{client, problem, user, TestServer};
+use enduse::UserRole;
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 const TODAY: &str = "2026-01-10";
 
-fn user(id: &str, party: Option<&str>, roles: &[UserRole], authorities: &[&str]) -> NewUser {
-    NewUser {
-        id: id.into(),
-        name: None,
-        party: party.map(str::to_owned),
-        roles: roles.to_vec(),
-        authorities: authorities.iter().map(|a| Delegation::new(a)).collect(),
-    }
-}
-
 /// A SQLite database with the bundled register, an admin, a requester of
 /// Ukraine and two reviewers for the US Secretary of Defense, with a token
 /// each.
 fn setup(dir: &std::path::Path) -> (String, BTreeMap<&'static str, String>) {
-    let db = common::sqlite_db(dir);
-    let clock =
-        enduse::Clock::fixed_day(chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap());
-    let mut wf = Workflow::open(&db).unwrap().with_clock(clock);
-    let op = Principal::Operator;
     use UserRole::*;
     let users = [
         user("admin", None, &[Admin], &[]),
@@ -41,21 +26,12 @@ fn setup(dir: &std::path::Path) -> (String, BTreeMap<&'static str, String>) {
         user("secdef-office", None, &[Reviewer], &["US:SecDef"]),
         user("secdef-deputy", Some("US"), &[Reviewer], &["US:SecDef"]),
     ];
-    let mut tokens = BTreeMap::new();
-    for u in &users {
-        wf.add_user(&op, u).unwrap();
-        let id: &'static str = Box::leak(u.id.clone().into_boxed_str());
-        tokens.insert(id, wf.create_token(&op, &u.id, None, None).unwrap().token);
-    }
+    let (db, tokens, _) = common::users_db(dir, TODAY, &users);
     (db, tokens)
 }
 
 fn opts(db: &str) -> enduse_server::ServeOptions {
-    let mut o = common::opts(Some(db));
-    o.authenticator = None; // the database's users and tokens
-    o.clock =
-        enduse::Clock::fixed_day(chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap());
-    o
+    common::db_user_opts(db, TODAY)
 }
 
 /// Every entry of the audit log.

@@ -18,8 +18,8 @@
 
 mod common;
 
-use common::{client, TestServer};
-use enduse::{Delegation, NewUser, Principal, UserRole, Workflow};
+use common::{client, user, TestServer};
+use enduse::UserRole;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -344,16 +344,6 @@ async fn point_outcome(c: &Client, previous: Option<&str>) -> String {
     attr(c, "#point-info", "data-outcome").await
 }
 
-fn user(id: &str, party: Option<&str>, roles: &[UserRole], authorities: &[&str]) -> NewUser {
-    NewUser {
-        id: id.into(),
-        name: None,
-        party: party.map(str::to_owned),
-        roles: roles.to_vec(),
-        authorities: authorities.iter().map(|a| Delegation::new(a)).collect(),
-    }
-}
-
 async fn login(c: &Client, base: &str, token: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     c.wait()
@@ -407,32 +397,13 @@ async fn the_web_page_in_chromium() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = common::sqlite_db(dir.path());
-    let clock =
-        enduse::Clock::fixed_day(chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap());
-    let (requester, reviewer) = {
-        let mut wf = Workflow::open(&db).unwrap().with_clock(clock.clone());
-        let op = Principal::Operator;
-        wf.add_user(
-            &op,
-            &user("kyiv-mod", Some("UA"), &[UserRole::Requester], &[]),
-        )
-        .unwrap();
-        wf.add_user(
-            &op,
-            &user("secdef-office", None, &[UserRole::Reviewer], &["US:SecDef"]),
-        )
-        .unwrap();
-        (
-            wf.create_token(&op, "kyiv-mod", None, None).unwrap().token,
-            wf.create_token(&op, "secdef-office", None, None)
-                .unwrap()
-                .token,
-        )
-    };
-    let mut opts = common::opts(Some(&db));
-    opts.authenticator = None; // the database's users and tokens
-    opts.clock = clock;
+    let users = [
+        user("kyiv-mod", Some("UA"), &[UserRole::Requester], &[]),
+        user("secdef-office", None, &[UserRole::Reviewer], &["US:SecDef"]),
+    ];
+    let (db, tokens, _) = common::users_db(dir.path(), TODAY, &users);
+    let (requester, reviewer) = (tokens["kyiv-mod"].clone(), tokens["secdef-office"].clone());
+    let opts = common::db_user_opts(&db, TODAY);
     let server = TestServer::start(opts).await;
     let base = server.url.clone();
     let driver = Driver::start().await;

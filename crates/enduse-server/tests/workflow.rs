@@ -10,32 +10,17 @@
 
 mod common;
 
-use common::{client, problem, TestServer};
-use enduse::{Delegation, NewUser, Principal, UserRole, Workflow};
+use common::{client, problem, user, TestServer};
+use enduse::{Principal, UserRole};
 use enduse_audit::Hash;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 const TODAY: &str = "2026-01-10";
 
-fn user(id: &str, party: Option<&str>, roles: &[UserRole], authorities: &[&str]) -> NewUser {
-    NewUser {
-        id: id.into(),
-        name: None,
-        party: party.map(str::to_owned),
-        roles: roles.to_vec(),
-        authorities: authorities.iter().map(|a| Delegation::new(a)).collect(),
-    }
-}
-
 /// A SQLite database with the bundled register, the users of the issue's
 /// example and a token each (one revoked).
 fn setup(dir: &std::path::Path) -> (String, BTreeMap<&'static str, String>, String) {
-    let db = common::sqlite_db(dir);
-    let clock =
-        enduse::Clock::fixed_day(chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap());
-    let mut wf = Workflow::open(&db).unwrap().with_clock(clock);
-    let op = Principal::Operator;
     use UserRole::*;
     let users = [
         user("kyiv-mod", Some("UA"), &[Requester], &[]),
@@ -47,23 +32,25 @@ fn setup(dir: &std::path::Path) -> (String, BTreeMap<&'static str, String>, Stri
         user("dual", Some("UA"), &[Requester, Reviewer], &["US:SecDef"]),
         user("editor", None, &[Editor], &[]),
     ];
-    let mut tokens = BTreeMap::new();
-    for u in &users {
-        wf.add_user(&op, u).unwrap();
-        let id: &'static str = Box::leak(u.id.clone().into_boxed_str());
-        tokens.insert(id, wf.create_token(&op, &u.id, None, None).unwrap().token);
-    }
+    let (db, tokens, mut wf) = common::users_db(dir, TODAY, &users);
+    let op = Principal::Operator;
     let revoked = wf.create_token(&op, "kyiv-mod", None, None).unwrap();
     wf.revoke_token(&op, &revoked.id).unwrap();
     (db, tokens, revoked.token)
 }
 
 fn opts(db: &str) -> enduse_server::ServeOptions {
-    let mut o = common::opts(Some(db));
-    o.authenticator = None; // the database's users and tokens
-    o.clock =
-        enduse::Clock::fixed_day(chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap());
-    o
+    common::db_user_opts(db, TODAY)
+}
+
+/// The `hashes` of a proof document.
+fn hashes_of(proof: &Value) -> Vec<Hash> {
+    proof["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
+        .collect()
 }
 
 fn request() -> Value {
@@ -399,12 +386,7 @@ async fn approval_end_to_end_over_http() {
         .json()
         .await
         .unwrap();
-    let hashes: Vec<Hash> = proof["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
-        .collect();
+    let hashes = hashes_of(&proof);
     enduse_audit::verify_inclusion(
         index,
         size,
@@ -424,12 +406,7 @@ async fn approval_end_to_end_over_http() {
         .json()
         .await
         .unwrap();
-    let hashes: Vec<Hash> = cons["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
-        .collect();
+    let hashes = hashes_of(&cons);
     enduse_audit::verify_consistency(
         index,
         size,

@@ -2,8 +2,10 @@
 //! client, and checks of problem documents.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use enduse::{Delegation, NewUser, Principal, UserRole, Workflow};
 use enduse_server::{AppState, ServeOptions, Server, StaticTokens};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,4 +142,49 @@ pub fn as_corpus_answer(status: u16, v: Value) -> Value {
         return v;
     }
     serde_json::json!({"error": {"code": v["code"], "message": v["detail"], "status": status}})
+}
+
+/// A clock fixed on `day` (`YYYY-MM-DD`).
+pub fn clock_on(day: &str) -> enduse::Clock {
+    enduse::Clock::fixed_day(chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap())
+}
+
+/// A user of the database's own accounts.
+pub fn user(id: &str, party: Option<&str>, roles: &[UserRole], authorities: &[&str]) -> NewUser {
+    NewUser {
+        id: id.into(),
+        name: None,
+        party: party.map(str::to_owned),
+        roles: roles.to_vec(),
+        authorities: authorities.iter().map(|a| Delegation::new(a)).collect(),
+    }
+}
+
+/// A SQLite database in `dir` with the bundled register and `users`, each
+/// with one token (by user id), written on `today`. The workflow is
+/// returned for further set-up (a revoked token, a quorum).
+pub fn users_db(
+    dir: &std::path::Path,
+    today: &str,
+    users: &[NewUser],
+) -> (String, BTreeMap<&'static str, String>, Workflow) {
+    let db = sqlite_db(dir);
+    let mut wf = Workflow::open(&db).unwrap().with_clock(clock_on(today));
+    let op = Principal::Operator;
+    let mut tokens = BTreeMap::new();
+    for u in users {
+        wf.add_user(&op, u).unwrap();
+        let id: &'static str = Box::leak(u.id.clone().into_boxed_str());
+        tokens.insert(id, wf.create_token(&op, &u.id, None, None).unwrap().token);
+    }
+    (db, tokens, wf)
+}
+
+/// Options for a server on `db` that authenticates with the database's own
+/// users and tokens, on `today`.
+pub fn db_user_opts(db: &str, today: &str) -> ServeOptions {
+    let mut o = opts(Some(db));
+    o.authenticator = None;
+    o.clock = clock_on(today);
+    o
 }
