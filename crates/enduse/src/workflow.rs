@@ -1246,7 +1246,8 @@ impl Workflow {
     }
 
     /// Disables (or enables again) a user: its tokens are refused while it
-    /// is disabled.
+    /// is disabled. A user already in that state is returned unchanged and
+    /// nothing is written.
     pub fn set_disabled(
         &mut self,
         by: &Principal,
@@ -1258,6 +1259,11 @@ impl Workflow {
         let old = self.user(id)?;
         if disabled && by.user_id() == Some(old.id.as_str()) {
             return Err(lockout(&old.id, "disable itself"));
+        }
+        // Already in that state: nothing to record. A stale version still
+        // goes to the write below, which refuses it as any stale write.
+        if old.disabled == disabled && version.is_none_or(|v| v == old.version) {
+            return Ok(old);
         }
         let body = UserBody {
             id: old.id.clone(),

@@ -472,9 +472,24 @@ fn negative_auth(f: &mut Fixture) {
 
     // A disabled user's token.
     let t3 = wf.create_token(&op, "kyiv-mod-2", None, None).unwrap();
-    wf.set_disabled(&op, "kyiv-mod-2", true, None).unwrap();
+    let disabled = wf.set_disabled(&op, "kyiv-mod-2", true, None).unwrap();
     let e = wf.authenticate(Some(&t3.token)).unwrap_err();
     assert!(e.to_string().contains("disabled"), "{e}");
+    // Disabling again writes nothing: same version, same log; a stale
+    // version is still refused.
+    let size = wf.audit().size().unwrap();
+    let again = wf.set_disabled(&op, "kyiv-mod-2", true, None).unwrap();
+    assert_eq!(again.version, disabled.version);
+    let again = wf
+        .set_disabled(&op, "kyiv-mod-2", true, Some(disabled.version))
+        .unwrap();
+    assert_eq!(again.version, disabled.version);
+    assert_eq!(wf.audit().size().unwrap(), size);
+    let e = wf
+        .set_disabled(&op, "kyiv-mod-2", true, Some(disabled.version - 1))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert_eq!(wf.audit().size().unwrap(), size);
 
     // Another party's request: Poland's requester may not file for Ukraine.
     let warsaw = as_user(wf, "warsaw-mod");
