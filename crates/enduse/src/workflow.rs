@@ -655,7 +655,7 @@ fn unauthorized(message: impl Into<String>) -> Error {
         "enduse::unauthorized",
         ErrorKind::Unauthorized,
         message,
-        Some("send a token: `authorization: Bearer eu_...`; an admin creates one with `enduse token create USER`".into()),
+        Some("send a token: `authorization: Bearer eu_...`; an admin creates one with `POST /v1/tokens` or `enduse token create USER`".into()),
     )
 }
 
