@@ -189,16 +189,69 @@ struct Prepared {
     names: FxMap<PartyId, Arc<str>>,
     /// "Party / authority", for approvals and reasons.
     authorities: FxMap<AuthorityId, Arc<str>>,
-    /// Transfers a declared default attaches to (their supplier attached
-    /// conditions even without rules named on the transfer).
-    conditioned: FxMap<TransferId, ()>,
     /// Per model (by `model_ix`), its category and the broader ones.
     categories: Vec<Vec<CategoryId>>,
+    /// Per lot, its transfers in date order as the chain walk reads them
+    /// (no map look-up per transfer on every decision).
+    hops: FxMap<LotId, Vec<Hop>>,
+    /// The companies, with their home state where known.
+    companies: FxMap<PartyId, Option<PartyId>>,
+    /// Every authority id of the register (a query's approvals are checked
+    /// on every decision).
+    authority_ids: FxMap<AuthorityId, ()>,
+}
+
+/// A transfer as the chain walk reads it.
+struct Hop {
+    id: TransferId,
+    from: PartyId,
+    to: PartyId,
+    status: Status,
+    first: Option<NaiveDate>,
+    /// The sender attached conditions (rules named on the transfer, or a
+    /// declared default attached to it).
+    attached: bool,
 }
 
 impl Prepared {
-    fn new(reg: &Register) -> Self {
+    fn new(reg: &Register, transfers_of_lot: &FxMap<LotId, Vec<TransferId>>) -> Self {
+        let conditioned: FxMap<TransferId, ()> = reg
+            .defaults
+            .iter()
+            .flat_map(|d| d.transfers.iter())
+            .map(|t| (t.clone(), ()))
+            .collect();
+        let hops = transfers_of_lot
+            .iter()
+            .map(|(lot, ts)| {
+                let hops = ts
+                    .iter()
+                    .filter_map(|t| reg.transfers.get(t))
+                    .map(|t| Hop {
+                        id: t.id.clone(),
+                        from: t.from.clone(),
+                        to: t.to.clone(),
+                        status: t.status,
+                        first: t.first_date(),
+                        attached: !t.conditions.is_empty() || conditioned.contains_key(&t.id),
+                    })
+                    .collect();
+                (lot.clone(), hops)
+            })
+            .collect();
         Self {
+            hops,
+            companies: reg
+                .parties
+                .values()
+                .filter(|p| p.kind == crate::register::PartyKind::Company)
+                .map(|p| (p.id.clone(), p.country.clone()))
+                .collect(),
+            authority_ids: reg
+                .parties
+                .values()
+                .flat_map(|p| p.authorities.iter().map(|a| (a.id.clone(), ())))
+                .collect(),
             names: reg
                 .parties
                 .iter()
@@ -218,12 +271,6 @@ impl Prepared {
                         })
                 })
                 .collect(),
-            conditioned: reg
-                .defaults
-                .iter()
-                .flat_map(|d| d.transfers.iter())
-                .map(|t| (t.clone(), ()))
-                .collect(),
             categories: reg
                 .models
                 .values()
@@ -236,6 +283,72 @@ impl Prepared {
 /// The resource keys of a request (any, the model, its few categories,
 /// the lot).
 type Keys = SmallVec<[ResKey; 8]>;
+
+/// The parties of a chain with their roles, in the order found.
+type Links = SmallVec<[(PartyId, Vec<Role>); 6]>;
+
+/// The facts of the request context a query supplies.
+type Provided = SmallVec<[&'static str; 12]>;
+
+/// Rule numbers of one party for one request (a handful).
+type Picked = SmallVec<[u32; 16]>;
+
+/// The index entries of one party for a request's resource keys, found
+/// once (one probe of the party, one per key) and read by every step of
+/// the party's selection: its rules on record, in force, of uncertain
+/// dates, and in scope at any time.
+struct PartyIndex<'e> {
+    found: SmallVec<[&'e KeyBuckets; 8]>,
+}
+
+impl<'e> PartyIndex<'e> {
+    /// The members of the buckets of `actions`, picked by `f`, sorted and
+    /// without repeats.
+    fn gather(&self, actions: [u8; 2], f: impl Fn(&'e Bucket) -> &'e [u32]) -> Picked {
+        let mut out = Picked::new();
+        for b in &self.found {
+            for a in actions {
+                out.extend_from_slice(f(&b[slot(a)]));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Rules in force on `as_of` whose scope can match `action`.
+    fn in_force(&self, action: Action, as_of: NaiveDate) -> Picked {
+        self.gather([action.index(), ANY_ACTION], |b| b.in_force(as_of))
+    }
+
+    /// Whether any rule is in force on `as_of` for `action`.
+    fn any_in_force(&self, action: Action, as_of: NaiveDate) -> bool {
+        self.found.iter().any(|b| {
+            [action.index(), ANY_ACTION]
+                .iter()
+                .any(|&a| !b[slot(a)].in_force(as_of).is_empty())
+        })
+    }
+
+    /// How many rules can match, at any time and for any action.
+    fn count_all(&self) -> usize {
+        let mut found = self.found.iter().filter(|b| !b.all.is_empty());
+        match (found.next(), found.next()) {
+            (None, _) => 0,
+            (Some(one), None) => one.all.len(),
+            _ => {
+                let mut all: Vec<u32> = self
+                    .found
+                    .iter()
+                    .flat_map(|b| b.all.iter().copied())
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                all.len()
+            }
+        }
+    }
+}
 
 /// The rules of one party that fired (a handful).
 type Rules<'a> = SmallVec<[&'a Rule; 4]>;
@@ -328,7 +441,7 @@ struct PartyCtx<'a> {
 #[derive(Default)]
 struct Probe {
     /// Satisfied rules (a handful: a list beats a hash set).
-    fired: Vec<u32>,
+    fired: Picked,
     errored: FxMap<u32, String>,
     /// Rules the fast evaluator could not take (outside its subset, or the
     /// request names an entity the register lacks).
@@ -679,7 +792,8 @@ impl Engine {
     }
 
     fn prepared(&self) -> &Prepared {
-        self.prepared.get_or_init(|| Prepared::new(&self.register))
+        self.prepared
+            .get_or_init(|| Prepared::new(&self.register, &self.transfers_of_lot))
     }
 
     /// The category of `model` and the broader ones, narrowest first.
@@ -1012,10 +1126,41 @@ impl Engine {
         keys: &[ResKey],
     ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
+        Ok(self
+            .walk(actor, item, model, as_of, known_at, use_disputed)
+            .into_iter()
+            .map(|(p, r)| {
+                let rules_on_record = self.count_all_time(&p, keys);
+                self.link(p, r, rules_on_record)
+            })
+            .collect())
+    }
+
+    fn link(&self, party: PartyId, roles: Vec<Role>, rules_on_record: usize) -> ChainLink {
+        ChainLink {
+            name: self.party_name(&party),
+            binds: roles.iter().any(Role::binds),
+            party,
+            roles,
+            rules_on_record,
+        }
+    }
+
+    /// The parties in the chain of `item` (of `model`) as held by `actor`,
+    /// in the order found, with their roles.
+    fn walk(
+        &self,
+        actor: &PartyId,
+        item: &ItemRef,
+        model: &ItemModel,
+        as_of: NaiveDate,
+        known_at: NaiveDate,
+        use_disputed: bool,
+    ) -> Links {
         // The parties in the order found, with their roles (a few: a list
         // beats a map).
-        let mut links: Vec<(PartyId, Vec<Role>)> = Vec::new();
-        fn add_to(links: &mut Vec<(PartyId, Vec<Role>)>, actor: &PartyId, p: &PartyId, r: Role) {
+        let mut links: Links = SmallVec::new();
+        fn add_to(links: &mut Links, actor: &PartyId, p: &PartyId, r: Role) {
             if p == actor {
                 return;
             }
@@ -1037,21 +1182,15 @@ impl Engine {
         };
         let prepared = self.prepared();
         for lot in lots {
-            // A lot passes through few hands: on the stack, not the heap.
-            let transfers: SmallVec<[&crate::register::Transfer; 8]> = self
-                .transfers_of_lot
-                .get(lot)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| self.register.transfers.get(t))
-                .collect();
+            let hops = prepared.hops.get(lot).map_or(&[][..], Vec::as_slice);
             let mut holder = actor;
+            // A lot passes through few hands: on the stack, not the heap.
             let mut seen: SmallVec<[&str; 8]> = SmallVec::new();
             // Walk back from the actor: who gave it to the holder, and so on.
-            while let Some(t) = transfers.iter().rev().find(|t| {
+            while let Some(t) = hops.iter().rev().find(|t| {
                 &t.to == holder
                     && (t.status != crate::vocab::Status::Disputed || use_disputed)
-                    && t.first_date().is_some_and(|d| d <= as_of)
+                    && t.first.is_some_and(|d| d <= as_of)
                     && !seen.contains(&t.id.as_str())
             }) {
                 seen.push(t.id.as_str());
@@ -1059,8 +1198,7 @@ impl Engine {
                     &t.from,
                     Role::Supplier {
                         transfer: t.id.clone(),
-                        attached_conditions: !t.conditions.is_empty()
-                            || prepared.conditioned.contains_key(&t.id),
+                        attached_conditions: t.attached,
                     },
                 );
                 holder = &t.from;
@@ -1075,78 +1213,53 @@ impl Engine {
                 },
             );
         }
-        let cats = self.category_chain(model);
-        for t in self.register.treaties.values() {
-            if t.prohibits.iter().any(|c| cats.contains(c))
-                && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
-                    // Read strictly: a step that binds counts whenever it
-                    // happened; one that releases only once surely public.
-                    // Disputed steps count only if they held.
-                    let releases = matches!(
-                        step.kind,
-                        crate::register::StepKind::NoticeOfWithdrawal
-                            | crate::register::StepKind::Withdrawal
-                            | crate::register::StepKind::Suspension
-                    );
-                    let public = self
-                        .register
-                        .sources
-                        .get(&step.source)
-                        .is_none_or(|src| src.date.latest() <= known_at);
-                    (step.status != Status::Disputed || use_disputed) && (!releases || public)
-                })
-            {
-                add(&t.id, Role::Treaty);
+        if !self.register.treaties.is_empty() {
+            let cats = self.category_chain(model);
+            for t in self.register.treaties.values() {
+                if t.prohibits.iter().any(|c| cats.contains(c))
+                    && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
+                        // Read strictly: a step that binds counts whenever it
+                        // happened; one that releases only once surely public.
+                        // Disputed steps count only if they held.
+                        let releases = matches!(
+                            step.kind,
+                            crate::register::StepKind::NoticeOfWithdrawal
+                                | crate::register::StepKind::Withdrawal
+                                | crate::register::StepKind::Suspension
+                        );
+                        let public = self
+                            .register
+                            .sources
+                            .get(&step.source)
+                            .is_none_or(|src| src.date.latest() <= known_at);
+                        (step.status != Status::Disputed || use_disputed) && (!releases || public)
+                    })
+                {
+                    add(&t.id, Role::Treaty);
+                }
             }
         }
         // A company acts under its home state's export control: a company in
         // the chain (or acting) brings its home state in.
-        let is_company = |p: &PartyId| {
-            self.register
-                .parties
-                .get(p)
-                .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
-        };
+        let home = |p: &PartyId| prepared.companies.get(p);
         // In id order, then the actor, as they have always been taken.
-        let mut companies: SmallVec<[PartyId; 4]> = links
+        let mut companies: SmallVec<[(&PartyId, Option<&PartyId>); 4]> = links
             .iter()
-            .map(|(p, _)| p)
-            .filter(|p| is_company(p))
-            .cloned()
+            .filter_map(|(p, _)| home(p).map(|h| (p, h.as_ref())))
             .collect();
-        companies.sort();
-        if is_company(actor) {
-            companies.push(actor.clone());
+        companies.sort_by(|a, b| a.0.cmp(b.0));
+        if let Some(h) = home(actor) {
+            companies.push((actor, h.as_ref()));
         }
-        for c in companies {
-            if let Some(home) = self
-                .register
-                .parties
-                .get(&c)
-                .and_then(|x| x.country.clone())
-            {
-                add_to(
-                    &mut links,
-                    actor,
-                    &home,
-                    Role::Jurisdiction { company: c.clone() },
-                );
-            }
-        }
-        Ok(links
+        // Owned: `links` grows below.
+        let companies: SmallVec<[(PartyId, PartyId); 4]> = companies
             .into_iter()
-            .map(|(p, r)| {
-                let binds = r.iter().any(Role::binds);
-                let rules_on_record = self.count_all_time(&p, keys);
-                ChainLink {
-                    name: self.party_name(&p),
-                    party: p,
-                    roles: r,
-                    binds,
-                    rules_on_record,
-                }
-            })
-            .collect())
+            .filter_map(|(c, h)| h.map(|h| (c.clone(), h.clone())))
+            .collect();
+        for (c, home) in companies {
+            add_to(&mut links, actor, &home, Role::Jurisdiction { company: c });
+        }
+        links
     }
 
     fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Keys {
@@ -1176,30 +1289,14 @@ impl Engine {
         keys
     }
 
-    /// Rules of `party` in force on `as_of` whose scope can match.
-    fn candidates(
-        &self,
-        party: &PartyId,
-        action: Action,
-        keys: &[ResKey],
-        as_of: NaiveDate,
-    ) -> Vec<u32> {
-        let Some(buckets) = self.index.get(party) else {
-            return Vec::new();
-        };
-        let found: SmallVec<[&[u32]; 8]> = keys
-            .iter()
-            .filter_map(|k| buckets.get(k))
-            .flat_map(|b| [action.index(), ANY_ACTION].map(|a| b[slot(a)].in_force(as_of)))
-            .filter(|s| !s.is_empty())
-            .collect();
-        let mut out = Vec::with_capacity(found.iter().map(|s| s.len()).sum());
-        for s in found {
-            out.extend_from_slice(s);
+    /// The index entries of `party` for `keys`.
+    fn party_index(&self, party: &PartyId, keys: &[ResKey]) -> PartyIndex<'_> {
+        PartyIndex {
+            found: match self.index.get(party) {
+                Some(b) => keys.iter().filter_map(|k| b.get(k)).collect(),
+                None => SmallVec::new(),
+            },
         }
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 
     /// Rules of `party` that had ended by `as_of` only because a successor
@@ -1254,11 +1351,6 @@ impl Engine {
         out.sort_unstable();
         out.dedup();
         out
-    }
-
-    /// Rules of `party` whose scope can match `action` and `keys`, at any time.
-    fn candidates_for_action(&self, party: &PartyId, action: Action, keys: &[ResKey]) -> Vec<u32> {
-        self.gather(party, &[action.index(), ANY_ACTION], keys, |b| &b.all)
     }
 
     /// How many rules of `party` can match `keys`, at any time and for any
@@ -1617,7 +1709,10 @@ impl Engine {
     /// `if_disputed`. Reported facts are used (unless the query asks for
     /// confirmed facts only) and listed in `reported`.
     pub fn decide(&self, q: &Query) -> Result<Decision, RequestError> {
-        if !self.register.parties.contains_key(&q.actor) {
+        // The same parties as the register's, hashed instead of compared
+        // along a tree.
+        let known = &self.prepared().names;
+        if !known.contains_key(&q.actor) {
             return Err(RequestError::UnknownParty {
                 id: q.actor.to_string(),
                 help: suggest(
@@ -1627,7 +1722,7 @@ impl Engine {
             });
         }
         for r in q.recipient.iter().chain(q.destination.iter()) {
-            if !self.register.parties.contains_key(r) {
+            if !known.contains_key(r) {
                 return Err(RequestError::UnknownParty {
                     id: r.to_string(),
                     help: suggest(
@@ -1652,7 +1747,9 @@ impl Engine {
         {
             self.resolve_party(c.as_str())?;
         }
-        for a in &q.approvals {
+        // An authority of the register needs no search.
+        let authorities = &self.prepared().authority_ids;
+        for a in q.approvals.iter().filter(|a| !authorities.contains_key(*a)) {
             self.resolve_authority(a.as_str())?;
         }
         if let Some(t) = &q.target_class {
@@ -1738,20 +1835,22 @@ impl Engine {
 
     /// The lots of `model` that `actor` holds on `as_of`: the last transfer
     /// of each (begun by that day, not disputed) went to the actor.
-    fn lots_held(&self, actor: &PartyId, model: &ModelId, as_of: NaiveDate) -> Vec<LotId> {
+    fn lots_held(
+        &self,
+        actor: &PartyId,
+        model: &ModelId,
+        as_of: NaiveDate,
+    ) -> SmallVec<[LotId; 4]> {
+        let hops = &self.prepared().hops;
         self.lots_of_model
             .get(model)
             .into_iter()
             .flatten()
             .filter(|lot| {
-                self.transfers_of_lot
-                    .get(*lot)
+                hops.get(*lot)
                     .into_iter()
                     .flatten()
-                    .filter_map(|t| self.register.transfers.get(t))
-                    .rfind(|t| {
-                        t.status != Status::Disputed && t.first_date().is_some_and(|d| d <= as_of)
-                    })
+                    .rfind(|t| t.status != Status::Disputed && t.first.is_some_and(|d| d <= as_of))
                     .is_some_and(|t| &t.to == actor)
             })
             .cloned()
@@ -1816,13 +1915,19 @@ impl Engine {
     fn decide_one(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
         let keys = self.res_keys(model, &q.item);
-        let chain =
-            self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed, &keys)?;
+        // Each link with its index entries, found once for its count on
+        // record and its selection.
+        let mut chain: SmallVec<[(ChainLink, PartyIndex<'_>); 6]> = self
+            .walk(&q.actor, &q.item, model, q.as_of, q.known_at, use_disputed)
+            .into_iter()
+            .map(|(p, r)| {
+                let ix = self.party_index(&p, &keys);
+                (self.link(p, r, ix.count_all()), ix)
+            })
+            .collect();
         let provided = self.provided_for(q);
 
         let mut notes = Vec::new();
-        let mut parties = Vec::new();
-        let mut chain = chain;
         // A treaty that forbids acquiring the item binds a transfer to a
         // state party to it as well (Ottawa and CCM: "never ... acquire").
         if matches!(q.action, Action::Transfer | Action::Reexport) {
@@ -1832,40 +1937,38 @@ impl Engine {
                     let binds = t.prohibits.iter().any(|c| cats.contains(c))
                         && t.binds(to, q.as_of, &self.register.conflicts)
                         && &t.id != to
-                        && !chain.iter().any(|l| l.party == t.id);
+                        && !chain.iter().any(|(l, _)| l.party == t.id);
                     if binds {
-                        chain.push(ChainLink {
+                        let ix = self.party_index(&t.id, &keys);
+                        let link = ChainLink {
                             name: self.party_name(&t.id),
                             party: t.id.clone(),
                             roles: vec![Role::TreatyOfRecipient {
                                 recipient: to.clone(),
                             }],
                             binds: true,
-                            rules_on_record: self.count_all_time(&t.id, &keys),
-                        });
+                            rules_on_record: ix.count_all(),
+                        };
+                        chain.push((link, ix));
                     }
                 }
             }
         }
-        if !self
-            .candidates(&q.actor, q.action, &keys, q.as_of)
-            .is_empty()
-        {
-            chain.insert(
-                0,
-                ChainLink {
-                    party: q.actor.clone(),
-                    name: self.party_name(&q.actor),
-                    roles: vec![Role::Own],
-                    binds: true,
-                    rules_on_record: self.count_all_time(&q.actor, &keys),
-                },
-            );
+        let own = self.party_index(&q.actor, &keys);
+        if own.any_in_force(q.action, q.as_of) {
+            let link = ChainLink {
+                party: q.actor.clone(),
+                name: self.party_name(&q.actor),
+                roles: vec![Role::Own],
+                binds: true,
+                rules_on_record: own.count_all(),
+            };
+            chain.insert(0, (link, own));
         }
         // By position in the chain: each link's roles move into its party's
         // decision at the end instead of being copied.
-        let mut selected: Vec<(usize, Vec<u32>)> = Vec::with_capacity(chain.len());
-        for (ix, link) in chain.iter().enumerate() {
+        let mut selected: SmallVec<[(usize, Picked); 6]> = SmallVec::new();
+        for (ix, (link, index)) in chain.iter().enumerate() {
             if !link.binds {
                 notes.push(format!(
                     "{} is in the chain ({}) but attached no conditions on record, so it does not bind",
@@ -1874,7 +1977,7 @@ impl Engine {
                 ));
                 continue;
             }
-            let known = self.select(link, q, &keys, &mut notes, use_disputed);
+            let known = self.select(link, index, q, &mut notes, use_disputed);
             selected.push((ix, known));
         }
         // Decisions of authorities that cover this request.
@@ -1903,14 +2006,14 @@ impl Engine {
         // One Cedar call for every binding party's rules; a second, with the
         // approvals in the context, only when an approval given (or a
         // recorded grant) lifts one.
-        let all: Vec<u32> = selected
+        let all: SmallVec<[u32; 32]> = selected
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
         let first = self.evaluate(q, &[], &all, EvalPath::Engine)?;
         // The authorities whose approval counts as given: those of the query
         // ("as if approved"), and those a recorded grant gives for this request.
-        let mut effective: Vec<AuthorityId> = q.approvals.clone();
+        let mut effective: SmallVec<[AuthorityId; 4]> = q.approvals.iter().cloned().collect();
         for &i in &first.fired {
             let r = &self.rules[i as usize];
             let Some(named) = r.approval.as_ref() else {
@@ -1933,7 +2036,7 @@ impl Engine {
                 && r.approval.as_ref().is_some_and(|a| effective.contains(a))
         });
         let second = if lifted {
-            Some(self.evaluate(q, &effective, &all, EvalPath::Engine)?)
+            Some(self.evaluate_again(q, &effective, &all, &first)?)
         } else {
             None
         };
@@ -1946,8 +2049,9 @@ impl Engine {
             covering: &covering,
             use_disputed,
         };
+        let mut parties = Vec::with_capacity(selected.len());
         for (ix, known) in &selected {
-            let Some(link) = chain.get_mut(*ix) else {
+            let Some((link, _)) = chain.get_mut(*ix) else {
                 continue;
             };
             let mut pd = self.decide_party(link, known, &ctx);
@@ -2036,15 +2140,15 @@ impl Engine {
     fn select(
         &self,
         link: &ChainLink,
+        index: &PartyIndex<'_>,
         q: &Query,
-        keys: &[ResKey],
         notes: &mut Vec<String>,
         use_disputed: bool,
-    ) -> Vec<u32> {
-        let mut in_force = self.candidates(&link.party, q.action, keys, q.as_of);
+    ) -> Picked {
+        let mut in_force = index.in_force(q.action, q.as_of);
         let revived = self.revived(&link.party, q.as_of, q.known_at);
         if !revived.is_empty() {
-            let scoped = self.candidates_for_action(&link.party, q.action, keys);
+            let scoped = index.gather([q.action.index(), ANY_ACTION], |b| &b.all);
             for i in revived.into_iter().filter(|i| scoped.contains(i)) {
                 let r = &self.rules[i as usize];
                 notes.push(format!(
@@ -2058,8 +2162,7 @@ impl Engine {
                 in_force.push(i);
             }
         }
-        let (mut known, mut unknown, mut unused) =
-            (Vec::with_capacity(in_force.len()), Vec::new(), Vec::new());
+        let (mut known, mut unknown, mut unused) = (Picked::new(), Picked::new(), Picked::new());
         for &i in &in_force {
             let r = &self.rules[i as usize];
             if !r.known_on(q.known_at) {
@@ -2095,9 +2198,7 @@ impl Engine {
         }
         // A permission whose status on the day hinges on an imprecise date,
         // and that the strict reading left out, deserves a word.
-        let fuzzy = self.gather(&link.party, &[q.action.index(), ANY_ACTION], keys, |b| {
-            &b.fuzzy
-        });
+        let fuzzy = index.gather([q.action.index(), ANY_ACTION], |b| &b.fuzzy);
         for i in fuzzy {
             let r = &self.rules[i as usize];
             if in_force.contains(&i) || !r.known_on(q.known_at) || !r.uncertain_on(q.as_of) {
@@ -2120,9 +2221,9 @@ impl Engine {
     }
 
     /// The facts of the request context that `q` supplies.
-    fn provided_for(&self, q: &Query) -> Vec<&'static str> {
-        // Room for every fact: one allocation, no growth.
-        let mut p = Vec::with_capacity(12);
+    fn provided_for(&self, q: &Query) -> Provided {
+        // Room for every fact, on the stack.
+        let mut p = Provided::new();
         p.push("approvals");
         if q.place.is_some() {
             p.push("place");
@@ -2195,8 +2296,8 @@ impl Engine {
         // A rule that reads a fact the request lacks is reported by the
         // facts it needs, never by its error message; asking Cedar for the
         // message would cost it the schema and the entities of the day.
-        let mut provided: Option<Vec<&'static str>> = None;
-        let lacks_fact = |i: u32, provided: &mut Option<Vec<&'static str>>| {
+        let mut provided: Option<Provided> = None;
+        let lacks_fact = |i: u32, provided: &mut Option<Provided>| {
             let provided = provided.get_or_insert_with(|| self.provided_for(q));
             self.rules[i as usize]
                 .reads
@@ -2249,6 +2350,39 @@ impl Engine {
             out.fired.extend(p.fired);
             out.errored.extend(p.errored);
         }
+        Ok(out)
+    }
+
+    /// The second evaluation of `rules`, with `approvals` in the context:
+    /// only the rules whose condition reads the approvals are evaluated
+    /// again; the others answer as they did in `first` (the request is
+    /// otherwise the same).
+    fn evaluate_again(
+        &self,
+        q: &Query,
+        approvals: &[AuthorityId],
+        rules: &[u32],
+        first: &Probe,
+    ) -> Result<Probe, RequestError> {
+        let mut out = Probe::default();
+        let mut again: Picked = Picked::new();
+        for &i in rules {
+            match self.compiled(i) {
+                Some(c) if !c.reads_approvals() => {
+                    if first.fired.contains(&i) {
+                        out.fired.push(i);
+                    }
+                    if let Some(e) = first.errored.get(&i) {
+                        out.errored.insert(i, e.clone());
+                    }
+                }
+                _ => again.push(i),
+            }
+        }
+        let p = self.evaluate(q, approvals, &again, EvalPath::Engine)?;
+        out.fired.extend(p.fired);
+        out.errored.extend(p.errored);
+        out.skipped = p.skipped;
         Ok(out)
     }
 
