@@ -199,6 +199,9 @@ struct Prepared {
     /// Every authority id of the register (a query's approvals are checked
     /// on every decision).
     authority_ids: FxMap<AuthorityId, ()>,
+    /// Per authority of the register, the one at the top of its chain of
+    /// `acts_for` and its party (any other authority is its own root).
+    roots: FxMap<AuthorityId, (AuthorityId, PartyId)>,
 }
 
 /// A transfer as the chain walk reads it.
@@ -251,6 +254,14 @@ impl Prepared {
                 .parties
                 .values()
                 .flat_map(|p| p.authorities.iter().map(|a| (a.id.clone(), ())))
+                .collect(),
+            roots: reg
+                .parties
+                .values()
+                .flat_map(|p| p.authorities.iter())
+                .flat_map(|a| [Some(&a.id), a.acts_for.as_ref()])
+                .flatten()
+                .map(|a| (a.clone(), (reg.authority_root(a), a.party())))
                 .collect(),
             names: reg
                 .parties
@@ -1409,12 +1420,13 @@ impl Engine {
     /// days only in `date_uncertain`, so it is built once per rule (on first
     /// use) and copied.
     fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
-        let cached = self
-            .by_id
-            .get(&r.id)
-            // Only this engine's own rule (a caller may hold another copy).
-            .filter(|&&i| std::ptr::eq(&self.rules[i as usize], r))
-            .and_then(|&i| self.cites.get(i as usize))
+        // Only this engine's own rule (a caller may hold another copy): its
+        // place in `rules` is its number, no look-up by id.
+        let size = std::mem::size_of::<Rule>().max(1);
+        let offset = (r as *const Rule as usize).wrapping_sub(self.rules.as_ptr() as usize);
+        let cached = Some(offset / size)
+            .filter(|&i| offset % size == 0 && self.rules.get(i).is_some_and(|x| std::ptr::eq(x, r)))
+            .and_then(|i| self.cites.get(i))
             .map(|c| c.get_or_init(|| self.build_rule_ref(r, as_of)));
         match cached {
             Some(c) => {
@@ -2022,10 +2034,10 @@ impl Engine {
             let given = q
                 .approvals
                 .iter()
-                .any(|a| self.register.same_decider(a, named))
+                .any(|a| self.same_decider(a, named))
                 || covering
                     .iter()
-                    .any(|c| c.granted && self.register.same_decider(&c.authority, named));
+                    .any(|c| c.granted && self.same_decider(&c.authority, named));
             if given && !effective.contains(named) {
                 effective.push(named.clone());
             }
@@ -2094,7 +2106,7 @@ impl Engine {
                 {
                     if let Some(a) = &r.approval {
                         let need = ApprovalNeed {
-                            party: a.party(),
+                            party: self.authority_party(a),
                             authority: a.clone(),
                             authority_name: self.authority_name(a).to_string(),
                         };
@@ -2124,6 +2136,26 @@ impl Engine {
             reported: Vec::new(),
             if_disputed: None,
         })
+    }
+
+    /// [`Register::same_decider`], with the roots derived once.
+    fn same_decider(&self, by: &AuthorityId, named: &AuthorityId) -> bool {
+        if by == named {
+            return true;
+        }
+        let roots = &self.prepared().roots;
+        match (roots.get(by), roots.get(named)) {
+            (Some((a, _)), Some((b, _))) => a == b,
+            _ => self.register.same_decider(by, named),
+        }
+    }
+
+    /// The party of authority `a` (shared when the register holds it).
+    fn authority_party(&self, a: &AuthorityId) -> PartyId {
+        match self.prepared().roots.get(a) {
+            Some((_, p)) => p.clone(),
+            None => a.party(),
+        }
     }
 
     /// "Party / authority" (the id if the register lacks it), shared.
@@ -2620,11 +2652,11 @@ impl Engine {
                 let grant = c
                     .covering
                     .iter()
-                    .find(|g| g.granted && self.register.same_decider(&g.authority, named));
+                    .find(|g| g.granted && self.same_decider(&g.authority, named));
                 let asked = q
                     .approvals
                     .iter()
-                    .any(|a| self.register.same_decider(a, named));
+                    .any(|a| self.same_decider(a, named));
                 if let Some(g) = grant.filter(|_| !asked) {
                     pd.outcome = Outcome::Permit;
                     pd.reason = format!(
@@ -2688,14 +2720,14 @@ impl Engine {
             .copied()
             .filter(|x| {
                 !x.granted
-                    && x.authority.party() == link.party
+                    && self.authority_party(&x.authority) == link.party
                     && x.rule
                         .as_ref()
                         .is_none_or(|id| fired.iter().any(|r| &r.id == id))
                     && !q
                         .approvals
                         .iter()
-                        .any(|a| self.register.same_decider(a, &x.authority))
+                        .any(|a| self.same_decider(a, &x.authority))
             })
             .collect();
         let refusal_refs = |pd: &mut PartyDecision| {
@@ -2788,8 +2820,8 @@ impl Engine {
                 g.granted
                     && approved.iter().any(|r| {
                         r.approval.as_ref().is_some_and(|n| {
-                            self.register.same_decider(&g.authority, n)
-                                && !q.approvals.iter().any(|a| self.register.same_decider(a, n))
+                            self.same_decider(&g.authority, n)
+                                && !q.approvals.iter().any(|a| self.same_decider(a, n))
                         })
                     })
             })

@@ -702,7 +702,7 @@ impl<'a> FastRequest<'a> {
             } else {
                 approvals
                     .iter()
-                    .map(|a| Val::Str(Arc::from(a.as_str())))
+                    .map(|a| Val::Str(a.shared().clone()))
                     .collect()
             }),
         );
