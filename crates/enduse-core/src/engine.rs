@@ -6,7 +6,7 @@ use crate::date::DateSpec;
 use crate::decision::{
     ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
 };
-use crate::decision::{CitationKind, DisputedOutcome};
+use crate::decision::{Citation, CitationKind, DisputedOutcome};
 use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, TransferId};
 use crate::problem::{Origin, Problem};
 use crate::query::{suggest, Action, ItemRef, Query, RequestError};
@@ -191,6 +191,9 @@ struct Prepared {
     authorities: FxMap<AuthorityId, Arc<str>>,
     /// Per model (by `model_ix`), its category and the broader ones.
     categories: Vec<Vec<CategoryId>>,
+    /// Per model (by `model_ix`), what each of its dependencies provides,
+    /// shared by the provider roles of every decision.
+    provides: Vec<Vec<Arc<str>>>,
     /// Per lot, its transfers in date order as the chain walk reads them
     /// (no map look-up per transfer on every decision).
     hops: FxMap<LotId, Vec<Hop>>,
@@ -286,6 +289,16 @@ impl Prepared {
                 .models
                 .values()
                 .map(|m| reg.category_chain(&m.category))
+                .collect(),
+            provides: reg
+                .models
+                .values()
+                .map(|m| {
+                    m.dependencies
+                        .iter()
+                        .map(|d| Arc::from(d.what.as_str()))
+                        .collect()
+                })
                 .collect(),
         }
     }
@@ -1181,7 +1194,13 @@ impl Engine {
                         v.push(r);
                     }
                 }
-                None => links.push((p.clone(), vec![r])),
+                None => {
+                    // Room for a second role (a company's home state is
+                    // often its origin too) without growing.
+                    let mut roles = Vec::with_capacity(2);
+                    roles.push(r);
+                    links.push((p.clone(), roles));
+                }
             }
         }
         let mut add = |p: &PartyId, r: Role| add_to(&mut links, actor, p, r);
@@ -1215,14 +1234,19 @@ impl Engine {
                 holder = &t.from;
             }
         }
-        for d in model.dependencies.iter().filter(|d| d.in_force(as_of)) {
-            add(
-                &d.provider,
-                Role::Provider {
-                    kind: d.kind,
-                    what: d.what.clone(),
-                },
-            );
+        let provides = self
+            .model_ix
+            .get(&model.id)
+            .and_then(|&m| prepared.provides.get(m as usize));
+        for (j, d) in model.dependencies.iter().enumerate() {
+            if !d.in_force(as_of) {
+                continue;
+            }
+            let what = provides
+                .and_then(|w| w.get(j))
+                .cloned()
+                .unwrap_or_else(|| Arc::from(d.what.as_str()));
+            add(&d.provider, Role::Provider { kind: d.kind, what });
         }
         if !self.register.treaties.is_empty() {
             let cats = self.category_chain(model);
@@ -1425,7 +1449,9 @@ impl Engine {
         let size = std::mem::size_of::<Rule>().max(1);
         let offset = (r as *const Rule as usize).wrapping_sub(self.rules.as_ptr() as usize);
         let cached = Some(offset / size)
-            .filter(|&i| offset % size == 0 && self.rules.get(i).is_some_and(|x| std::ptr::eq(x, r)))
+            .filter(|&i| {
+                offset % size == 0 && self.rules.get(i).is_some_and(|x| std::ptr::eq(x, r))
+            })
             .and_then(|i| self.cites.get(i))
             .map(|c| c.get_or_init(|| self.build_rule_ref(r, as_of)));
         match cached {
@@ -1444,31 +1470,34 @@ impl Engine {
             .iter()
             .map(|s| self.source_ref(s, r.recorded_at))
             .collect();
-        RuleRef {
-            id: r.id.clone(),
-            kind: CitationKind::Rule,
-            status: r.status,
-            source: self.source_ref(&r.source, r.recorded_at),
-            sources,
-            assurance: r.assured_by.as_ref().map(|a| {
-                Arc::from(format!(
-                    "an assurance given by {} to {}",
-                    self.register.party_name(a),
-                    self.register.party_name(&r.owner)
-                ))
-            }),
-            party: r.owner.clone(),
-            effect: r.effect,
-            summary: Arc::from(r.summary.as_str()),
-            approval: r.approval.clone(),
-            valid_from: r.valid_from,
-            valid_to: r.valid_to,
-            recorded_at: r.recorded_at,
-            date_uncertain: r.uncertain_on(as_of),
-            quote: Arc::from(r.quote.as_str()),
-            assumption: r.assumption.as_deref().map(Arc::from),
-            supersedes: r.supersedes.clone(),
-        }
+        let date_uncertain = r.uncertain_on(as_of);
+        RuleRef::new(
+            Citation {
+                id: r.id.clone(),
+                kind: CitationKind::Rule,
+                status: r.status,
+                source: self.source_ref(&r.source, r.recorded_at),
+                sources,
+                assurance: r.assured_by.as_ref().map(|a| {
+                    Arc::from(format!(
+                        "an assurance given by {} to {}",
+                        self.register.party_name(a),
+                        self.register.party_name(&r.owner)
+                    ))
+                }),
+                party: r.owner.clone(),
+                effect: r.effect,
+                summary: Arc::from(r.summary.as_str()),
+                approval: r.approval.clone(),
+                valid_from: r.valid_from,
+                valid_to: r.valid_to,
+                recorded_at: r.recorded_at,
+                quote: Arc::from(r.quote.as_str()),
+                assumption: r.assumption.as_deref().map(Arc::from),
+                supersedes: r.supersedes.clone(),
+            },
+            date_uncertain,
+        )
     }
 
     /// The day a consent decision counts as public.
@@ -1493,37 +1522,41 @@ impl Engine {
             .map(|s| self.source_ref(s, public))
             .collect();
         let from = c.scope.from.or(c.decided).unwrap_or(DateSpec::day(public));
-        RuleRef {
-            id: RuleId::new(c.id.clone()),
-            kind: CitationKind::Consent,
-            status: c.status,
-            source: sources
-                .first()
-                .cloned()
-                .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
-            sources,
-            assurance: None,
-            party: c.authority.party(),
-            effect: if c.granted {
-                RuleEffect::Permit
-            } else {
-                RuleEffect::Forbid
+        let date_uncertain =
+            from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of));
+        RuleRef::new(
+            Citation {
+                id: RuleId::new(c.id.clone()),
+                kind: CitationKind::Consent,
+                status: c.status,
+                source: sources
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+                sources,
+                assurance: None,
+                party: c.authority.party(),
+                effect: if c.granted {
+                    RuleEffect::Permit
+                } else {
+                    RuleEffect::Forbid
+                },
+                summary: Arc::from(c.summary.as_str()),
+                approval: Some(c.authority.clone()),
+                valid_from: from,
+                valid_to: c.scope.to,
+                recorded_at: public,
+                quote: c
+                    .quote
+                    .as_deref()
+                    .map(Arc::from)
+                    .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
+                    .unwrap_or_else(|| Arc::from("")),
+                assumption: None,
+                supersedes: None,
             },
-            summary: Arc::from(c.summary.as_str()),
-            approval: Some(c.authority.clone()),
-            valid_from: from,
-            valid_to: c.scope.to,
-            recorded_at: public,
-            date_uncertain: from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of)),
-            quote: c
-                .quote
-                .as_deref()
-                .map(Arc::from)
-                .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
-                .unwrap_or_else(|| Arc::from("")),
-            assumption: None,
-            supersedes: None,
-        }
+            date_uncertain,
+        )
     }
 
     fn default_ref(&self, d: &PartyDefault, as_of: NaiveDate) -> RuleRef {
@@ -1533,38 +1566,41 @@ impl Engine {
             .iter()
             .map(|s| self.source_ref(s, public))
             .collect();
-        RuleRef {
-            id: RuleId::new(d.id.clone()),
-            kind: CitationKind::Default,
-            status: d.status,
-            source: sources
-                .first()
-                .cloned()
-                .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
-            sources,
-            assurance: None,
-            party: d.party.clone(),
-            effect: match d.effect {
-                DefaultEffect::Permit => RuleEffect::Permit,
-                DefaultEffect::Forbid => RuleEffect::Forbid,
-                DefaultEffect::NeedsApproval => RuleEffect::RequiresApproval,
+        let date_uncertain =
+            d.valid_from.straddles(as_of) || d.valid_to.is_some_and(|t| t.straddles(as_of));
+        RuleRef::new(
+            Citation {
+                id: RuleId::new(d.id.clone()),
+                kind: CitationKind::Default,
+                status: d.status,
+                source: sources
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+                sources,
+                assurance: None,
+                party: d.party.clone(),
+                effect: match d.effect {
+                    DefaultEffect::Permit => RuleEffect::Permit,
+                    DefaultEffect::Forbid => RuleEffect::Forbid,
+                    DefaultEffect::NeedsApproval => RuleEffect::RequiresApproval,
+                },
+                summary: Arc::from(d.summary.as_str()),
+                approval: d.authority.clone(),
+                valid_from: d.valid_from,
+                valid_to: d.valid_to,
+                recorded_at: public,
+                quote: d
+                    .quote
+                    .as_deref()
+                    .map(Arc::from)
+                    .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
+                    .unwrap_or_else(|| Arc::from("")),
+                assumption: None,
+                supersedes: None,
             },
-            summary: Arc::from(d.summary.as_str()),
-            approval: d.authority.clone(),
-            valid_from: d.valid_from,
-            valid_to: d.valid_to,
-            recorded_at: public,
-            date_uncertain: d.valid_from.straddles(as_of)
-                || d.valid_to.is_some_and(|t| t.straddles(as_of)),
-            quote: d
-                .quote
-                .as_deref()
-                .map(Arc::from)
-                .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
-                .unwrap_or_else(|| Arc::from("")),
-            assumption: None,
-            supersedes: None,
-        }
+            date_uncertain,
+        )
     }
 
     /// Whether consent decision `c` covers the request `q`: its scope
@@ -2031,10 +2067,7 @@ impl Engine {
             let Some(named) = r.approval.as_ref() else {
                 continue;
             };
-            let given = q
-                .approvals
-                .iter()
-                .any(|a| self.same_decider(a, named))
+            let given = q.approvals.iter().any(|a| self.same_decider(a, named))
                 || covering
                     .iter()
                     .any(|c| c.granted && self.same_decider(&c.authority, named));
@@ -2653,10 +2686,7 @@ impl Engine {
                     .covering
                     .iter()
                     .find(|g| g.granted && self.same_decider(&g.authority, named));
-                let asked = q
-                    .approvals
-                    .iter()
-                    .any(|a| self.same_decider(a, named));
+                let asked = q.approvals.iter().any(|a| self.same_decider(a, named));
                 if let Some(g) = grant.filter(|_| !asked) {
                     pd.outcome = Outcome::Permit;
                     pd.reason = format!(
