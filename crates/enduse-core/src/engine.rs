@@ -185,8 +185,8 @@ pub struct Engine {
 /// (immutable) register: a decision then copies pointers instead of
 /// building strings, and looks up instead of scanning.
 struct Prepared {
-    /// Party names, shared by every chain link and party decision.
-    names: FxMap<PartyId, Arc<str>>,
+    /// Per party, what a decision reads of it: one probe per party.
+    parties: FxMap<PartyId, PartyPrep>,
     /// "Party / authority", for approvals and reasons.
     authorities: FxMap<AuthorityId, Arc<str>>,
     /// Per model (by `model_ix`), its category and the broader ones.
@@ -197,14 +197,43 @@ struct Prepared {
     /// Per lot, its transfers in date order as the chain walk reads them
     /// (no map look-up per transfer on every decision).
     hops: FxMap<LotId, Vec<Hop>>,
-    /// The companies, with their home state where known.
-    companies: FxMap<PartyId, Option<PartyId>>,
     /// Every authority id of the register (a query's approvals are checked
     /// on every decision).
     authority_ids: FxMap<AuthorityId, ()>,
     /// Per authority of the register, the one at the top of its chain of
     /// `acts_for` and its party (any other authority is its own root).
     roots: FxMap<AuthorityId, (AuthorityId, PartyId)>,
+}
+
+/// What a decision reads of a party.
+struct PartyPrep {
+    /// Its name, shared by every chain link and party decision.
+    name: Arc<str>,
+    /// For a company, its home state where known.
+    company: Option<Option<PartyId>>,
+    /// Its superseded rules, by the successor's public day (see
+    /// [`Engine::revived`]), with the dates the test reads.
+    revivals: Vec<Revival>,
+}
+
+/// A superseded rule and the dates that tell whether it is revived.
+struct Revival {
+    old: u32,
+    /// The successor's public day.
+    public: NaiveDate,
+    /// The superseded rule's public day, start and end (as in force).
+    old_known: NaiveDate,
+    old_start: NaiveDate,
+    old_end: Option<NaiveDate>,
+}
+
+impl Revival {
+    /// [`Engine::revived`]'s test (the successor not yet public is the
+    /// caller's cut on `public`).
+    fn revives(&self, as_of: NaiveDate, known_at: NaiveDate) -> bool {
+        let in_force = self.old_start <= as_of && self.old_end.is_none_or(|e| as_of < e);
+        self.public > known_at && self.old_known <= known_at && self.old_start <= as_of && !in_force
+    }
 }
 
 /// A transfer as the chain walk reads it.
@@ -220,7 +249,12 @@ struct Hop {
 }
 
 impl Prepared {
-    fn new(reg: &Register, transfers_of_lot: &FxMap<LotId, Vec<TransferId>>) -> Self {
+    fn new(
+        reg: &Register,
+        transfers_of_lot: &FxMap<LotId, Vec<TransferId>>,
+        superseded: &FxMap<PartyId, Vec<(u32, u32, NaiveDate)>>,
+        rules: &[Rule],
+    ) -> Self {
         let conditioned: FxMap<TransferId, ()> = reg
             .defaults
             .iter()
@@ -245,13 +279,38 @@ impl Prepared {
                 (lot.clone(), hops)
             })
             .collect();
+        let revivals = |p: &PartyId| -> Vec<Revival> {
+            superseded
+                .get(p)
+                .into_iter()
+                .flatten()
+                .filter_map(|&(old, new, public)| {
+                    let (o, n) = (rules.get(old as usize)?, rules.get(new as usize)?);
+                    Some(Revival {
+                        old,
+                        // The successor's own public day, as `known_on` reads it.
+                        public: n.recorded_at.max(public),
+                        old_known: o.recorded_at,
+                        old_start: o.effective_start(),
+                        old_end: o.effective_end(),
+                    })
+                })
+                .collect()
+        };
         Self {
             hops,
-            companies: reg
+            parties: reg
                 .parties
-                .values()
-                .filter(|p| p.kind == crate::register::PartyKind::Company)
-                .map(|p| (p.id.clone(), p.country.clone()))
+                .iter()
+                .map(|(id, p)| {
+                    let prep = PartyPrep {
+                        name: Arc::from(p.name.as_str()),
+                        company: (p.kind == crate::register::PartyKind::Company)
+                            .then(|| p.country.clone()),
+                        revivals: revivals(id),
+                    };
+                    (id.clone(), prep)
+                })
                 .collect(),
             authority_ids: reg
                 .parties
@@ -265,11 +324,6 @@ impl Prepared {
                 .flat_map(|a| [Some(&a.id), a.acts_for.as_ref()])
                 .flatten()
                 .map(|a| (a.clone(), (reg.authority_root(a), a.party())))
-                .collect(),
-            names: reg
-                .parties
-                .iter()
-                .map(|(id, p)| (id.clone(), Arc::from(p.name.as_str())))
                 .collect(),
             authorities: reg
                 .parties
@@ -322,7 +376,9 @@ type Picked = SmallVec<[u32; 16]>;
 /// the party's selection: its rules on record, in force, of uncertain
 /// dates, and in scope at any time.
 struct PartyIndex<'e> {
-    found: SmallVec<[&'e KeyBuckets; 8]>,
+    found: SmallVec<[&'e KeyBuckets; 4]>,
+    /// The party's prepared data, when the caller has it at hand.
+    prep: Option<&'e PartyPrep>,
 }
 
 impl<'e> PartyIndex<'e> {
@@ -816,8 +872,14 @@ impl Engine {
     }
 
     fn prepared(&self) -> &Prepared {
-        self.prepared
-            .get_or_init(|| Prepared::new(&self.register, &self.transfers_of_lot))
+        self.prepared.get_or_init(|| {
+            Prepared::new(
+                &self.register,
+                &self.transfers_of_lot,
+                &self.superseded,
+                &self.rules,
+            )
+        })
     }
 
     /// The category of `model` and the broader ones, narrowest first.
@@ -834,8 +896,8 @@ impl Engine {
 
     /// The human name of a party (its code if unknown), shared.
     fn party_name(&self, id: &PartyId) -> Arc<str> {
-        match self.prepared().names.get(id) {
-            Some(n) => n.clone(),
+        match self.prepared().parties.get(id) {
+            Some(p) => p.name.clone(),
             None => Arc::from(id.as_str()),
         }
     }
@@ -1276,7 +1338,7 @@ impl Engine {
         }
         // A company acts under its home state's export control: a company in
         // the chain (or acting) brings its home state in.
-        let home = |p: &PartyId| prepared.companies.get(p);
+        let home = |p: &PartyId| prepared.parties.get(p).and_then(|x| x.company.as_ref());
         // In id order, then the actor, as they have always been taken.
         let mut companies: SmallVec<[(&PartyId, Option<&PartyId>); 4]> = links
             .iter()
@@ -1331,6 +1393,7 @@ impl Engine {
                 Some(b) => keys.iter().filter_map(|k| b.get(k)).collect(),
                 None => SmallVec::new(),
             },
+            prep: None,
         }
     }
 
@@ -1759,7 +1822,7 @@ impl Engine {
     pub fn decide(&self, q: &Query) -> Result<Decision, RequestError> {
         // The same parties as the register's, hashed instead of compared
         // along a tree.
-        let known = &self.prepared().names;
+        let known = &self.prepared().parties;
         if !known.contains_key(&q.actor) {
             return Err(RequestError::UnknownParty {
                 id: q.actor.to_string(),
@@ -1965,12 +2028,22 @@ impl Engine {
         let keys = self.res_keys(model, &q.item);
         // Each link with its index entries, found once for its count on
         // record and its selection.
+        let prepared = self.prepared();
         let mut chain: SmallVec<[(ChainLink, PartyIndex<'_>); 6]> = self
             .walk(&q.actor, &q.item, model, q.as_of, q.known_at, use_disputed)
             .into_iter()
             .map(|(p, r)| {
-                let ix = self.party_index(&p, &keys);
-                (self.link(p, r, ix.count_all()), ix)
+                let mut ix = self.party_index(&p, &keys);
+                let prep = prepared.parties.get(&p);
+                ix.prep = prep;
+                let link = ChainLink {
+                    name: prep.map_or_else(|| Arc::from(p.as_str()), |x| x.name.clone()),
+                    binds: r.iter().any(Role::binds),
+                    party: p,
+                    roles: r,
+                    rules_on_record: ix.count_all(),
+                };
+                (link, ix)
             })
             .collect();
         let provided = self.provided_for(q);
@@ -2002,8 +2075,9 @@ impl Engine {
                 }
             }
         }
-        let own = self.party_index(&q.actor, &keys);
+        let mut own = self.party_index(&q.actor, &keys);
         if own.any_in_force(q.action, q.as_of) {
+            own.prep = prepared.parties.get(&q.actor);
             let link = ChainLink {
                 party: q.actor.clone(),
                 name: self.party_name(&q.actor),
@@ -2211,7 +2285,17 @@ impl Engine {
         use_disputed: bool,
     ) -> Picked {
         let mut in_force = index.in_force(q.action, q.as_of);
-        let revived = self.revived(&link.party, q.as_of, q.known_at);
+        let revived: SmallVec<[u32; 4]> = match index.prep {
+            Some(p) => {
+                let from = p.revivals.partition_point(|r| r.public <= q.known_at);
+                p.revivals[from..]
+                    .iter()
+                    .filter(|r| r.revives(q.as_of, q.known_at))
+                    .map(|r| r.old)
+                    .collect()
+            }
+            None => self.revived(&link.party, q.as_of, q.known_at).into(),
+        };
         if !revived.is_empty() {
             let scoped = index.gather([q.action.index(), ANY_ACTION], |b| &b.all);
             for i in revived.into_iter().filter(|i| scoped.contains(i)) {
