@@ -365,8 +365,42 @@ type Keys = SmallVec<[ResKey; 8]>;
 /// The parties of a chain with their roles, in the order found.
 type Links = SmallVec<[(PartyId, Vec<Role>); 6]>;
 
-/// The facts of the request context a query supplies.
-type Provided = SmallVec<[&'static str; 12]>;
+/// The facts of the request context a query supplies: a set of the
+/// context's keys (`fast::CONTEXT_KEYS`), one bit each.
+#[derive(Debug, Clone, Copy, Default)]
+struct Provided(u16);
+
+impl Provided {
+    fn add(&mut self, bits: u16) {
+        self.0 |= bits;
+    }
+
+    /// Whether the query supplies context key `key`.
+    fn contains(self, key: &str) -> bool {
+        self.0 & key_bit(key) != 0
+    }
+}
+
+/// The bit of a context key in [`Provided`] (none for a key the engine
+/// never fills).
+const fn key_bit(key: &str) -> u16 {
+    let keys = crate::fast::CONTEXT_KEYS;
+    let mut i = 0;
+    while i < keys.len() {
+        let (a, b) = (keys[i].as_bytes(), key.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return 1 << i;
+            }
+        }
+        i += 1;
+    }
+    0
+}
 
 /// Rule numbers of one party for one request (a handful).
 type Picked = SmallVec<[u32; 16]>;
@@ -509,7 +543,7 @@ struct PartyCtx<'a> {
     q: &'a Query,
     first: &'a Probe,
     second: Option<&'a Probe>,
-    provided: &'a [&'static str],
+    provided: Provided,
     /// Authorities whose approval counts as given.
     effective: &'a [AuthorityId],
     /// Recorded decisions of authorities that cover the request.
@@ -2128,7 +2162,7 @@ impl Engine {
         // One Cedar call for every binding party's rules; a second, with the
         // approvals in the context, only when an approval given (or a
         // recorded grant) lifts one.
-        let all: SmallVec<[u32; 32]> = selected
+        let all: Picked = selected
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
@@ -2163,7 +2197,7 @@ impl Engine {
             q,
             first: &first,
             second: second.as_ref(),
-            provided: &provided,
+            provided,
             effective: &effective,
             covering: &covering,
             use_disputed,
@@ -2286,6 +2320,9 @@ impl Engine {
     ) -> Picked {
         let mut in_force = index.in_force(q.action, q.as_of);
         let revived: SmallVec<[u32; 4]> = match index.prep {
+            // Most requests are asked as the record stands: every successor
+            // public by then, nothing to search.
+            Some(p) if p.revivals.last().is_none_or(|r| r.public <= q.known_at) => SmallVec::new(),
             Some(p) => {
                 let from = p.revivals.partition_point(|r| r.public <= q.known_at);
                 p.revivals[from..]
@@ -2371,35 +2408,34 @@ impl Engine {
 
     /// The facts of the request context that `q` supplies.
     fn provided_for(&self, q: &Query) -> Provided {
-        // Room for every fact, on the stack.
-        let mut p = Provided::new();
-        p.push("approvals");
+        let mut p = Provided::default();
+        p.add(const { key_bit("approvals") });
         if q.place.is_some() {
-            p.push("place");
+            p.add(const { key_bit("place") });
         }
         if q.recipient.is_some() {
-            p.extend(["recipient", "recipient_in_conflict"]);
+            p.add(const { key_bit("recipient") | key_bit("recipient_in_conflict") });
         }
         if q.target_class.is_some() {
-            p.push("target_class");
+            p.add(const { key_bit("target_class") });
             if !self.register.targets.is_empty() {
-                p.push("target");
+                p.add(const { key_bit("target") });
             }
         }
         if q.purpose.is_some() {
-            p.push("purpose");
+            p.add(const { key_bit("purpose") });
         }
         if q.destination.is_some() || q.recipient.is_some() {
-            p.extend(["destination", "destination_in_conflict"]);
+            p.add(const { key_bit("destination") | key_bit("destination_in_conflict") });
         }
         if q.areas.is_some() {
-            p.push("areas");
+            p.add(const { key_bit("areas") });
         }
         if q.controlled_by.is_some() {
-            p.push("controlled_by");
+            p.add(const { key_bit("controlled_by") });
         }
         if q.border_distance_km.is_some() {
-            p.push("border_distance_km");
+            p.add(const { key_bit("border_distance_km") });
         }
         p
     }
@@ -2451,7 +2487,7 @@ impl Engine {
             self.rules[i as usize]
                 .reads
                 .iter()
-                .any(|a| !provided.contains(&a.as_str()))
+                .any(|a| !provided.contains(a))
         };
         match &rq {
             Some(rq) => {
@@ -2885,7 +2921,7 @@ impl Engine {
         let missing_of = |r: &Rule| -> Vec<String> {
             r.reads
                 .iter()
-                .filter(|a| !provided.contains(&a.as_str()))
+                .filter(|a| !provided.contains(a))
                 .map(|a| missing_fact(a))
                 .collect()
         };
@@ -3456,4 +3492,26 @@ fn lot_entity(reg: &Register, lot: &LotId) -> Result<Entity, String> {
     );
     let parents = HashSet::from([uid("Model", m.id.as_str())?]);
     Entity::new(uid("Lot", l.id.as_str())?, attrs, parents).map_err(|x| x.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_bit, Provided};
+    use crate::fast::CONTEXT_KEYS;
+
+    #[test]
+    fn every_context_key_has_its_own_bit() {
+        let mut seen = 0u16;
+        for k in CONTEXT_KEYS {
+            let b = key_bit(k);
+            assert_eq!(b.count_ones(), 1, "{k}");
+            assert_eq!(seen & b, 0, "{k} shares a bit");
+            seen |= b;
+        }
+        assert_eq!(key_bit("no_such_fact"), 0);
+        let mut p = Provided::default();
+        p.add(key_bit("place") | key_bit("border_distance_km"));
+        assert!(p.contains("place") && p.contains("border_distance_km"));
+        assert!(!p.contains("recipient") && !p.contains("no_such_fact"));
+    }
 }
