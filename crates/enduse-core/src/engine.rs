@@ -1554,9 +1554,7 @@ impl Engine {
         let size = std::mem::size_of::<Rule>().max(1);
         let offset = (r as *const Rule as usize).wrapping_sub(self.rules.as_ptr() as usize);
         let cached = Some(offset / size)
-            .filter(|&i| {
-                offset % size == 0 && self.rules.get(i).is_some_and(|x| std::ptr::eq(x, r))
-            })
+            .filter(|&i| self.rules.get(i).is_some_and(|x| std::ptr::eq(x, r)))
             .and_then(|i| self.cites.get(i))
             .map(|c| c.get_or_init(|| self.build_rule_ref(r, as_of)));
         match cached {

@@ -546,7 +546,11 @@ when { context.approvals.contains("US:SecDef") && decimal("1.5").lessThan(decima
     // (its first answer kept); then the lifted restriction.
     assert_eq!(
         cited(&d),
-        ["us-approved-permit", "us-bryansk-permit", "us-bryansk-review"],
+        [
+            "us-approved-permit",
+            "us-bryansk-permit",
+            "us-bryansk-review"
+        ],
         "{d:#?}"
     );
 }
