@@ -927,8 +927,11 @@ fn main() {
     // ENDUSE_PROFILE_FLOOR=N the same for bare Cedar's 3-policy floor (for
     // instruction counts under callgrind: run with N and with 0, subtract).
     let env_n = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    // ENDUSE_PROFILE_CASE names another case (needs_approval, approved,
+    // permit) for both.
+    let case = std::env::var("ENDUSE_PROFILE_CASE").unwrap_or_else(|_| "forbid".into());
     if let Some(n) = env_n("ENDUSE_PROFILE") {
-        let q = &FIX.cases[case_ix("forbid")].query;
+        let q = &FIX.cases[case_ix(&case)].query;
         let t = std::time::Instant::now();
         for _ in 0..n {
             black_box(FIX.engine.decide(black_box(q)).unwrap());
@@ -937,7 +940,7 @@ fn main() {
         return;
     }
     if let Some(n) = env_n("ENDUSE_PROFILE_FLOOR") {
-        let i = case_ix("forbid");
+        let i = case_ix(&case);
         let t = std::time::Instant::now();
         for _ in 0..n {
             black_box(FIX.authorizer.is_authorized(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// `Option<String>` and `Vec<T>` would be (the JSON of a decision does not
 /// change), while a decision clones pointers instead of strings.
 mod shared {
-    use super::{Arc, Serialize, Serializer};
+    use super::{Arc, Serializer};
 
     pub(super) fn text<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(v)
@@ -25,10 +25,6 @@ mod shared {
             Some(x) => s.serialize_some(&**x),
             None => s.serialize_none(),
         }
-    }
-
-    pub(super) fn list<T: Serialize, S: Serializer>(v: &Arc<[T]>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter())
     }
 }
 
@@ -102,7 +98,8 @@ pub enum Role {
         /// Kind of dependency.
         kind: DependencyKind,
         /// What it provides.
-        what: String,
+        #[serde(serialize_with = "shared::text")]
+        what: Arc<str>,
     },
     /// A treaty that binds the actor on the date and prohibits the item's category.
     Treaty,
@@ -237,9 +234,68 @@ pub enum CitationKind {
     Consent,
 }
 
-/// A rule as cited in a decision.
-#[derive(Debug, Clone, Serialize)]
+/// A rule as cited in a decision: its citation (shared: a decision copies
+/// one pointer per rule it cites) and whether its status on the as-of day
+/// depends on an imprecise date. The citation's fields are read through
+/// `Deref`; it serialises as one flat object, as it always has.
+#[derive(Debug, Clone)]
 pub struct RuleRef {
+    cite: Arc<Citation>,
+    /// Whether the rule's status on the as-of day depends on an imprecise date.
+    pub date_uncertain: bool,
+}
+
+impl RuleRef {
+    /// A citation, with `date_uncertain` for the day asked about.
+    pub fn new(cite: Citation, date_uncertain: bool) -> Self {
+        Self {
+            cite: Arc::new(cite),
+            date_uncertain,
+        }
+    }
+
+    /// The citation.
+    pub fn citation(&self) -> &Citation {
+        &self.cite
+    }
+}
+
+impl std::ops::Deref for RuleRef {
+    type Target = Citation;
+    fn deref(&self) -> &Citation {
+        &self.cite
+    }
+}
+
+impl Serialize for RuleRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let c = &*self.cite;
+        let mut st = s.serialize_struct("RuleRef", 17)?;
+        st.serialize_field("id", &c.id)?;
+        st.serialize_field("kind", &c.kind)?;
+        st.serialize_field("status", &c.status)?;
+        st.serialize_field("sources", &*c.sources)?;
+        st.serialize_field("assurance", &c.assurance.as_deref())?;
+        st.serialize_field("party", &c.party)?;
+        st.serialize_field("effect", &c.effect)?;
+        st.serialize_field("summary", &*c.summary)?;
+        st.serialize_field("approval", &c.approval)?;
+        st.serialize_field("valid_from", &c.valid_from)?;
+        st.serialize_field("valid_to", &c.valid_to)?;
+        st.serialize_field("recorded_at", &c.recorded_at)?;
+        st.serialize_field("date_uncertain", &self.date_uncertain)?;
+        st.serialize_field("source", &c.source)?;
+        st.serialize_field("quote", &*c.quote)?;
+        st.serialize_field("assumption", &c.assumption.as_deref())?;
+        st.serialize_field("supersedes", &c.supersedes)?;
+        st.end()
+    }
+}
+
+/// What a decision cites of a rule (a default, a consent decision).
+#[derive(Debug, Clone)]
+pub struct Citation {
     /// Rule id (or the default's, or the consent decision's).
     pub id: RuleId,
     /// A rule, a default or a consent decision.
@@ -247,17 +303,14 @@ pub struct RuleRef {
     /// How well established the fact is.
     pub status: crate::vocab::Status,
     /// Every source, the first being `source`.
-    #[serde(serialize_with = "shared::list")]
     pub sources: Arc<[SourceRef]>,
     /// For an assurance: who gave it to whom.
-    #[serde(serialize_with = "shared::opt_text")]
     pub assurance: Option<Arc<str>>,
     /// Its party.
     pub party: PartyId,
     /// Permit, forbid or requires approval.
     pub effect: RuleEffect,
     /// Plain statement.
-    #[serde(serialize_with = "shared::text")]
     pub summary: Arc<str>,
     /// The authority that can lift it.
     pub approval: Option<AuthorityId>,
@@ -267,15 +320,11 @@ pub struct RuleRef {
     pub valid_to: Option<DateSpec>,
     /// Public since.
     pub recorded_at: NaiveDate,
-    /// Whether the rule's status on the as-of day depends on an imprecise date.
-    pub date_uncertain: bool,
     /// The source.
     pub source: SourceRef,
     /// Short quote.
-    #[serde(serialize_with = "shared::text")]
     pub quote: Arc<str>,
     /// Assumed number or reading, where the source is vague.
-    #[serde(serialize_with = "shared::opt_text")]
     pub assumption: Option<Arc<str>>,
     /// The rule it replaced.
     pub supersedes: Option<RuleId>,

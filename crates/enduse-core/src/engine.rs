@@ -6,7 +6,7 @@ use crate::date::DateSpec;
 use crate::decision::{
     ApprovalNeed, ChainLink, Decision, Outcome, PartyDecision, Role, RuleRef, SourceRef,
 };
-use crate::decision::{CitationKind, DisputedOutcome};
+use crate::decision::{Citation, CitationKind, DisputedOutcome};
 use crate::ids::{AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, TransferId};
 use crate::problem::{Origin, Problem};
 use crate::query::{suggest, Action, ItemRef, Query, RequestError};
@@ -185,25 +185,152 @@ pub struct Engine {
 /// (immutable) register: a decision then copies pointers instead of
 /// building strings, and looks up instead of scanning.
 struct Prepared {
-    /// Party names, shared by every chain link and party decision.
-    names: FxMap<PartyId, Arc<str>>,
+    /// Per party, what a decision reads of it: one probe per party.
+    parties: FxMap<PartyId, PartyPrep>,
     /// "Party / authority", for approvals and reasons.
     authorities: FxMap<AuthorityId, Arc<str>>,
-    /// Transfers a declared default attaches to (their supplier attached
-    /// conditions even without rules named on the transfer).
-    conditioned: FxMap<TransferId, ()>,
     /// Per model (by `model_ix`), its category and the broader ones.
     categories: Vec<Vec<CategoryId>>,
+    /// Per model (by `model_ix`), what each of its dependencies provides,
+    /// shared by the provider roles of every decision.
+    provides: Vec<Vec<Arc<str>>>,
+    /// Per lot, its transfers in date order as the chain walk reads them
+    /// (no map look-up per transfer on every decision).
+    hops: FxMap<LotId, Vec<Hop>>,
+    /// Every authority id of the register (a query's approvals are checked
+    /// on every decision).
+    authority_ids: FxMap<AuthorityId, ()>,
+    /// Per authority of the register, the number of the one at the top of
+    /// its chain of `acts_for` (equal numbers, equal roots), and its party.
+    roots: FxMap<AuthorityId, (u32, PartyId)>,
+}
+
+/// What a decision reads of a party.
+struct PartyPrep {
+    /// Its name, shared by every chain link and party decision.
+    name: Arc<str>,
+    /// For a company, its home state where known.
+    company: Option<Option<PartyId>>,
+    /// Its superseded rules, by the successor's public day (see
+    /// [`Engine::revived`]), with the dates the test reads.
+    revivals: Vec<Revival>,
+}
+
+/// A superseded rule and the dates that tell whether it is revived.
+struct Revival {
+    old: u32,
+    /// The successor's public day.
+    public: NaiveDate,
+    /// The superseded rule's public day, start and end (as in force).
+    old_known: NaiveDate,
+    old_start: NaiveDate,
+    old_end: Option<NaiveDate>,
+}
+
+impl Revival {
+    /// [`Engine::revived`]'s test (the successor not yet public is the
+    /// caller's cut on `public`).
+    fn revives(&self, as_of: NaiveDate, known_at: NaiveDate) -> bool {
+        let in_force = self.old_start <= as_of && self.old_end.is_none_or(|e| as_of < e);
+        self.public > known_at && self.old_known <= known_at && self.old_start <= as_of && !in_force
+    }
+}
+
+/// A transfer as the chain walk reads it.
+struct Hop {
+    id: TransferId,
+    from: PartyId,
+    to: PartyId,
+    status: Status,
+    first: Option<NaiveDate>,
+    /// The sender attached conditions (rules named on the transfer, or a
+    /// declared default attached to it).
+    attached: bool,
 }
 
 impl Prepared {
-    fn new(reg: &Register) -> Self {
+    fn new(
+        reg: &Register,
+        transfers_of_lot: &FxMap<LotId, Vec<TransferId>>,
+        superseded: &FxMap<PartyId, Vec<(u32, u32, NaiveDate)>>,
+        rules: &[Rule],
+    ) -> Self {
+        let conditioned: FxMap<TransferId, ()> = reg
+            .defaults
+            .iter()
+            .flat_map(|d| d.transfers.iter())
+            .map(|t| (t.clone(), ()))
+            .collect();
+        let hops = transfers_of_lot
+            .iter()
+            .map(|(lot, ts)| {
+                let hops = ts
+                    .iter()
+                    .filter_map(|t| reg.transfers.get(t))
+                    .map(|t| Hop {
+                        id: t.id.clone(),
+                        from: t.from.clone(),
+                        to: t.to.clone(),
+                        status: t.status,
+                        first: t.first_date(),
+                        attached: !t.conditions.is_empty() || conditioned.contains_key(&t.id),
+                    })
+                    .collect();
+                (lot.clone(), hops)
+            })
+            .collect();
+        let revivals = |p: &PartyId| -> Vec<Revival> {
+            superseded
+                .get(p)
+                .into_iter()
+                .flatten()
+                .filter_map(|&(old, new, public)| {
+                    let (o, n) = (rules.get(old as usize)?, rules.get(new as usize)?);
+                    Some(Revival {
+                        old,
+                        // The successor's own public day, as `known_on` reads it.
+                        public: n.recorded_at.max(public),
+                        old_known: o.recorded_at,
+                        old_start: o.effective_start(),
+                        old_end: o.effective_end(),
+                    })
+                })
+                .collect()
+        };
         Self {
-            names: reg
+            hops,
+            parties: reg
                 .parties
                 .iter()
-                .map(|(id, p)| (id.clone(), Arc::from(p.name.as_str())))
+                .map(|(id, p)| {
+                    let prep = PartyPrep {
+                        name: Arc::from(p.name.as_str()),
+                        company: (p.kind == crate::register::PartyKind::Company)
+                            .then(|| p.country.clone()),
+                        revivals: revivals(id),
+                    };
+                    (id.clone(), prep)
+                })
                 .collect(),
+            authority_ids: reg
+                .parties
+                .values()
+                .flat_map(|p| p.authorities.iter().map(|a| (a.id.clone(), ())))
+                .collect(),
+            roots: {
+                let mut numbers: FxMap<AuthorityId, u32> = FxMap::default();
+                reg.parties
+                    .values()
+                    .flat_map(|p| p.authorities.iter())
+                    .flat_map(|a| [Some(&a.id), a.acts_for.as_ref()])
+                    .flatten()
+                    .map(|a| {
+                        let next = numbers.len() as u32;
+                        let root = *numbers.entry(reg.authority_root(a)).or_insert(next);
+                        (a.clone(), (root, a.party()))
+                    })
+                    .collect()
+            },
             authorities: reg
                 .parties
                 .values()
@@ -218,16 +345,20 @@ impl Prepared {
                         })
                 })
                 .collect(),
-            conditioned: reg
-                .defaults
-                .iter()
-                .flat_map(|d| d.transfers.iter())
-                .map(|t| (t.clone(), ()))
-                .collect(),
             categories: reg
                 .models
                 .values()
                 .map(|m| reg.category_chain(&m.category))
+                .collect(),
+            provides: reg
+                .models
+                .values()
+                .map(|m| {
+                    m.dependencies
+                        .iter()
+                        .map(|d| Arc::from(d.what.as_str()))
+                        .collect()
+                })
                 .collect(),
         }
     }
@@ -236,6 +367,110 @@ impl Prepared {
 /// The resource keys of a request (any, the model, its few categories,
 /// the lot).
 type Keys = SmallVec<[ResKey; 8]>;
+
+/// The parties of a chain with their roles, in the order found.
+type Links = SmallVec<[(PartyId, Vec<Role>); 6]>;
+
+/// The facts of the request context a query supplies: a set of the
+/// context's keys (`fast::CONTEXT_KEYS`), one bit each.
+#[derive(Debug, Clone, Copy, Default)]
+struct Provided(u16);
+
+impl Provided {
+    fn add(&mut self, bits: u16) {
+        self.0 |= bits;
+    }
+
+    /// Whether the query supplies context key `key`.
+    fn contains(self, key: &str) -> bool {
+        self.0 & key_bit(key) != 0
+    }
+}
+
+/// The bit of a context key in [`Provided`] (none for a key the engine
+/// never fills).
+const fn key_bit(key: &str) -> u16 {
+    let keys = crate::fast::CONTEXT_KEYS;
+    let mut i = 0;
+    while i < keys.len() {
+        let (a, b) = (keys[i].as_bytes(), key.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return 1 << i;
+            }
+        }
+        i += 1;
+    }
+    0
+}
+
+/// Rule numbers of one party for one request (a handful).
+type Picked = SmallVec<[u32; 16]>;
+
+/// The index entries of one party for a request's resource keys, found
+/// once (one probe of the party, one per key) and read by every step of
+/// the party's selection: its rules on record, in force, of uncertain
+/// dates, and in scope at any time.
+struct PartyIndex<'e> {
+    found: SmallVec<[&'e KeyBuckets; 4]>,
+    /// The party's prepared data, when the caller has it at hand.
+    prep: Option<&'e PartyPrep>,
+}
+
+impl<'e> PartyIndex<'e> {
+    /// The members of the buckets of `actions`, picked by `f`, sorted and
+    /// without repeats.
+    fn gather(&self, actions: [u8; 2], f: impl Fn(&'e Bucket) -> &'e [u32]) -> Picked {
+        let mut out = Picked::new();
+        for b in &self.found {
+            for a in actions {
+                // A few members each: element by element beats a `memcpy`
+                // call per bucket.
+                out.extend(f(&b[slot(a)]).iter().copied());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Rules in force on `as_of` whose scope can match `action`.
+    fn in_force(&self, action: Action, as_of: NaiveDate) -> Picked {
+        self.gather([action.index(), ANY_ACTION], |b| b.in_force(as_of))
+    }
+
+    /// Whether any rule is in force on `as_of` for `action`.
+    fn any_in_force(&self, action: Action, as_of: NaiveDate) -> bool {
+        self.found.iter().any(|b| {
+            [action.index(), ANY_ACTION]
+                .iter()
+                .any(|&a| !b[slot(a)].in_force(as_of).is_empty())
+        })
+    }
+
+    /// How many rules can match, at any time and for any action.
+    fn count_all(&self) -> usize {
+        let mut found = self.found.iter().filter(|b| !b.all.is_empty());
+        match (found.next(), found.next()) {
+            (None, _) => 0,
+            (Some(one), None) => one.all.len(),
+            _ => {
+                let mut all: Vec<u32> = self
+                    .found
+                    .iter()
+                    .flat_map(|b| b.all.iter().copied())
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                all.len()
+            }
+        }
+    }
+}
 
 /// The rules of one party that fired (a handful).
 type Rules<'a> = SmallVec<[&'a Rule; 4]>;
@@ -316,7 +551,7 @@ struct PartyCtx<'a> {
     q: &'a Query,
     first: &'a Probe,
     second: Option<&'a Probe>,
-    provided: &'a [&'static str],
+    provided: Provided,
     /// Authorities whose approval counts as given.
     effective: &'a [AuthorityId],
     /// Recorded decisions of authorities that cover the request.
@@ -328,7 +563,7 @@ struct PartyCtx<'a> {
 #[derive(Default)]
 struct Probe {
     /// Satisfied rules (a handful: a list beats a hash set).
-    fired: Vec<u32>,
+    fired: Picked,
     errored: FxMap<u32, String>,
     /// Rules the fast evaluator could not take (outside its subset, or the
     /// request names an entity the register lacks).
@@ -679,7 +914,14 @@ impl Engine {
     }
 
     fn prepared(&self) -> &Prepared {
-        self.prepared.get_or_init(|| Prepared::new(&self.register))
+        self.prepared.get_or_init(|| {
+            Prepared::new(
+                &self.register,
+                &self.transfers_of_lot,
+                &self.superseded,
+                &self.rules,
+            )
+        })
     }
 
     /// The category of `model` and the broader ones, narrowest first.
@@ -696,8 +938,8 @@ impl Engine {
 
     /// The human name of a party (its code if unknown), shared.
     fn party_name(&self, id: &PartyId) -> Arc<str> {
-        match self.prepared().names.get(id) {
-            Some(n) => n.clone(),
+        match self.prepared().parties.get(id) {
+            Some(p) => p.name.clone(),
             None => Arc::from(id.as_str()),
         }
     }
@@ -1012,10 +1254,41 @@ impl Engine {
         keys: &[ResKey],
     ) -> Result<Vec<ChainLink>, RequestError> {
         let model = self.model_of(item)?;
+        Ok(self
+            .walk(actor, item, model, as_of, known_at, use_disputed)
+            .into_iter()
+            .map(|(p, r)| {
+                let rules_on_record = self.count_all_time(&p, keys);
+                self.link(p, r, rules_on_record)
+            })
+            .collect())
+    }
+
+    fn link(&self, party: PartyId, roles: Vec<Role>, rules_on_record: usize) -> ChainLink {
+        ChainLink {
+            name: self.party_name(&party),
+            binds: roles.iter().any(Role::binds),
+            party,
+            roles,
+            rules_on_record,
+        }
+    }
+
+    /// The parties in the chain of `item` (of `model`) as held by `actor`,
+    /// in the order found, with their roles.
+    fn walk(
+        &self,
+        actor: &PartyId,
+        item: &ItemRef,
+        model: &ItemModel,
+        as_of: NaiveDate,
+        known_at: NaiveDate,
+        use_disputed: bool,
+    ) -> Links {
         // The parties in the order found, with their roles (a few: a list
         // beats a map).
-        let mut links: Vec<(PartyId, Vec<Role>)> = Vec::new();
-        fn add_to(links: &mut Vec<(PartyId, Vec<Role>)>, actor: &PartyId, p: &PartyId, r: Role) {
+        let mut links: Links = SmallVec::new();
+        fn add_to(links: &mut Links, actor: &PartyId, p: &PartyId, r: Role) {
             if p == actor {
                 return;
             }
@@ -1025,7 +1298,13 @@ impl Engine {
                         v.push(r);
                     }
                 }
-                None => links.push((p.clone(), vec![r])),
+                None => {
+                    // Room for a second role (a company's home state is
+                    // often its origin too) without growing.
+                    let mut roles = Vec::with_capacity(2);
+                    roles.push(r);
+                    links.push((p.clone(), roles));
+                }
             }
         }
         let mut add = |p: &PartyId, r: Role| add_to(&mut links, actor, p, r);
@@ -1037,21 +1316,15 @@ impl Engine {
         };
         let prepared = self.prepared();
         for lot in lots {
-            // A lot passes through few hands: on the stack, not the heap.
-            let transfers: SmallVec<[&crate::register::Transfer; 8]> = self
-                .transfers_of_lot
-                .get(lot)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| self.register.transfers.get(t))
-                .collect();
+            let hops = prepared.hops.get(lot).map_or(&[][..], Vec::as_slice);
             let mut holder = actor;
+            // A lot passes through few hands: on the stack, not the heap.
             let mut seen: SmallVec<[&str; 8]> = SmallVec::new();
             // Walk back from the actor: who gave it to the holder, and so on.
-            while let Some(t) = transfers.iter().rev().find(|t| {
+            while let Some(t) = hops.iter().rev().find(|t| {
                 &t.to == holder
                     && (t.status != crate::vocab::Status::Disputed || use_disputed)
-                    && t.first_date().is_some_and(|d| d <= as_of)
+                    && t.first.is_some_and(|d| d <= as_of)
                     && !seen.contains(&t.id.as_str())
             }) {
                 seen.push(t.id.as_str());
@@ -1059,94 +1332,73 @@ impl Engine {
                     &t.from,
                     Role::Supplier {
                         transfer: t.id.clone(),
-                        attached_conditions: !t.conditions.is_empty()
-                            || prepared.conditioned.contains_key(&t.id),
+                        attached_conditions: t.attached,
                     },
                 );
                 holder = &t.from;
             }
         }
-        for d in model.dependencies.iter().filter(|d| d.in_force(as_of)) {
-            add(
-                &d.provider,
-                Role::Provider {
-                    kind: d.kind,
-                    what: d.what.clone(),
-                },
-            );
+        let provides = self
+            .model_ix
+            .get(&model.id)
+            .and_then(|&m| prepared.provides.get(m as usize));
+        for (j, d) in model.dependencies.iter().enumerate() {
+            if !d.in_force(as_of) {
+                continue;
+            }
+            let what = provides
+                .and_then(|w| w.get(j))
+                .cloned()
+                .unwrap_or_else(|| Arc::from(d.what.as_str()));
+            add(&d.provider, Role::Provider { kind: d.kind, what });
         }
-        let cats = self.category_chain(model);
-        for t in self.register.treaties.values() {
-            if t.prohibits.iter().any(|c| cats.contains(c))
-                && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
-                    // Read strictly: a step that binds counts whenever it
-                    // happened; one that releases only once surely public.
-                    // Disputed steps count only if they held.
-                    let releases = matches!(
-                        step.kind,
-                        crate::register::StepKind::NoticeOfWithdrawal
-                            | crate::register::StepKind::Withdrawal
-                            | crate::register::StepKind::Suspension
-                    );
-                    let public = self
-                        .register
-                        .sources
-                        .get(&step.source)
-                        .is_none_or(|src| src.date.latest() <= known_at);
-                    (step.status != Status::Disputed || use_disputed) && (!releases || public)
-                })
-            {
-                add(&t.id, Role::Treaty);
+        if !self.register.treaties.is_empty() {
+            let cats = self.category_chain(model);
+            for t in self.register.treaties.values() {
+                if t.prohibits.iter().any(|c| cats.contains(c))
+                    && t.binds_as_known(actor, as_of, &self.register.conflicts, &|step| {
+                        // Read strictly: a step that binds counts whenever it
+                        // happened; one that releases only once surely public.
+                        // Disputed steps count only if they held.
+                        let releases = matches!(
+                            step.kind,
+                            crate::register::StepKind::NoticeOfWithdrawal
+                                | crate::register::StepKind::Withdrawal
+                                | crate::register::StepKind::Suspension
+                        );
+                        let public = self
+                            .register
+                            .sources
+                            .get(&step.source)
+                            .is_none_or(|src| src.date.latest() <= known_at);
+                        (step.status != Status::Disputed || use_disputed) && (!releases || public)
+                    })
+                {
+                    add(&t.id, Role::Treaty);
+                }
             }
         }
         // A company acts under its home state's export control: a company in
         // the chain (or acting) brings its home state in.
-        let is_company = |p: &PartyId| {
-            self.register
-                .parties
-                .get(p)
-                .is_some_and(|x| x.kind == crate::register::PartyKind::Company)
-        };
+        let home = |p: &PartyId| prepared.parties.get(p).and_then(|x| x.company.as_ref());
         // In id order, then the actor, as they have always been taken.
-        let mut companies: SmallVec<[PartyId; 4]> = links
+        let mut companies: SmallVec<[(&PartyId, Option<&PartyId>); 4]> = links
             .iter()
-            .map(|(p, _)| p)
-            .filter(|p| is_company(p))
-            .cloned()
+            .filter_map(|(p, _)| home(p).map(|h| (p, h.as_ref())))
             .collect();
-        companies.sort();
-        if is_company(actor) {
-            companies.push(actor.clone());
+        companies.sort_by(|a, b| a.0.cmp(b.0));
+        if let Some(h) = home(actor) {
+            companies.push((actor, h.as_ref()));
         }
-        for c in companies {
-            if let Some(home) = self
-                .register
-                .parties
-                .get(&c)
-                .and_then(|x| x.country.clone())
-            {
-                add_to(
-                    &mut links,
-                    actor,
-                    &home,
-                    Role::Jurisdiction { company: c.clone() },
-                );
-            }
-        }
-        Ok(links
+        // Owned: `links` grows below.
+        let companies: SmallVec<[(PartyId, PartyId); 4]> = companies
             .into_iter()
-            .map(|(p, r)| {
-                let binds = r.iter().any(Role::binds);
-                let rules_on_record = self.count_all_time(&p, keys);
-                ChainLink {
-                    name: self.party_name(&p),
-                    party: p,
-                    roles: r,
-                    binds,
-                    rules_on_record,
-                }
-            })
-            .collect())
+            .filter_map(|(c, h)| h.map(|h| (c.clone(), h.clone())))
+            .collect();
+        for (c, home) in companies {
+            add_to(&mut links, actor, &home, Role::Jurisdiction { company: c });
+        }
+        links
     }
 
     fn res_keys(&self, model: &ItemModel, item: &ItemRef) -> Keys {
@@ -1176,30 +1428,15 @@ impl Engine {
         keys
     }
 
-    /// Rules of `party` in force on `as_of` whose scope can match.
-    fn candidates(
-        &self,
-        party: &PartyId,
-        action: Action,
-        keys: &[ResKey],
-        as_of: NaiveDate,
-    ) -> Vec<u32> {
-        let Some(buckets) = self.index.get(party) else {
-            return Vec::new();
-        };
-        let found: SmallVec<[&[u32]; 8]> = keys
-            .iter()
-            .filter_map(|k| buckets.get(k))
-            .flat_map(|b| [action.index(), ANY_ACTION].map(|a| b[slot(a)].in_force(as_of)))
-            .filter(|s| !s.is_empty())
-            .collect();
-        let mut out = Vec::with_capacity(found.iter().map(|s| s.len()).sum());
-        for s in found {
-            out.extend_from_slice(s);
+    /// The index entries of `party` for `keys`.
+    fn party_index(&self, party: &PartyId, keys: &[ResKey]) -> PartyIndex<'_> {
+        PartyIndex {
+            found: match self.index.get(party) {
+                Some(b) => keys.iter().filter_map(|k| b.get(k)).collect(),
+                None => SmallVec::new(),
+            },
+            prep: None,
         }
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 
     /// Rules of `party` that had ended by `as_of` only because a successor
@@ -1254,11 +1491,6 @@ impl Engine {
         out.sort_unstable();
         out.dedup();
         out
-    }
-
-    /// Rules of `party` whose scope can match `action` and `keys`, at any time.
-    fn candidates_for_action(&self, party: &PartyId, action: Action, keys: &[ResKey]) -> Vec<u32> {
-        self.gather(party, &[action.index(), ANY_ACTION], keys, |b| &b.all)
     }
 
     /// How many rules of `party` can match `keys`, at any time and for any
@@ -1317,12 +1549,13 @@ impl Engine {
     /// days only in `date_uncertain`, so it is built once per rule (on first
     /// use) and copied.
     fn rule_ref(&self, r: &Rule, as_of: NaiveDate) -> RuleRef {
-        let cached = self
-            .by_id
-            .get(&r.id)
-            // Only this engine's own rule (a caller may hold another copy).
-            .filter(|&&i| std::ptr::eq(&self.rules[i as usize], r))
-            .and_then(|&i| self.cites.get(i as usize))
+        // Only this engine's own rule (a caller may hold another copy): its
+        // place in `rules` is its number, no look-up by id.
+        let size = std::mem::size_of::<Rule>().max(1);
+        let offset = (r as *const Rule as usize).wrapping_sub(self.rules.as_ptr() as usize);
+        let cached = Some(offset / size)
+            .filter(|&i| self.rules.get(i).is_some_and(|x| std::ptr::eq(x, r)))
+            .and_then(|i| self.cites.get(i))
             .map(|c| c.get_or_init(|| self.build_rule_ref(r, as_of)));
         match cached {
             Some(c) => {
@@ -1340,31 +1573,34 @@ impl Engine {
             .iter()
             .map(|s| self.source_ref(s, r.recorded_at))
             .collect();
-        RuleRef {
-            id: r.id.clone(),
-            kind: CitationKind::Rule,
-            status: r.status,
-            source: self.source_ref(&r.source, r.recorded_at),
-            sources,
-            assurance: r.assured_by.as_ref().map(|a| {
-                Arc::from(format!(
-                    "an assurance given by {} to {}",
-                    self.register.party_name(a),
-                    self.register.party_name(&r.owner)
-                ))
-            }),
-            party: r.owner.clone(),
-            effect: r.effect,
-            summary: Arc::from(r.summary.as_str()),
-            approval: r.approval.clone(),
-            valid_from: r.valid_from,
-            valid_to: r.valid_to,
-            recorded_at: r.recorded_at,
-            date_uncertain: r.uncertain_on(as_of),
-            quote: Arc::from(r.quote.as_str()),
-            assumption: r.assumption.as_deref().map(Arc::from),
-            supersedes: r.supersedes.clone(),
-        }
+        let date_uncertain = r.uncertain_on(as_of);
+        RuleRef::new(
+            Citation {
+                id: r.id.clone(),
+                kind: CitationKind::Rule,
+                status: r.status,
+                source: self.source_ref(&r.source, r.recorded_at),
+                sources,
+                assurance: r.assured_by.as_ref().map(|a| {
+                    Arc::from(format!(
+                        "an assurance given by {} to {}",
+                        self.register.party_name(a),
+                        self.register.party_name(&r.owner)
+                    ))
+                }),
+                party: r.owner.clone(),
+                effect: r.effect,
+                summary: Arc::from(r.summary.as_str()),
+                approval: r.approval.clone(),
+                valid_from: r.valid_from,
+                valid_to: r.valid_to,
+                recorded_at: r.recorded_at,
+                quote: Arc::from(r.quote.as_str()),
+                assumption: r.assumption.as_deref().map(Arc::from),
+                supersedes: r.supersedes.clone(),
+            },
+            date_uncertain,
+        )
     }
 
     /// The day a consent decision counts as public.
@@ -1389,37 +1625,41 @@ impl Engine {
             .map(|s| self.source_ref(s, public))
             .collect();
         let from = c.scope.from.or(c.decided).unwrap_or(DateSpec::day(public));
-        RuleRef {
-            id: RuleId::new(c.id.clone()),
-            kind: CitationKind::Consent,
-            status: c.status,
-            source: sources
-                .first()
-                .cloned()
-                .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
-            sources,
-            assurance: None,
-            party: c.authority.party(),
-            effect: if c.granted {
-                RuleEffect::Permit
-            } else {
-                RuleEffect::Forbid
+        let date_uncertain =
+            from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of));
+        RuleRef::new(
+            Citation {
+                id: RuleId::new(c.id.clone()),
+                kind: CitationKind::Consent,
+                status: c.status,
+                source: sources
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+                sources,
+                assurance: None,
+                party: c.authority.party(),
+                effect: if c.granted {
+                    RuleEffect::Permit
+                } else {
+                    RuleEffect::Forbid
+                },
+                summary: Arc::from(c.summary.as_str()),
+                approval: Some(c.authority.clone()),
+                valid_from: from,
+                valid_to: c.scope.to,
+                recorded_at: public,
+                quote: c
+                    .quote
+                    .as_deref()
+                    .map(Arc::from)
+                    .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
+                    .unwrap_or_else(|| Arc::from("")),
+                assumption: None,
+                supersedes: None,
             },
-            summary: Arc::from(c.summary.as_str()),
-            approval: Some(c.authority.clone()),
-            valid_from: from,
-            valid_to: c.scope.to,
-            recorded_at: public,
-            date_uncertain: from.straddles(as_of) || c.scope.to.is_some_and(|t| t.straddles(as_of)),
-            quote: c
-                .quote
-                .as_deref()
-                .map(Arc::from)
-                .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
-                .unwrap_or_else(|| Arc::from("")),
-            assumption: None,
-            supersedes: None,
-        }
+            date_uncertain,
+        )
     }
 
     fn default_ref(&self, d: &PartyDefault, as_of: NaiveDate) -> RuleRef {
@@ -1429,38 +1669,41 @@ impl Engine {
             .iter()
             .map(|s| self.source_ref(s, public))
             .collect();
-        RuleRef {
-            id: RuleId::new(d.id.clone()),
-            kind: CitationKind::Default,
-            status: d.status,
-            source: sources
-                .first()
-                .cloned()
-                .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
-            sources,
-            assurance: None,
-            party: d.party.clone(),
-            effect: match d.effect {
-                DefaultEffect::Permit => RuleEffect::Permit,
-                DefaultEffect::Forbid => RuleEffect::Forbid,
-                DefaultEffect::NeedsApproval => RuleEffect::RequiresApproval,
+        let date_uncertain =
+            d.valid_from.straddles(as_of) || d.valid_to.is_some_and(|t| t.straddles(as_of));
+        RuleRef::new(
+            Citation {
+                id: RuleId::new(d.id.clone()),
+                kind: CitationKind::Default,
+                status: d.status,
+                source: sources
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+                sources,
+                assurance: None,
+                party: d.party.clone(),
+                effect: match d.effect {
+                    DefaultEffect::Permit => RuleEffect::Permit,
+                    DefaultEffect::Forbid => RuleEffect::Forbid,
+                    DefaultEffect::NeedsApproval => RuleEffect::RequiresApproval,
+                },
+                summary: Arc::from(d.summary.as_str()),
+                approval: d.authority.clone(),
+                valid_from: d.valid_from,
+                valid_to: d.valid_to,
+                recorded_at: public,
+                quote: d
+                    .quote
+                    .as_deref()
+                    .map(Arc::from)
+                    .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
+                    .unwrap_or_else(|| Arc::from("")),
+                assumption: None,
+                supersedes: None,
             },
-            summary: Arc::from(d.summary.as_str()),
-            approval: d.authority.clone(),
-            valid_from: d.valid_from,
-            valid_to: d.valid_to,
-            recorded_at: public,
-            date_uncertain: d.valid_from.straddles(as_of)
-                || d.valid_to.is_some_and(|t| t.straddles(as_of)),
-            quote: d
-                .quote
-                .as_deref()
-                .map(Arc::from)
-                .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
-                .unwrap_or_else(|| Arc::from("")),
-            assumption: None,
-            supersedes: None,
-        }
+            date_uncertain,
+        )
     }
 
     /// Whether consent decision `c` covers the request `q`: its scope
@@ -1617,7 +1860,10 @@ impl Engine {
     /// `if_disputed`. Reported facts are used (unless the query asks for
     /// confirmed facts only) and listed in `reported`.
     pub fn decide(&self, q: &Query) -> Result<Decision, RequestError> {
-        if !self.register.parties.contains_key(&q.actor) {
+        // The same parties as the register's, hashed instead of compared
+        // along a tree.
+        let known = &self.prepared().parties;
+        if !known.contains_key(&q.actor) {
             return Err(RequestError::UnknownParty {
                 id: q.actor.to_string(),
                 help: suggest(
@@ -1627,7 +1873,7 @@ impl Engine {
             });
         }
         for r in q.recipient.iter().chain(q.destination.iter()) {
-            if !self.register.parties.contains_key(r) {
+            if !known.contains_key(r) {
                 return Err(RequestError::UnknownParty {
                     id: r.to_string(),
                     help: suggest(
@@ -1652,7 +1898,9 @@ impl Engine {
         {
             self.resolve_party(c.as_str())?;
         }
-        for a in &q.approvals {
+        // An authority of the register needs no search.
+        let authorities = &self.prepared().authority_ids;
+        for a in q.approvals.iter().filter(|a| !authorities.contains_key(*a)) {
             self.resolve_authority(a.as_str())?;
         }
         if let Some(t) = &q.target_class {
@@ -1738,20 +1986,22 @@ impl Engine {
 
     /// The lots of `model` that `actor` holds on `as_of`: the last transfer
     /// of each (begun by that day, not disputed) went to the actor.
-    fn lots_held(&self, actor: &PartyId, model: &ModelId, as_of: NaiveDate) -> Vec<LotId> {
+    fn lots_held(
+        &self,
+        actor: &PartyId,
+        model: &ModelId,
+        as_of: NaiveDate,
+    ) -> SmallVec<[LotId; 4]> {
+        let hops = &self.prepared().hops;
         self.lots_of_model
             .get(model)
             .into_iter()
             .flatten()
             .filter(|lot| {
-                self.transfers_of_lot
-                    .get(*lot)
+                hops.get(*lot)
                     .into_iter()
                     .flatten()
-                    .filter_map(|t| self.register.transfers.get(t))
-                    .rfind(|t| {
-                        t.status != Status::Disputed && t.first_date().is_some_and(|d| d <= as_of)
-                    })
+                    .rfind(|t| t.status != Status::Disputed && t.first.is_some_and(|d| d <= as_of))
                     .is_some_and(|t| &t.to == actor)
             })
             .cloned()
@@ -1816,13 +2066,29 @@ impl Engine {
     fn decide_one(&self, q: &Query, use_disputed: bool) -> Result<Decision, RequestError> {
         let model = self.model_of(&q.item)?;
         let keys = self.res_keys(model, &q.item);
-        let chain =
-            self.chain_inner(&q.actor, &q.item, q.as_of, q.known_at, use_disputed, &keys)?;
+        // Each link with its index entries, found once for its count on
+        // record and its selection.
+        let prepared = self.prepared();
+        let mut chain: SmallVec<[(ChainLink, PartyIndex<'_>); 6]> = self
+            .walk(&q.actor, &q.item, model, q.as_of, q.known_at, use_disputed)
+            .into_iter()
+            .map(|(p, r)| {
+                let mut ix = self.party_index(&p, &keys);
+                let prep = prepared.parties.get(&p);
+                ix.prep = prep;
+                let link = ChainLink {
+                    name: prep.map_or_else(|| Arc::from(p.as_str()), |x| x.name.clone()),
+                    binds: r.iter().any(Role::binds),
+                    party: p,
+                    roles: r,
+                    rules_on_record: ix.count_all(),
+                };
+                (link, ix)
+            })
+            .collect();
         let provided = self.provided_for(q);
 
         let mut notes = Vec::new();
-        let mut parties = Vec::new();
-        let mut chain = chain;
         // A treaty that forbids acquiring the item binds a transfer to a
         // state party to it as well (Ottawa and CCM: "never ... acquire").
         if matches!(q.action, Action::Transfer | Action::Reexport) {
@@ -1832,40 +2098,39 @@ impl Engine {
                     let binds = t.prohibits.iter().any(|c| cats.contains(c))
                         && t.binds(to, q.as_of, &self.register.conflicts)
                         && &t.id != to
-                        && !chain.iter().any(|l| l.party == t.id);
+                        && !chain.iter().any(|(l, _)| l.party == t.id);
                     if binds {
-                        chain.push(ChainLink {
+                        let ix = self.party_index(&t.id, &keys);
+                        let link = ChainLink {
                             name: self.party_name(&t.id),
                             party: t.id.clone(),
                             roles: vec![Role::TreatyOfRecipient {
                                 recipient: to.clone(),
                             }],
                             binds: true,
-                            rules_on_record: self.count_all_time(&t.id, &keys),
-                        });
+                            rules_on_record: ix.count_all(),
+                        };
+                        chain.push((link, ix));
                     }
                 }
             }
         }
-        if !self
-            .candidates(&q.actor, q.action, &keys, q.as_of)
-            .is_empty()
-        {
-            chain.insert(
-                0,
-                ChainLink {
-                    party: q.actor.clone(),
-                    name: self.party_name(&q.actor),
-                    roles: vec![Role::Own],
-                    binds: true,
-                    rules_on_record: self.count_all_time(&q.actor, &keys),
-                },
-            );
+        let mut own = self.party_index(&q.actor, &keys);
+        if own.any_in_force(q.action, q.as_of) {
+            own.prep = prepared.parties.get(&q.actor);
+            let link = ChainLink {
+                party: q.actor.clone(),
+                name: self.party_name(&q.actor),
+                roles: vec![Role::Own],
+                binds: true,
+                rules_on_record: own.count_all(),
+            };
+            chain.insert(0, (link, own));
         }
         // By position in the chain: each link's roles move into its party's
         // decision at the end instead of being copied.
-        let mut selected: Vec<(usize, Vec<u32>)> = Vec::with_capacity(chain.len());
-        for (ix, link) in chain.iter().enumerate() {
+        let mut selected: SmallVec<[(usize, Picked); 6]> = SmallVec::new();
+        for (ix, (link, index)) in chain.iter().enumerate() {
             if !link.binds {
                 notes.push(format!(
                     "{} is in the chain ({}) but attached no conditions on record, so it does not bind",
@@ -1874,7 +2139,7 @@ impl Engine {
                 ));
                 continue;
             }
-            let known = self.select(link, q, &keys, &mut notes, use_disputed);
+            let known = self.select(link, index, q, &mut notes, use_disputed);
             selected.push((ix, known));
         }
         // Decisions of authorities that cover this request.
@@ -1903,26 +2168,23 @@ impl Engine {
         // One Cedar call for every binding party's rules; a second, with the
         // approvals in the context, only when an approval given (or a
         // recorded grant) lifts one.
-        let all: Vec<u32> = selected
+        let all: Picked = selected
             .iter()
             .flat_map(|(_, k)| k.iter().copied())
             .collect();
         let first = self.evaluate(q, &[], &all, EvalPath::Engine)?;
         // The authorities whose approval counts as given: those of the query
         // ("as if approved"), and those a recorded grant gives for this request.
-        let mut effective: Vec<AuthorityId> = q.approvals.clone();
+        let mut effective: SmallVec<[AuthorityId; 4]> = q.approvals.iter().cloned().collect();
         for &i in &first.fired {
             let r = &self.rules[i as usize];
             let Some(named) = r.approval.as_ref() else {
                 continue;
             };
-            let given = q
-                .approvals
-                .iter()
-                .any(|a| self.register.same_decider(a, named))
+            let given = q.approvals.iter().any(|a| self.same_decider(a, named))
                 || covering
                     .iter()
-                    .any(|c| c.granted && self.register.same_decider(&c.authority, named));
+                    .any(|c| c.granted && self.same_decider(&c.authority, named));
             if given && !effective.contains(named) {
                 effective.push(named.clone());
             }
@@ -1933,7 +2195,7 @@ impl Engine {
                 && r.approval.as_ref().is_some_and(|a| effective.contains(a))
         });
         let second = if lifted {
-            Some(self.evaluate(q, &effective, &all, EvalPath::Engine)?)
+            Some(self.evaluate_again(q, &effective, &all, &first)?)
         } else {
             None
         };
@@ -1941,13 +2203,14 @@ impl Engine {
             q,
             first: &first,
             second: second.as_ref(),
-            provided: &provided,
+            provided,
             effective: &effective,
             covering: &covering,
             use_disputed,
         };
+        let mut parties = Vec::with_capacity(selected.len());
         for (ix, known) in &selected {
-            let Some(link) = chain.get_mut(*ix) else {
+            let Some((link, _)) = chain.get_mut(*ix) else {
                 continue;
             };
             let mut pd = self.decide_party(link, known, &ctx);
@@ -1990,7 +2253,7 @@ impl Engine {
                 {
                     if let Some(a) = &r.approval {
                         let need = ApprovalNeed {
-                            party: a.party(),
+                            party: self.authority_party(a),
                             authority: a.clone(),
                             authority_name: self.authority_name(a).to_string(),
                         };
@@ -2022,6 +2285,25 @@ impl Engine {
         })
     }
 
+    /// [`Register::same_decider`], with the roots derived once.
+    fn same_decider(&self, by: &AuthorityId, named: &AuthorityId) -> bool {
+        // Equal authorities have equal roots: no text compared when both
+        // are the register's.
+        let roots = &self.prepared().roots;
+        match (roots.get(by), roots.get(named)) {
+            (Some((a, _)), Some((b, _))) => a == b,
+            _ => self.register.same_decider(by, named),
+        }
+    }
+
+    /// The party of authority `a` (shared when the register holds it).
+    fn authority_party(&self, a: &AuthorityId) -> PartyId {
+        match self.prepared().roots.get(a) {
+            Some((_, p)) => p.clone(),
+            None => a.party(),
+        }
+    }
+
     /// "Party / authority" (the id if the register lacks it), shared.
     fn authority_name(&self, a: &crate::ids::AuthorityId) -> Arc<str> {
         match self.prepared().authorities.get(a) {
@@ -2036,15 +2318,28 @@ impl Engine {
     fn select(
         &self,
         link: &ChainLink,
+        index: &PartyIndex<'_>,
         q: &Query,
-        keys: &[ResKey],
         notes: &mut Vec<String>,
         use_disputed: bool,
-    ) -> Vec<u32> {
-        let mut in_force = self.candidates(&link.party, q.action, keys, q.as_of);
-        let revived = self.revived(&link.party, q.as_of, q.known_at);
+    ) -> Picked {
+        let mut in_force = index.in_force(q.action, q.as_of);
+        let revived: SmallVec<[u32; 4]> = match index.prep {
+            // Most requests are asked as the record stands: every successor
+            // public by then, nothing to search.
+            Some(p) if p.revivals.last().is_none_or(|r| r.public <= q.known_at) => SmallVec::new(),
+            Some(p) => {
+                let from = p.revivals.partition_point(|r| r.public <= q.known_at);
+                p.revivals[from..]
+                    .iter()
+                    .filter(|r| r.revives(q.as_of, q.known_at))
+                    .map(|r| r.old)
+                    .collect()
+            }
+            None => self.revived(&link.party, q.as_of, q.known_at).into(),
+        };
         if !revived.is_empty() {
-            let scoped = self.candidates_for_action(&link.party, q.action, keys);
+            let scoped = index.gather([q.action.index(), ANY_ACTION], |b| &b.all);
             for i in revived.into_iter().filter(|i| scoped.contains(i)) {
                 let r = &self.rules[i as usize];
                 notes.push(format!(
@@ -2058,8 +2353,7 @@ impl Engine {
                 in_force.push(i);
             }
         }
-        let (mut known, mut unknown, mut unused) =
-            (Vec::with_capacity(in_force.len()), Vec::new(), Vec::new());
+        let (mut known, mut unknown, mut unused) = (Picked::new(), Picked::new(), Picked::new());
         for &i in &in_force {
             let r = &self.rules[i as usize];
             if !r.known_on(q.known_at) {
@@ -2095,9 +2389,7 @@ impl Engine {
         }
         // A permission whose status on the day hinges on an imprecise date,
         // and that the strict reading left out, deserves a word.
-        let fuzzy = self.gather(&link.party, &[q.action.index(), ANY_ACTION], keys, |b| {
-            &b.fuzzy
-        });
+        let fuzzy = index.gather([q.action.index(), ANY_ACTION], |b| &b.fuzzy);
         for i in fuzzy {
             let r = &self.rules[i as usize];
             if in_force.contains(&i) || !r.known_on(q.known_at) || !r.uncertain_on(q.as_of) {
@@ -2120,36 +2412,35 @@ impl Engine {
     }
 
     /// The facts of the request context that `q` supplies.
-    fn provided_for(&self, q: &Query) -> Vec<&'static str> {
-        // Room for every fact: one allocation, no growth.
-        let mut p = Vec::with_capacity(12);
-        p.push("approvals");
+    fn provided_for(&self, q: &Query) -> Provided {
+        let mut p = Provided::default();
+        p.add(const { key_bit("approvals") });
         if q.place.is_some() {
-            p.push("place");
+            p.add(const { key_bit("place") });
         }
         if q.recipient.is_some() {
-            p.extend(["recipient", "recipient_in_conflict"]);
+            p.add(const { key_bit("recipient") | key_bit("recipient_in_conflict") });
         }
         if q.target_class.is_some() {
-            p.push("target_class");
+            p.add(const { key_bit("target_class") });
             if !self.register.targets.is_empty() {
-                p.push("target");
+                p.add(const { key_bit("target") });
             }
         }
         if q.purpose.is_some() {
-            p.push("purpose");
+            p.add(const { key_bit("purpose") });
         }
         if q.destination.is_some() || q.recipient.is_some() {
-            p.extend(["destination", "destination_in_conflict"]);
+            p.add(const { key_bit("destination") | key_bit("destination_in_conflict") });
         }
         if q.areas.is_some() {
-            p.push("areas");
+            p.add(const { key_bit("areas") });
         }
         if q.controlled_by.is_some() {
-            p.push("controlled_by");
+            p.add(const { key_bit("controlled_by") });
         }
         if q.border_distance_km.is_some() {
-            p.push("border_distance_km");
+            p.add(const { key_bit("border_distance_km") });
         }
         p
     }
@@ -2195,13 +2486,13 @@ impl Engine {
         // A rule that reads a fact the request lacks is reported by the
         // facts it needs, never by its error message; asking Cedar for the
         // message would cost it the schema and the entities of the day.
-        let mut provided: Option<Vec<&'static str>> = None;
-        let lacks_fact = |i: u32, provided: &mut Option<Vec<&'static str>>| {
+        let mut provided: Option<Provided> = None;
+        let lacks_fact = |i: u32, provided: &mut Option<Provided>| {
             let provided = provided.get_or_insert_with(|| self.provided_for(q));
             self.rules[i as usize]
                 .reads
                 .iter()
-                .any(|a| !provided.contains(&a.as_str()))
+                .any(|a| !provided.contains(a))
         };
         match &rq {
             Some(rq) => {
@@ -2249,6 +2540,39 @@ impl Engine {
             out.fired.extend(p.fired);
             out.errored.extend(p.errored);
         }
+        Ok(out)
+    }
+
+    /// The second evaluation of `rules`, with `approvals` in the context:
+    /// only the rules whose condition reads the approvals are evaluated
+    /// again; the others answer as they did in `first` (the request is
+    /// otherwise the same).
+    fn evaluate_again(
+        &self,
+        q: &Query,
+        approvals: &[AuthorityId],
+        rules: &[u32],
+        first: &Probe,
+    ) -> Result<Probe, RequestError> {
+        let mut out = Probe::default();
+        let mut again: Picked = Picked::new();
+        for &i in rules {
+            match self.compiled(i) {
+                Some(c) if !c.reads_approvals() => {
+                    if first.fired.contains(&i) {
+                        out.fired.push(i);
+                    }
+                    if let Some(e) = first.errored.get(&i) {
+                        out.errored.insert(i, e.clone());
+                    }
+                }
+                _ => again.push(i),
+            }
+        }
+        let p = self.evaluate(q, approvals, &again, EvalPath::Engine)?;
+        out.fired.extend(p.fired);
+        out.errored.extend(p.errored);
+        out.skipped = p.skipped;
         Ok(out)
     }
 
@@ -2486,11 +2810,8 @@ impl Engine {
                 let grant = c
                     .covering
                     .iter()
-                    .find(|g| g.granted && self.register.same_decider(&g.authority, named));
-                let asked = q
-                    .approvals
-                    .iter()
-                    .any(|a| self.register.same_decider(a, named));
+                    .find(|g| g.granted && self.same_decider(&g.authority, named));
+                let asked = q.approvals.iter().any(|a| self.same_decider(a, named));
                 if let Some(g) = grant.filter(|_| !asked) {
                     pd.outcome = Outcome::Permit;
                     pd.reason = format!(
@@ -2554,14 +2875,14 @@ impl Engine {
             .copied()
             .filter(|x| {
                 !x.granted
-                    && x.authority.party() == link.party
+                    && self.authority_party(&x.authority) == link.party
                     && x.rule
                         .as_ref()
                         .is_none_or(|id| fired.iter().any(|r| &r.id == id))
                     && !q
                         .approvals
                         .iter()
-                        .any(|a| self.register.same_decider(a, &x.authority))
+                        .any(|a| self.same_decider(a, &x.authority))
             })
             .collect();
         let refusal_refs = |pd: &mut PartyDecision| {
@@ -2605,7 +2926,7 @@ impl Engine {
         let missing_of = |r: &Rule| -> Vec<String> {
             r.reads
                 .iter()
-                .filter(|a| !provided.contains(&a.as_str()))
+                .filter(|a| !provided.contains(a))
                 .map(|a| missing_fact(a))
                 .collect()
         };
@@ -2654,8 +2975,8 @@ impl Engine {
                 g.granted
                     && approved.iter().any(|r| {
                         r.approval.as_ref().is_some_and(|n| {
-                            self.register.same_decider(&g.authority, n)
-                                && !q.approvals.iter().any(|a| self.register.same_decider(a, n))
+                            self.same_decider(&g.authority, n)
+                                && !q.approvals.iter().any(|a| self.same_decider(a, n))
                         })
                     })
             })
@@ -3176,4 +3497,26 @@ fn lot_entity(reg: &Register, lot: &LotId) -> Result<Entity, String> {
     );
     let parents = HashSet::from([uid("Model", m.id.as_str())?]);
     Entity::new(uid("Lot", l.id.as_str())?, attrs, parents).map_err(|x| x.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_bit, Provided};
+    use crate::fast::CONTEXT_KEYS;
+
+    #[test]
+    fn every_context_key_has_its_own_bit() {
+        let mut seen = 0u16;
+        for k in CONTEXT_KEYS {
+            let b = key_bit(k);
+            assert_eq!(b.count_ones(), 1, "{k}");
+            assert_eq!(seen & b, 0, "{k} shares a bit");
+            seen |= b;
+        }
+        assert_eq!(key_bit("no_such_fact"), 0);
+        let mut p = Provided::default();
+        p.add(key_bit("place") | key_bit("border_distance_km"));
+        assert!(p.contains("place") && p.contains("border_distance_km"));
+        assert!(!p.contains("recipient") && !p.contains("no_such_fact"));
+    }
 }

@@ -231,7 +231,49 @@ fn fuse(n: Node) -> Node {
 
 /// A rule's probe, compiled.
 #[derive(Debug)]
-pub(crate) struct Compiled(Node);
+pub(crate) struct Compiled {
+    root: Node,
+    /// Whether the condition reads `context.approvals` (`.`, `has`,
+    /// `in`, `contains`): a probe that does not gives the same answer
+    /// whatever approvals the request carries, so the engine's second
+    /// evaluation (with the approvals given) reuses the first's answer.
+    reads_approvals: bool,
+}
+
+/// Whether `n` reads the context slot `slot`.
+fn reads_slot(n: &Node, slot: u8) -> bool {
+    let s = Some(slot);
+    match n {
+        Node::Lit(_) | Node::Var(_) | Node::VarEq(..) | Node::VarIn(..) => false,
+        Node::Ctx(x) | Node::CtxHas(x) | Node::CtxIn(x, _) | Node::CtxContains(x, _) => *x == s,
+        Node::CtxCmp(x, ..) => *x == s,
+        Node::Not(a) | Node::Neg(a) | Node::IsEmpty(a) => reads_slot(a, slot),
+        Node::Attr(a, _) | Node::Has(a, _) | Node::Like(a, _) | Node::Is(a, _) => {
+            reads_slot(a, slot)
+        }
+        Node::And(a, b) | Node::Or(a, b) | Node::Bin(_, a, b) => {
+            reads_slot(a, slot) || reads_slot(b, slot)
+        }
+        Node::If(c, t, e) => reads_slot(c, slot) || reads_slot(t, slot) || reads_slot(e, slot),
+        Node::Set(items) => items.iter().any(|x| reads_slot(x, slot)),
+    }
+}
+
+impl Compiled {
+    fn new(root: Node) -> Self {
+        // Slot 0 is `approvals` (see `CONTEXT_KEYS`).
+        let reads_approvals = reads_slot(&root, 0);
+        Self {
+            root,
+            reads_approvals,
+        }
+    }
+
+    /// Whether the condition reads the approvals of the request.
+    pub(crate) fn reads_approvals(&self) -> bool {
+        self.reads_approvals
+    }
+}
 
 /// Why a compiled condition could not be evaluated. The message is Cedar's,
 /// fetched by the engine when needed.
@@ -277,13 +319,13 @@ pub(crate) fn compile(json: &Json, resolve: &Resolver<'_>) -> Option<Compiled> {
     // does): an unconstrained scope costs nothing.
     parts.retain(|p| !matches!(p, Node::Lit(Val::Bool(true))));
     let Some(last) = parts.pop() else {
-        return Some(Compiled(Node::Lit(Val::Bool(true))));
+        return Some(Compiled::new(Node::Lit(Val::Bool(true))));
     };
     let root = parts
         .into_iter()
         .rev()
         .fold(last, |acc, prev| Node::And(Box::new(prev), Box::new(acc)));
-    Some(Compiled(root))
+    Some(Compiled::new(root))
 }
 
 struct Compiler<'a, 'b> {
@@ -660,7 +702,7 @@ impl<'a> FastRequest<'a> {
             } else {
                 approvals
                     .iter()
-                    .map(|a| Val::Str(Arc::from(a.as_str())))
+                    .map(|a| Val::Str(a.shared().clone()))
                     .collect()
             }),
         );
@@ -876,28 +918,16 @@ impl Eval<'_, '_> {
             Node::CtxHas(slot) => Ok(Val::Bool(
                 slot.is_some_and(|s| self.rq.ctx[s as usize].is_some()),
             )),
-            Node::Not(a) => Ok(Val::Bool(!as_bool(self.eval(a)?)?)),
+            Node::Not(a) => Ok(Val::Bool(!self.eval_bool(a)?)),
             Node::Neg(a) => as_long(&self.eval(a)?)?
                 .checked_neg()
                 .map(Val::Long)
                 .ok_or(EvalError),
             Node::IsEmpty(a) => Ok(Val::Bool(as_set(&self.eval(a)?)?.is_empty())),
-            Node::And(a, b) => {
-                if as_bool(self.eval(a)?)? {
-                    Ok(Val::Bool(as_bool(self.eval(b)?)?))
-                } else {
-                    Ok(Val::Bool(false))
-                }
-            }
-            Node::Or(a, b) => {
-                if as_bool(self.eval(a)?)? {
-                    Ok(Val::Bool(true))
-                } else {
-                    Ok(Val::Bool(as_bool(self.eval(b)?)?))
-                }
-            }
+            Node::And(a, b) => Ok(Val::Bool(self.eval_bool(a)? && self.eval_bool(b)?)),
+            Node::Or(a, b) => Ok(Val::Bool(self.eval_bool(a)? || self.eval_bool(b)?)),
             Node::If(c, t, e) => {
-                if as_bool(self.eval(c)?)? {
+                if self.eval_bool(c)? {
                     self.eval(t)
                 } else {
                     self.eval(e)
@@ -948,6 +978,38 @@ impl Eval<'_, '_> {
                     _ => a <= b,
                 }))
             }
+        }
+    }
+
+    /// `as_bool(self.eval(n))`, without building the values of the boolean
+    /// nodes (the commonest): the same answers and the same errors, in the
+    /// same order.
+    fn eval_bool(&self, n: &Node) -> Result<bool, EvalError> {
+        match n {
+            Node::Lit(Val::Bool(b)) => Ok(*b),
+            Node::Not(a) => Ok(!self.eval_bool(a)?),
+            Node::And(a, b) => Ok(self.eval_bool(a)? && self.eval_bool(b)?),
+            Node::Or(a, b) => Ok(self.eval_bool(a)? || self.eval_bool(b)?),
+            Node::VarEq(v, e) => Ok(self.var(*v) == *e),
+            Node::VarIn(v, e) => Ok(self.descends(self.var(*v), *e)),
+            Node::CtxHas(slot) => Ok(slot.is_some_and(|s| self.rq.ctx[s as usize].is_some())),
+            Node::CtxIn(slot, e) => match self.ctx(*slot)? {
+                Val::Ent(a) => Ok(self.descends(*a, *e)),
+                _ => Err(EvalError),
+            },
+            Node::CtxContains(slot, lit) => match self.ctx(*slot)? {
+                Val::Set(s) => Ok(s.contains(lit)),
+                _ => Err(EvalError),
+            },
+            Node::CtxCmp(slot, op, n, lit_first) => {
+                let x = as_long(self.ctx(*slot)?)?;
+                let (a, b) = if *lit_first { (*n, x) } else { (x, *n) };
+                Ok(match op {
+                    Bin::Less => a < b,
+                    _ => a <= b,
+                })
+            }
+            other => as_bool(self.eval(other)?),
         }
     }
 
@@ -1020,6 +1082,6 @@ impl Compiled {
         reg: &Register,
         rq: &FastRequest<'_>,
     ) -> Result<bool, EvalError> {
-        as_bool(Eval { facts, reg, rq }.eval(&self.0)?)
+        Eval { facts, reg, rq }.eval_bool(&self.root)
     }
 }

@@ -37,9 +37,14 @@ impl Hasher for Fx {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
+            // The tail as a little-endian word, byte by byte: the same value
+            // as copying it into a zeroed word, without a `memcpy` call
+            // (ids are short: most of a key is its tail).
+            let w = rest
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, b)| w | (u64::from(*b) << (8 * i)));
+            self.add(w);
         }
         // The length, so that zero padding cannot make `abc` and `abc\0` alike.
         self.add(bytes.len() as u64);

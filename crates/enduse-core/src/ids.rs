@@ -151,6 +151,10 @@ impl AuthorityId {
             self.0.split_once(':').map(|(p, _)| p).unwrap_or(&self.0),
         ))
     }
+    /// The whole identifier, shared (no copy of the text).
+    pub(crate) fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
     /// The whole identifier.
     pub fn as_str(&self) -> &str {
         &self.0

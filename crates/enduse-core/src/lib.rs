@@ -23,8 +23,8 @@ mod vocab;
 pub use check::check_register;
 pub use date::{parse_day, DateError, DateSpec};
 pub use decision::{
-    role_labels, ApprovalNeed, ChainLink, CitationKind, Decision, DisputedOutcome, Outcome,
-    PartyDecision, Role, RuleRef, SourceRef,
+    role_labels, ApprovalNeed, ChainLink, Citation, CitationKind, Decision, DisputedOutcome,
+    Outcome, PartyDecision, Role, RuleRef, SourceRef,
 };
 pub use engine::{Checks, Engine, EvalPath, RuleEvaluation};
 pub use ids::{

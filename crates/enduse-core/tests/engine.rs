@@ -495,3 +495,62 @@ fn a_trusted_engine_reads_the_cedar_schema_only_when_cedar_is_asked() {
         );
     }
 }
+
+/// With an approval given, the engine evaluates again only the rules that
+/// read the approvals; the others keep their first answer. A rule outside
+/// the fast evaluator (an extension function: Cedar evaluates it) that
+/// reads the approvals is asked again too.
+#[test]
+fn the_second_evaluation_asks_again_only_what_reads_the_approvals() {
+    use enduse_core::{EvalPath, RuleId};
+    let extra = r#"
+@id("us-bryansk-permit")
+@summary("Ukraine may use GMLRS in Bryansk oblast")
+@valid_from("2024-06-01")
+@recorded_at("2024-06-01")
+@source("s2")
+@quote("Bryansk")
+permit (principal, action == Action::"use", resource in Model::"GMLRS")
+when { context.place in Place::"RU-BRY" };
+
+@id("us-approved-permit")
+@summary("with the Secretary's approval, GMLRS may be used")
+@valid_from("2024-06-01")
+@recorded_at("2024-06-01")
+@source("s2")
+@quote("approved")
+permit (principal, action == Action::"use", resource in Model::"GMLRS")
+when { context.approvals.contains("US:SecDef") && decimal("1.5").lessThan(decimal("2.0")) };
+"#;
+    let text = format!("{RULES}\n{extra}");
+    let rules = parse_rules(&PartyId::new("US"), "policies/US.cedar", &text).unwrap();
+    let e = Engine::new(register(), rules, SCHEMA).unwrap_or_else(|p| panic!("{p:#?}"));
+    let mut q = query(&e, "RU-BRY", "2025-02-01", "2026-01-01");
+    q.item = ItemRef::Model(e.resolve_model("GMLRS").unwrap());
+    // The extension function keeps the rule off the fast evaluator.
+    let approved = RuleId::new("us-approved-permit");
+    let fast = e
+        .evaluate_rules(&q, std::slice::from_ref(&approved), EvalPath::FastOnly)
+        .unwrap();
+    assert!(fast.not_fast.contains(&approved), "{fast:?}");
+
+    let d = e.decide(&q).unwrap();
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d:#?}");
+    assert_eq!(cited(&d), ["us-bryansk-review"]);
+
+    q.approvals = vec![e.resolve_authority("US:SecDef").unwrap()];
+    let d = e.decide(&q).unwrap();
+    assert_eq!(d.outcome, Outcome::Permit, "{d:#?}");
+    // The permits (in rule order): the one Cedar evaluated with the
+    // approval in the context, the one that does not read the approvals
+    // (its first answer kept); then the lifted restriction.
+    assert_eq!(
+        cited(&d),
+        [
+            "us-approved-permit",
+            "us-bryansk-permit",
+            "us-bryansk-review"
+        ],
+        "{d:#?}"
+    );
+}
