@@ -380,23 +380,19 @@ fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>)
 /// The TOML files as records and as the loader's raw register, or `None`
 /// if anything is off.
 fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
-    // Straight into JSON values, without an intermediate TOML tree.
-    let parse = |text: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
-        let mut v: serde_json::Value = toml::from_str(text).ok()?;
-        sort_keys(&mut v);
-        match v {
-            serde_json::Value::Object(m) => Some(m),
-            _ => None,
-        }
-    };
     let mut out = Vec::new();
     let mut raw = Raw::default();
     if REQUIRED.iter().any(|f| files.get(f).is_none()) {
         return None;
     }
-    let json = serde_json::Value::Object(parse(files.get("dataset.toml")?)?);
-    push_json(&mut raw, "dataset", &json.to_string()).ok()?;
-    out.push(record_of(RecordKind::DataSet, "dataset".into(), &json));
+    // Straight into JSON values, without an intermediate TOML tree.
+    let mut v: serde_json::Value = toml::from_str(files.get("dataset.toml")?).ok()?;
+    sort_keys(&mut v);
+    if !v.is_object() {
+        return None;
+    }
+    push_json(&mut raw, "dataset", &v.to_string()).ok()?;
+    out.push(record_of(RecordKind::DataSet, "dataset".into(), &v));
     if let Some(text) = files.get("schema.cedarschema") {
         out.push(schema_record(text));
     }
@@ -404,32 +400,85 @@ fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
         let Some(text) = files.get(file) else {
             continue;
         };
-        let mut table = parse(text)?;
         let kinds: Vec<_> = TOML_KINDS
             .iter()
             .filter(|(_, _, f, _)| *f == file)
             .collect();
-        if table
-            .keys()
-            .any(|k| !kinds.iter().any(|(_, name, ..)| name == k))
-        {
-            return None;
-        }
-        for (kind, name, _, key_field) in kinds {
-            let Some(items) = table.remove(*name) else {
-                continue;
-            };
-            let serde_json::Value::Array(items) = items else {
-                return None;
-            };
-            for json in items {
-                push_json(&mut raw, name, &json.to_string()).ok()?;
-                let key = str_field(&json, key_field)?;
-                out.push(record_of(*kind, key, &json));
-            }
+        // One list per kind, so that the records keep the order of a
+        // whole-file parse (every kind of a file in turn, each in file order).
+        let mut by_kind: Vec<Vec<Record>> = kinds.iter().map(|_| Vec::new()).collect();
+        for_each_table(text, &mut |name, json| {
+            let i = kinds.iter().position(|(_, n, ..)| *n == name)?;
+            let (kind, _, _, key_field) = kinds.get(i)?;
+            let body = json.to_string();
+            push_json(&mut raw, name, &body).ok()?;
+            let key = str_field(&json, key_field)?;
+            by_kind.get_mut(i)?.push(record_of(*kind, key, &json));
+            Some(())
+        })?;
+        for mut list in by_kind {
+            out.append(&mut list);
         }
     }
     Some((raw, out))
+}
+
+/// Calls `each(name, table)` for every `[[name]]` table of a TOML file that
+/// holds arrays of tables only, in file order, with keys sorted; `None` if
+/// the file holds anything else, does not parse, or `each` says `None`.
+///
+/// Why not parse the whole file: a whole-file parse holds the document
+/// tree of every table at once, which for a million transfers is many
+/// times the file. Each table is parsed on its own instead, from the line
+/// of its `[[name]]` header to the next such line, so that only one table
+/// is ever held. This reads exactly what a whole-file parse reads, or gives
+/// up: a cut that falls anywhere but between two tables (a `[[` opening a
+/// line inside a multi-line string or array, a sub-table `[[a.b]]`, a plain
+/// `[a]` table) leaves a piece that does not parse, or parses to something
+/// other than one single-table array, and then the caller falls back to
+/// the loader, whose errors name file and line.
+fn for_each_table(
+    text: &str,
+    each: &mut dyn FnMut(&str, serde_json::Value) -> Option<()>,
+) -> Option<()> {
+    let mut piece = |chunk: &str, first: bool| -> Option<()> {
+        let v: serde_json::Value = toml::from_str(chunk).ok()?;
+        let serde_json::Value::Object(m) = v else {
+            return None;
+        };
+        if first {
+            // What precedes the first header: blank lines and comments only.
+            return m.is_empty().then_some(());
+        }
+        let mut it = m.into_iter();
+        let (name, items) = it.next()?;
+        if it.next().is_some() {
+            return None;
+        }
+        let serde_json::Value::Array(items) = items else {
+            return None;
+        };
+        let [mut table] = <[serde_json::Value; 1]>::try_from(items).ok()?;
+        if !table.is_object() {
+            return None;
+        }
+        sort_keys(&mut table);
+        each(&name, table)
+    };
+    let mut start = 0;
+    let mut first = true;
+    let mut line = 0;
+    while line < text.len() {
+        let rest = text.get(line..)?;
+        let next = rest.find('\n').map_or(text.len(), |n| line + n + 1);
+        if rest.trim_start_matches([' ', '\t']).starts_with("[[") {
+            piece(text.get(start..line)?, first)?;
+            first = false;
+            start = line;
+        }
+        line = next;
+    }
+    piece(text.get(start..)?, first)
 }
 
 /// Sorts the keys of every object, so that bodies are canonical whatever
