@@ -1073,6 +1073,72 @@ mod tests {
         );
     }
 
+    /// The tables [`for_each_table`] hands out, as (name, table) pairs.
+    fn tables(text: &str) -> Option<Vec<(String, serde_json::Value)>> {
+        let mut out = Vec::new();
+        for_each_table(text, &mut |name, v| {
+            out.push((name.to_owned(), v));
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    /// The same pairs from a whole-document parse, for comparison.
+    fn whole(text: &str) -> Vec<(String, serde_json::Value)> {
+        let mut v: serde_json::Value = toml::from_str(text).unwrap();
+        sort_keys(&mut v);
+        let mut out = Vec::new();
+        for (name, items) in v.as_object().unwrap() {
+            for t in items.as_array().unwrap() {
+                out.push((name.clone(), t.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tables_parsed_one_at_a_time_equal_a_whole_parse() {
+        let text = "# transfers\r\n\n[[lot]]\nid = \"L1\"\nquantity = 3\n\n  [[transfer]] # first\n\
+                    id = \"T1\"\nstages = [\n  { stage = \"delivered\", date = \"2024-01-02\" },\n]\n\
+                    [transfer.extra]\nnote = \"a [[b]] c\"\n[[transfer]]\r\nid = \"T2\"\r\nlot = \"L1\"\r\n";
+        let got = tables(text).unwrap();
+        assert_eq!(got.len(), 3);
+        // A whole parse groups by name; the pieces come in file order.
+        let mut sorted = got.clone();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(sorted, whole(text));
+        assert_eq!(got[1].1["extra"]["note"], "a [[b]] c");
+        assert_eq!(tables("").unwrap(), vec![]);
+        assert_eq!(tables("# nothing\n\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_cut_anywhere_but_between_tables_gives_up() {
+        // A `[[` opening a line inside a multi-line string: a whole parse
+        // reads it as text, so the pieces must not be trusted.
+        let in_string = "[[transfer]]\nid = \"T1\"\nnote = \"\"\"\n[[transfer]]\nid = \"T9\"\n\"\"\"\n";
+        assert_eq!(whole(in_string).len(), 1);
+        assert!(tables(in_string).is_none());
+        // A nested array opening a line inside an array value.
+        let in_array = "[[transfer]]\nid = \"T1\"\nx = [\n[[1, 2]],\n]\n";
+        assert_eq!(whole(in_array).len(), 1);
+        assert!(tables(in_array).is_none());
+        // A sub-table array of the previous table, a plain table, a key
+        // before the first table.
+        assert!(tables("[[transfer]]\nid = \"T1\"\n[[transfer.stages]]\nstage = \"x\"\n").is_none());
+        assert!(tables("[transfer]\nid = \"T1\"\n").is_none());
+        assert!(tables("x = 1\n[[transfer]]\nid = \"T1\"\n").is_none());
+        assert!(tables("[[transfer]]\nid = \"T1\n").is_none());
+        // A refusal by the caller stops the walk.
+        let mut seen = 0;
+        let r = for_each_table("[[a]]\nx = 1\n[[a]]\nx = 2\n", &mut |_, _| {
+            seen += 1;
+            None
+        });
+        assert!(r.is_none());
+        assert_eq!(seen, 1);
+    }
+
     #[test]
     fn an_unknown_table_falls_back_to_the_located_error() {
         let mut map: BTreeMap<String, String> = crate::bundled_files()
