@@ -220,9 +220,9 @@ pub fn encode_image_lean(
     table.extend_from_slice(&(ends.len() as u64).to_le_bytes());
     let mut from = start;
     for &end in &ends {
-        let section = out.get(from..end).ok_or_else(|| {
-            ImageError::Unencodable("a section ends before it starts".into())
-        })?;
+        let section = out
+            .get(from..end)
+            .ok_or_else(|| ImageError::Unencodable("a section ends before it starts".into()))?;
         table.extend_from_slice(&(section.len() as u64).to_le_bytes());
         table.extend_from_slice(&Sha256::digest(section));
         from = end;
