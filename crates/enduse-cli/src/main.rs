@@ -9,6 +9,13 @@
 //! Exit codes: 0 permit (or success), 1 error (bad input included), 2 forbid,
 //! 3 needs approval, 4 indeterminate.
 
+/// mimalloc, not the system allocator: an import of a million transfers
+/// frees a validated register on one thread while another builds the image,
+/// and glibc's per-thread arenas kept both in memory (peak 3.4 GB against
+/// 2.8 GB with one arena); mimalloc reuses and returns freed pages.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod args;
 mod commands;
 mod progress;

@@ -311,29 +311,54 @@ pub fn derive_times(targets: &mut [Record], others: &[&Record]) {
     if !targets.iter().any(|t| t.kind == RecordKind::Lot) {
         return;
     }
-    // (valid_from, recorded_at) of every transfer, by lot.
-    type Times = Vec<(Option<String>, Option<String>)>;
-    let mut by_lot: std::collections::HashMap<String, Times> = Default::default();
-    for t in targets.iter().filter(|r| r.kind == RecordKind::Transfer) {
-        if let Some(lot) = &t.lot {
-            by_lot
-                .entry(lot.clone())
-                .or_default()
-                .push((t.valid_from.clone(), t.recorded_at.clone()));
+    // The earliest (valid_from, recorded_at) of the transfers of each lot,
+    // kept as they are met, borrowing the transfers' own strings: a list of
+    // every transfer's times, by lot, cost hundreds of MB at a million
+    // transfers. A date replaces the one kept only if it starts strictly
+    // earlier, so that ties keep the first met, as `earliest` does.
+    fn keep<'a>(kept: &mut Option<&'a str>, d: Option<&'a str>) {
+        if let Some(d) = d {
+            if kept.is_none_or(|k| start_of(d) < start_of(k)) {
+                *kept = Some(d);
+            }
         }
     }
-    for t in others.iter().filter(|r| r.kind == RecordKind::Transfer) {
-        if let Some(lot) = &t.lot {
-            by_lot
-                .entry(lot.clone())
-                .or_default()
-                .push((t.valid_from.clone(), known(&t.body)));
+    let others_known: Vec<(&str, Option<&str>, Option<String>)> = others
+        .iter()
+        .filter(|r| r.kind == RecordKind::Transfer)
+        .filter_map(|t| Some((t.lot.as_deref()?, t.valid_from.as_deref(), known(&t.body))))
+        .collect();
+    let firsts: Vec<(usize, Option<String>, Option<String>)> = {
+        type Firsts<'a> = (Option<&'a str>, Option<&'a str>);
+        let mut by_lot: std::collections::HashMap<&str, Firsts<'_>> = Default::default();
+        for t in targets.iter().filter(|r| r.kind == RecordKind::Transfer) {
+            if let Some(lot) = &t.lot {
+                let e = by_lot.entry(lot.as_str()).or_default();
+                keep(&mut e.0, t.valid_from.as_deref());
+                keep(&mut e.1, t.recorded_at.as_deref());
+            }
         }
-    }
-    for t in targets.iter_mut().filter(|r| r.kind == RecordKind::Lot) {
-        let times = by_lot.get(&t.key).map(Vec::as_slice).unwrap_or_default();
-        t.valid_from = earliest(times.iter().filter_map(|x| x.0.as_deref()));
-        t.recorded_at = earliest(times.iter().filter_map(|x| x.1.as_deref()));
+        for (lot, valid_from, recorded_at) in &others_known {
+            let e = by_lot.entry(lot).or_default();
+            keep(&mut e.0, *valid_from);
+            keep(&mut e.1, recorded_at.as_deref());
+        }
+        targets
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.kind == RecordKind::Lot)
+            .map(|(i, r)| {
+                let (v, k) = by_lot.get(r.key.as_str()).copied().unwrap_or_default();
+                (i, v.map(str::to_owned), k.map(str::to_owned))
+            })
+            .collect()
+    };
+    drop(others_known);
+    for (i, valid_from, recorded_at) in firsts {
+        if let Some(t) = targets.get_mut(i) {
+            t.valid_from = valid_from;
+            t.recorded_at = recorded_at;
+        }
     }
 }
 
@@ -366,6 +391,7 @@ fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>)
                 Some(rules),
             )
             .map(|engine| {
+                out.reserve_exact(engine.rules().len());
                 for r in engine.rules() {
                     let text = files.get(&r.file).unwrap_or_default();
                     let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
@@ -380,56 +406,114 @@ fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>)
 /// The TOML files as records and as the loader's raw register, or `None`
 /// if anything is off.
 fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
-    // Straight into JSON values, without an intermediate TOML tree.
-    let parse = |text: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
-        let mut v: serde_json::Value = toml::from_str(text).ok()?;
-        sort_keys(&mut v);
-        match v {
-            serde_json::Value::Object(m) => Some(m),
-            _ => None,
-        }
-    };
     let mut out = Vec::new();
     let mut raw = Raw::default();
     if REQUIRED.iter().any(|f| files.get(f).is_none()) {
         return None;
     }
-    let json = serde_json::Value::Object(parse(files.get("dataset.toml")?)?);
-    push_json(&mut raw, "dataset", &json.to_string()).ok()?;
-    out.push(record_of(RecordKind::DataSet, "dataset".into(), &json));
+    // Straight into JSON values, without an intermediate TOML tree.
+    let mut v: serde_json::Value = toml::from_str(files.get("dataset.toml")?).ok()?;
+    sort_keys(&mut v);
+    if !v.is_object() {
+        return None;
+    }
+    push_json(&mut raw, "dataset", &v.to_string()).ok()?;
+    out.push(record_of(RecordKind::DataSet, "dataset".into(), &v));
     if let Some(text) = files.get("schema.cedarschema") {
         out.push(schema_record(text));
     }
+    let mut lists: Vec<Vec<Record>> = Vec::new();
     for file in toml_files() {
         let Some(text) = files.get(file) else {
             continue;
         };
-        let mut table = parse(text)?;
         let kinds: Vec<_> = TOML_KINDS
             .iter()
             .filter(|(_, _, f, _)| *f == file)
             .collect();
-        if table
-            .keys()
-            .any(|k| !kinds.iter().any(|(_, name, ..)| name == k))
-        {
-            return None;
-        }
-        for (kind, name, _, key_field) in kinds {
-            let Some(items) = table.remove(*name) else {
-                continue;
-            };
-            let serde_json::Value::Array(items) = items else {
-                return None;
-            };
-            for json in items {
-                push_json(&mut raw, name, &json.to_string()).ok()?;
-                let key = str_field(&json, key_field)?;
-                out.push(record_of(*kind, key, &json));
-            }
-        }
+        // One list per kind, so that the records keep the order of a
+        // whole-file parse (every kind of a file in turn, each in file order).
+        let mut by_kind: Vec<Vec<Record>> = kinds.iter().map(|_| Vec::new()).collect();
+        for_each_table(text, &mut |name, json| {
+            let i = kinds.iter().position(|(_, n, ..)| *n == name)?;
+            let (kind, _, _, key_field) = kinds.get(i)?;
+            let body = json.to_string();
+            push_json(&mut raw, name, &body).ok()?;
+            let key = str_field(&json, key_field)?;
+            by_kind.get_mut(i)?.push(record_of(*kind, key, &json));
+            Some(())
+        })?;
+        lists.extend(by_kind);
+    }
+    // Exact sizes: at 1.6 million records a doubled vector holds 80 MB of
+    // nothing. Room for the rules' records, which follow.
+    let rules = files
+        .policy_files()
+        .map(|(_, t)| t.matches("@id(").count())
+        .sum::<usize>();
+    out.reserve_exact(lists.iter().map(Vec::len).sum::<usize>() + rules);
+    for mut list in lists {
+        out.append(&mut list);
     }
     Some((raw, out))
+}
+
+/// Calls `each(name, table)` for every `[[name]]` table of a TOML file that
+/// holds arrays of tables only, in file order, with keys sorted; `None` if
+/// the file holds anything else, does not parse, or `each` says `None`.
+///
+/// Why not parse the whole file: a whole-file parse holds the document
+/// tree of every table at once, which for a million transfers is many
+/// times the file. Each table is parsed on its own instead, from the line
+/// of its `[[name]]` header to the next such line, so that only one table
+/// is ever held. This reads exactly what a whole-file parse reads, or gives
+/// up: a cut that falls anywhere but between two tables (a `[[` opening a
+/// line inside a multi-line string or array, a sub-table `[[a.b]]`, a plain
+/// `[a]` table) leaves a piece that does not parse, or parses to something
+/// other than one single-table array, and then the caller falls back to
+/// the loader, whose errors name file and line.
+fn for_each_table(
+    text: &str,
+    each: &mut dyn FnMut(&str, serde_json::Value) -> Option<()>,
+) -> Option<()> {
+    let mut piece = |chunk: &str, first: bool| -> Option<()> {
+        let v: serde_json::Value = toml::from_str(chunk).ok()?;
+        let serde_json::Value::Object(m) = v else {
+            return None;
+        };
+        if first {
+            // What precedes the first header: blank lines and comments only.
+            return m.is_empty().then_some(());
+        }
+        let mut it = m.into_iter();
+        let (name, items) = it.next()?;
+        if it.next().is_some() {
+            return None;
+        }
+        let serde_json::Value::Array(items) = items else {
+            return None;
+        };
+        let [mut table] = <[serde_json::Value; 1]>::try_from(items).ok()?;
+        if !table.is_object() {
+            return None;
+        }
+        sort_keys(&mut table);
+        each(&name, table)
+    };
+    let mut start = 0;
+    let mut first = true;
+    let mut line = 0;
+    while line < text.len() {
+        let rest = text.get(line..)?;
+        let next = rest.find('\n').map_or(text.len(), |n| line + n + 1);
+        if rest.trim_start_matches([' ', '\t']).starts_with("[[") {
+            piece(text.get(start..line)?, first)?;
+            first = false;
+            start = line;
+        }
+        line = next;
+    }
+    piece(text.get(start..)?, first)
 }
 
 /// Sorts the keys of every object, so that bodies are canonical whatever
@@ -538,6 +622,7 @@ pub fn records_from_files(files: &DataFiles) -> Result<(Engine, Vec<Record>), Da
         Some(Ok(c)) => c,
         _ => Vec::new(),
     };
+    records.reserve_exact(control.len());
     records.extend(control);
     derive_times(&mut records, &[]);
     Ok((engine, records))
@@ -1022,6 +1107,109 @@ mod tests {
             earliest(["2024-09-11", "2023-01-16..2023-01-20", "2025"].into_iter()).as_deref(),
             Some("2023-01-16..2023-01-20")
         );
+    }
+
+    #[test]
+    fn a_lot_holds_from_its_earliest_transfer_the_first_met_on_a_tie() {
+        let rec = |kind, key: &str, lot: Option<&str>, from: Option<&str>| Record {
+            kind,
+            key: key.into(),
+            body: "{}".into(),
+            valid_from: from.map(str::to_owned),
+            valid_to: None,
+            recorded_at: None,
+            lot: lot.map(str::to_owned),
+        };
+        let mut targets = vec![
+            rec(RecordKind::Lot, "L1", Some("L1"), None),
+            rec(RecordKind::Transfer, "T1", Some("L1"), Some("2024-05-01")),
+            rec(
+                RecordKind::Transfer,
+                "T2",
+                Some("L1"),
+                Some("2023-01-16..2023-01-20"),
+            ),
+            rec(RecordKind::Transfer, "T3", Some("L1"), Some("2023-01-16")),
+            rec(RecordKind::Transfer, "T4", Some("L2"), Some("2020")),
+            rec(RecordKind::Lot, "L3", Some("L3"), Some("stale")),
+        ];
+        let other = rec(RecordKind::Transfer, "T5", Some("L3"), Some("2022-02-02"));
+        derive_times(&mut targets, &[&other]);
+        assert_eq!(
+            targets[0].valid_from.as_deref(),
+            Some("2023-01-16..2023-01-20")
+        );
+        assert_eq!(targets[5].valid_from.as_deref(), Some("2022-02-02"));
+        assert_eq!(targets[5].recorded_at, None);
+    }
+
+    /// The tables [`for_each_table`] hands out, as (name, table) pairs.
+    fn tables(text: &str) -> Option<Vec<(String, serde_json::Value)>> {
+        let mut out = Vec::new();
+        for_each_table(text, &mut |name, v| {
+            out.push((name.to_owned(), v));
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    /// The same pairs from a whole-document parse, for comparison.
+    fn whole(text: &str) -> Vec<(String, serde_json::Value)> {
+        let mut v: serde_json::Value = toml::from_str(text).unwrap();
+        sort_keys(&mut v);
+        let mut out = Vec::new();
+        for (name, items) in v.as_object().unwrap() {
+            for t in items.as_array().unwrap() {
+                out.push((name.clone(), t.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tables_parsed_one_at_a_time_equal_a_whole_parse() {
+        let text = "# transfers\r\n\n[[lot]]\nid = \"L1\"\nquantity = 3\n\n  [[transfer]] # first\n\
+                    id = \"T1\"\nstages = [\n  { stage = \"delivered\", date = \"2024-01-02\" },\n]\n\
+                    [transfer.extra]\nnote = \"a [[b]] c\"\n[[transfer]]\r\nid = \"T2\"\r\nlot = \"L1\"\r\n";
+        let got = tables(text).unwrap();
+        assert_eq!(got.len(), 3);
+        // A whole parse groups by name; the pieces come in file order.
+        let mut sorted = got.clone();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(sorted, whole(text));
+        assert_eq!(got[1].1["extra"]["note"], "a [[b]] c");
+        assert_eq!(tables("").unwrap(), vec![]);
+        assert_eq!(tables("# nothing\n\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_cut_anywhere_but_between_tables_gives_up() {
+        // A `[[` opening a line inside a multi-line string: a whole parse
+        // reads it as text, so the pieces must not be trusted.
+        let in_string =
+            "[[transfer]]\nid = \"T1\"\nnote = \"\"\"\n[[transfer]]\nid = \"T9\"\n\"\"\"\n";
+        assert_eq!(whole(in_string).len(), 1);
+        assert!(tables(in_string).is_none());
+        // A nested array opening a line inside an array value.
+        let in_array = "[[transfer]]\nid = \"T1\"\nx = [\n[[1, 2]],\n]\n";
+        assert_eq!(whole(in_array).len(), 1);
+        assert!(tables(in_array).is_none());
+        // A sub-table array of the previous table, a plain table, a key
+        // before the first table.
+        assert!(
+            tables("[[transfer]]\nid = \"T1\"\n[[transfer.stages]]\nstage = \"x\"\n").is_none()
+        );
+        assert!(tables("[transfer]\nid = \"T1\"\n").is_none());
+        assert!(tables("x = 1\n[[transfer]]\nid = \"T1\"\n").is_none());
+        assert!(tables("[[transfer]]\nid = \"T1\n").is_none());
+        // A refusal by the caller stops the walk.
+        let mut seen = 0;
+        let r = for_each_table("[[a]]\nx = 1\n[[a]]\nx = 2\n", &mut |_, _| {
+            seen += 1;
+            None
+        });
+        assert!(r.is_none());
+        assert_eq!(seen, 1);
     }
 
     #[test]
