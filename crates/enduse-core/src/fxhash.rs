@@ -99,7 +99,11 @@ mod tests {
         let low: std::collections::HashSet<u64> = (0..100_000)
             .map(|i| FxBuild.hash_one(format!("L{i:07}")) & 0xf_ffff)
             .collect();
-        assert!(low.len() > 60_000, "{} distinct low-bit patterns", low.len());
+        assert!(
+            low.len() > 60_000,
+            "{} distinct low-bit patterns",
+            low.len()
+        );
         let top: std::collections::HashSet<u64> = (0..100_000)
             .map(|i| FxBuild.hash_one(format!("T{i:07}")) >> 57)
             .collect();
