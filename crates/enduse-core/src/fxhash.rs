@@ -62,7 +62,17 @@ impl Hasher for Fx {
         self.add(i as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves the low bits depending on the low input bits
+        // only: ids that differ in their last characters (`L0000001`,
+        // `L0000002`) would share hashbrown's bucket bits (the low ones) and
+        // probe long chains. A final mix (murmur3's) spreads every bit over
+        // the whole word, so a million such ids index as fast as random ones.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -85,5 +95,23 @@ mod tests {
         m.insert("UA".into(), 1);
         assert_eq!(m.get("UA"), Some(&1));
         assert_eq!(m.get("RU"), None);
+    }
+
+    #[test]
+    fn ids_that_differ_in_their_last_characters_spread_over_the_low_bits() {
+        // hashbrown picks a bucket by the low bits: a million such ids must
+        // not fall into a few hundred of them.
+        let low: std::collections::HashSet<u64> = (0..100_000)
+            .map(|i| FxBuild.hash_one(format!("L{i:07}")) & 0xf_ffff)
+            .collect();
+        assert!(
+            low.len() > 60_000,
+            "{} distinct low-bit patterns",
+            low.len()
+        );
+        let top: std::collections::HashSet<u64> = (0..100_000)
+            .map(|i| FxBuild.hash_one(format!("T{i:07}")) >> 57)
+            .collect();
+        assert_eq!(top.len(), 128);
     }
 }

@@ -586,28 +586,63 @@ pub(crate) type TransferIndex = (FxMap<LotId, Vec<TransferId>>, bool);
 
 /// Builds [`TransferIndex`] in one pass over the transfers: a lookup per
 /// lot would be quadratic in a register of a million transfers.
+///
+/// A data set lists a lot's transfers together, so in id order they come
+/// in runs of one lot: each run is ordered and stored with one map lookup,
+/// not one per transfer. A lot met again after another's transfers (ids
+/// that interleave) is merged with what it had and ordered anew.
 pub(crate) fn index_transfers(transfers: &BTreeMap<TransferId, Transfer>) -> TransferIndex {
-    // Grouped under borrowed keys first: only one clone of each lot id.
-    let mut by_lot: FxMap<&LotId, Vec<(Option<NaiveDate>, &TransferId)>> = FxMap::default();
+    let runs = 1 + transfers
+        .values()
+        .zip(transfers.values().skip(1))
+        .filter(|(a, b)| a.lot != b.lot)
+        .count();
+    let mut out: FxMap<LotId, Vec<TransferId>> = FxMap::default();
+    out.reserve(runs);
     let mut disputed = false;
+    let mut run: Vec<(Option<NaiveDate>, &TransferId)> = Vec::new();
+    let mut lot: Option<&LotId> = None;
     for t in transfers.values() {
         disputed |= t.status == Status::Disputed;
-        by_lot
-            .entry(&t.lot)
-            .or_default()
-            .push((t.first_date(), &t.id));
+        if lot != Some(&t.lot) {
+            if let Some(l) = lot {
+                store_run(transfers, &mut out, l, &mut run);
+            }
+            lot = Some(&t.lot);
+        }
+        run.push((t.first_date(), &t.id));
     }
-    let mut out = FxMap::default();
-    out.reserve(by_lot.len());
-    for (lot, mut v) in by_lot {
-        // Stable: transfers of one day stay in id order.
-        v.sort_by_key(|&(d, _)| d);
-        out.insert(
-            lot.clone(),
-            v.into_iter().map(|(_, id)| id.clone()).collect(),
-        );
+    if let Some(l) = lot {
+        store_run(transfers, &mut out, l, &mut run);
     }
     (out, disputed)
+}
+
+/// Adds the transfers of one run (in id order) to `lot`'s, by their first
+/// date, ties by id; empties `run`.
+fn store_run<'a>(
+    transfers: &'a BTreeMap<TransferId, Transfer>,
+    out: &mut FxMap<LotId, Vec<TransferId>>,
+    lot: &LotId,
+    run: &mut Vec<(Option<NaiveDate>, &'a TransferId)>,
+) {
+    match out.entry(lot.clone()) {
+        std::collections::hash_map::Entry::Vacant(e) => {
+            // Stable: transfers of one day stay in id order.
+            run.sort_by_key(|&(d, _)| d);
+            e.insert(run.iter().map(|&(_, id)| id.clone()).collect());
+        }
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            let had = e.get();
+            run.extend(had.iter().filter_map(|id| {
+                let t = transfers.get(id)?;
+                Some((t.first_date(), &t.id))
+            }));
+            run.sort();
+            *e.get_mut() = run.iter().map(|&(_, id)| id.clone()).collect();
+        }
+    }
+    run.clear();
 }
 
 /// A term and all its broader terms, narrowest first.
@@ -704,6 +739,36 @@ mod tests {
             vec![],
         );
         assert!(index_transfers(&reg.transfers).1);
+    }
+
+    #[test]
+    fn a_lot_whose_transfer_ids_interleave_with_another_is_indexed_whole() {
+        // L1's transfers come in three runs in id order (T1; T3-T4; T7),
+        // with L2's between them, and out of date order across runs.
+        let reg = register(
+            vec![
+                transfer("T1", "L1", &["2023-05-01"], Status::Confirmed),
+                transfer("T2", "L2", &["2023-01-01"], Status::Confirmed),
+                transfer("T3", "L1", &["2023-01-05"], Status::Confirmed),
+                transfer("T4", "L1", &["2023-05-01"], Status::Confirmed),
+                transfer("T5", "L2", &["2022-01-01"], Status::Confirmed),
+                transfer("T6", "L3", &[], Status::Confirmed),
+                transfer("T7", "L1", &["2023-01"], Status::Confirmed),
+            ],
+            vec![],
+        );
+        let (index, _) = index_transfers(&reg.transfers);
+        assert_eq!(index.len(), 3);
+        for (lot, ids) in &index {
+            let naive: Vec<&TransferId> = reg.transfers_of_lot(lot).iter().map(|t| &t.id).collect();
+            assert_eq!(ids.iter().collect::<Vec<_>>(), naive, "lot {lot}");
+        }
+        let l1: Vec<&str> = index[&LotId::new("L1")]
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(l1, ["T7", "T3", "T1", "T4"]);
+        assert!(index_transfers(&BTreeMap::new()).0.is_empty());
     }
 
     #[test]
