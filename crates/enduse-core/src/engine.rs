@@ -194,9 +194,14 @@ struct Prepared {
     /// Per model (by `model_ix`), what each of its dependencies provides,
     /// shared by the provider roles of every decision.
     provides: Vec<Vec<Arc<str>>>,
-    /// Per lot, its transfers in date order as the chain walk reads them
-    /// (no map look-up per transfer on every decision).
-    hops: FxMap<LotId, Vec<Hop>>,
+    /// Per lot (by `lot_ix`), its transfers in date order as the chain walk
+    /// reads them (no map look-up per transfer on every decision). Filled
+    /// on a lot's first decision: a register of a million transfers is
+    /// opened for one question, and preparing every lot would cost more
+    /// than the open itself.
+    hops: Vec<std::sync::OnceLock<Box<[Hop]>>>,
+    /// The transfers a declared default attaches to.
+    conditioned: FxMap<TransferId, ()>,
     /// Every authority id of the register (a query's approvals are checked
     /// on every decision).
     authority_ids: FxMap<AuthorityId, ()>,
@@ -251,7 +256,7 @@ struct Hop {
 impl Prepared {
     fn new(
         reg: &Register,
-        transfers_of_lot: &FxMap<LotId, Vec<TransferId>>,
+        lots: usize,
         superseded: &FxMap<PartyId, Vec<(u32, u32, NaiveDate)>>,
         rules: &[Rule],
     ) -> Self {
@@ -261,24 +266,7 @@ impl Prepared {
             .flat_map(|d| d.transfers.iter())
             .map(|t| (t.clone(), ()))
             .collect();
-        let hops = transfers_of_lot
-            .iter()
-            .map(|(lot, ts)| {
-                let hops = ts
-                    .iter()
-                    .filter_map(|t| reg.transfers.get(t))
-                    .map(|t| Hop {
-                        id: t.id.clone(),
-                        from: t.from.clone(),
-                        to: t.to.clone(),
-                        status: t.status,
-                        first: t.first_date(),
-                        attached: !t.conditions.is_empty() || conditioned.contains_key(&t.id),
-                    })
-                    .collect();
-                (lot.clone(), hops)
-            })
-            .collect();
+        let hops = (0..lots).map(|_| std::sync::OnceLock::new()).collect();
         let revivals = |p: &PartyId| -> Vec<Revival> {
             superseded
                 .get(p)
@@ -299,6 +287,7 @@ impl Prepared {
         };
         Self {
             hops,
+            conditioned,
             parties: reg
                 .parties
                 .iter()
@@ -913,11 +902,41 @@ impl Engine {
         })
     }
 
+    /// The transfers of `lot` in date order, as the chain walk reads them;
+    /// prepared on the lot's first decision.
+    fn hops(&self, lot: &LotId) -> &[Hop] {
+        let prepared = self.prepared();
+        let Some(cell) = self
+            .lot_ix
+            .get(lot)
+            .and_then(|&i| prepared.hops.get(i as usize))
+        else {
+            return &[];
+        };
+        cell.get_or_init(|| {
+            let ts = self
+                .transfers_of_lot
+                .get(lot)
+                .map_or(&[][..], Vec::as_slice);
+            ts.iter()
+                .filter_map(|t| self.register.transfers.get(t))
+                .map(|t| Hop {
+                    id: t.id.clone(),
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    status: t.status,
+                    first: t.first_date(),
+                    attached: !t.conditions.is_empty() || prepared.conditioned.contains_key(&t.id),
+                })
+                .collect()
+        })
+    }
+
     fn prepared(&self) -> &Prepared {
         self.prepared.get_or_init(|| {
             Prepared::new(
                 &self.register,
-                &self.transfers_of_lot,
+                self.lot_ix.len(),
                 &self.superseded,
                 &self.rules,
             )
@@ -1316,7 +1335,7 @@ impl Engine {
         };
         let prepared = self.prepared();
         for lot in lots {
-            let hops = prepared.hops.get(lot).map_or(&[][..], Vec::as_slice);
+            let hops = self.hops(lot);
             let mut holder = actor;
             // A lot passes through few hands: on the stack, not the heap.
             let mut seen: SmallVec<[&str; 8]> = SmallVec::new();
@@ -1992,15 +2011,13 @@ impl Engine {
         model: &ModelId,
         as_of: NaiveDate,
     ) -> SmallVec<[LotId; 4]> {
-        let hops = &self.prepared().hops;
         self.lots_of_model
             .get(model)
             .into_iter()
             .flatten()
             .filter(|lot| {
-                hops.get(*lot)
-                    .into_iter()
-                    .flatten()
+                self.hops(lot)
+                    .iter()
                     .rfind(|t| t.status != Status::Disputed && t.first.is_some_and(|d| d <= as_of))
                     .is_some_and(|t| &t.to == actor)
             })
