@@ -15,6 +15,11 @@
 //! `--no-log` does not log decisions in the audit log.
 
 use enduse_server::{ServeOptions, ServerError, StaticTokens};
+
+/// The allocator of `enduse serve`, so that the benchmarks and the
+/// schemathesis run measure the server as it ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 fn usage(msg: &str) -> ServerError {

@@ -13,8 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs="${1:-15}"
 oha="${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}"
-cargo build --quiet --release -p enduse-server --example serve
-bin=target/release/examples/serve
+# SERVE_BIN: another build of the example to measure (old against new).
+if [ -n "${SERVE_BIN:-}" ]; then
+  bin=$SERVE_BIN
+else
+  cargo build --quiet --release -p enduse-server --example serve
+  bin=target/release/examples/serve
+fi
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
