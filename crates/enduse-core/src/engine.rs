@@ -1651,10 +1651,7 @@ impl Engine {
                 id: RuleId::new(c.id.clone()),
                 kind: CitationKind::Consent,
                 status: c.status,
-                source: sources
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+                source: self.lead_source(&sources, public),
                 sources,
                 assurance: None,
                 party: c.authority.party(),
@@ -1668,17 +1665,28 @@ impl Engine {
                 valid_from: from,
                 valid_to: c.scope.to,
                 recorded_at: public,
-                quote: c
-                    .quote
-                    .as_deref()
-                    .map(Arc::from)
-                    .or_else(|| c.sources.first().and_then(|x| self.source_quote(x)))
-                    .unwrap_or_else(|| Arc::from("")),
+                quote: self.quote_or_sources(c.quote.as_deref(), &c.sources),
                 assumption: None,
                 supersedes: None,
             },
             date_uncertain,
         )
+    }
+
+    /// The first of a citation's sources, or an empty one when it has none.
+    fn lead_source(&self, sources: &[SourceRef], public: NaiveDate) -> SourceRef {
+        sources
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public))
+    }
+
+    /// A decision's own quote, else its first source's, else none.
+    fn quote_or_sources(&self, quote: Option<&str>, sources: &[crate::ids::SourceId]) -> Arc<str> {
+        quote
+            .map(Arc::from)
+            .or_else(|| sources.first().and_then(|x| self.source_quote(x)))
+            .unwrap_or_else(|| Arc::from(""))
     }
 
     fn default_ref(&self, d: &PartyDefault, as_of: NaiveDate) -> RuleRef {
@@ -1695,10 +1703,7 @@ impl Engine {
                 id: RuleId::new(d.id.clone()),
                 kind: CitationKind::Default,
                 status: d.status,
-                source: sources
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| self.source_ref(&crate::ids::SourceId::new(""), public)),
+                source: self.lead_source(&sources, public),
                 sources,
                 assurance: None,
                 party: d.party.clone(),
@@ -1712,12 +1717,7 @@ impl Engine {
                 valid_from: d.valid_from,
                 valid_to: d.valid_to,
                 recorded_at: public,
-                quote: d
-                    .quote
-                    .as_deref()
-                    .map(Arc::from)
-                    .or_else(|| d.sources.first().and_then(|x| self.source_quote(x)))
-                    .unwrap_or_else(|| Arc::from("")),
+                quote: self.quote_or_sources(d.quote.as_deref(), &d.sources),
                 assumption: None,
                 supersedes: None,
             },

@@ -724,21 +724,30 @@ mod tests {
         let (index, disputed) = index_transfers(&reg.transfers);
         assert!(!disputed);
         assert_eq!(index.len(), 2);
-        for (lot, ids) in &index {
-            let naive: Vec<&TransferId> = reg.transfers_of_lot(lot).iter().map(|t| &t.id).collect();
-            assert_eq!(ids.iter().collect::<Vec<_>>(), naive, "lot {lot}");
-        }
-        let l1: Vec<&str> = index[&LotId::new("L1")]
-            .iter()
-            .map(|t| t.as_str())
-            .collect();
-        assert_eq!(l1, ["T1", "T2", "T3", "T9"]);
+        assert_eq!(
+            indexed_as_naive(&reg, &index, "L1"),
+            ["T1", "T2", "T3", "T9"]
+        );
 
         let reg = register(
             vec![transfer("T1", "L1", &["2023-01-05"], Status::Disputed)],
             vec![],
         );
         assert!(index_transfers(&reg.transfers).1);
+    }
+
+    /// Checks that every lot of `index` lists its transfers exactly as
+    /// [`Register::transfers_of_lot`] does; returns those of `lot`.
+    fn indexed_as_naive<'a>(
+        reg: &Register,
+        index: &'a FxMap<LotId, Vec<TransferId>>,
+        lot: &str,
+    ) -> Vec<&'a str> {
+        for (l, ids) in index {
+            let naive: Vec<&TransferId> = reg.transfers_of_lot(l).iter().map(|t| &t.id).collect();
+            assert_eq!(ids.iter().collect::<Vec<_>>(), naive, "lot {l}");
+        }
+        index[&LotId::new(lot)].iter().map(|t| t.as_str()).collect()
     }
 
     #[test]
@@ -759,15 +768,10 @@ mod tests {
         );
         let (index, _) = index_transfers(&reg.transfers);
         assert_eq!(index.len(), 3);
-        for (lot, ids) in &index {
-            let naive: Vec<&TransferId> = reg.transfers_of_lot(lot).iter().map(|t| &t.id).collect();
-            assert_eq!(ids.iter().collect::<Vec<_>>(), naive, "lot {lot}");
-        }
-        let l1: Vec<&str> = index[&LotId::new("L1")]
-            .iter()
-            .map(|t| t.as_str())
-            .collect();
-        assert_eq!(l1, ["T7", "T3", "T1", "T4"]);
+        assert_eq!(
+            indexed_as_naive(&reg, &index, "L1"),
+            ["T7", "T3", "T1", "T4"]
+        );
         assert!(index_transfers(&BTreeMap::new()).0.is_empty());
     }
 
