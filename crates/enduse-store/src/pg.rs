@@ -156,6 +156,34 @@ fn db_err(target: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
 }
 
 impl PgStore {
+    /// Runs `write` on the audit log in one transaction under the write
+    /// lock, with the log's state brought up to date from the database
+    /// (another process may have appended) and kept for the next write once
+    /// committed.
+    fn audit_write<T>(
+        &mut self,
+        write: impl FnOnce(
+            &mut postgres::Transaction<'_>,
+            &str,
+            &mut AuditState,
+        ) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let mut tx = self.client.transaction().map_err(&e)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(&e)?;
+        if !audit_store::pg::has_log(&mut tx, &target)? {
+            return Err(crate::sqlite::no_log(&target));
+        }
+        let mut state = audit_store::pg::sync(&mut tx, &target, cached)?;
+        let out = write(&mut tx, &target, &mut state)?;
+        tx.commit().map_err(&e)?;
+        self.audit = Some(state);
+        Ok(out)
+    }
+
     /// Connects with a libpq-style URL or key-value string and upgrades the
     /// schema.
     pub fn open(conn: &str) -> Result<Self, StoreError> {
@@ -629,40 +657,16 @@ impl Store for PgStore {
     }
 
     fn audit_append(&mut self, entries: &[enduse_audit::Entry]) -> Result<Logged, StoreError> {
-        let target = self.target.clone();
-        let e = db_err(&target);
-        let cached = self.audit.take();
-        let mut tx = self.client.transaction().map_err(&e)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .map_err(&e)?;
-        if !audit_store::pg::has_log(&mut tx, &target)? {
-            return Err(crate::sqlite::no_log(&target));
-        }
-        let mut state = audit_store::pg::sync(&mut tx, &target, cached)?;
-        let logged = audit_store::pg::append(&mut tx, &target, &mut state, entries)?;
-        tx.commit().map_err(&e)?;
-        self.audit = Some(state);
-        Ok(logged)
+        self.audit_write(|tx, target, state| audit_store::pg::append(tx, target, state, entries))
     }
 
     fn audit_append_unsigned(
         &mut self,
         entries: &[enduse_audit::Entry],
     ) -> Result<u64, StoreError> {
-        let target = self.target.clone();
-        let e = db_err(&target);
-        let cached = self.audit.take();
-        let mut tx = self.client.transaction().map_err(&e)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .map_err(&e)?;
-        if !audit_store::pg::has_log(&mut tx, &target)? {
-            return Err(crate::sqlite::no_log(&target));
-        }
-        let mut state = audit_store::pg::sync(&mut tx, &target, cached)?;
-        let first = audit_store::pg::append_rows(&mut tx, &target, &mut state, entries)?;
-        tx.commit().map_err(&e)?;
-        self.audit = Some(state);
-        Ok(first)
+        self.audit_write(|tx, target, state| {
+            audit_store::pg::append_rows(tx, target, state, entries)
+        })
     }
 
     fn audit_size(&mut self) -> Result<u64, StoreError> {

@@ -149,6 +149,30 @@ fn wal(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl SqliteStore {
+    /// Runs `write` on the audit log in one immediate transaction, with the
+    /// log's state brought up to date from the database (another process
+    /// may have appended) and kept for the next write once committed.
+    fn audit_write<T>(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>, &str, &mut AuditState) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        if !audit_store::sqlite::has_log(&tx, &target)? {
+            return Err(no_log(&target));
+        }
+        let mut state = audit_store::sqlite::sync(&tx, &target, cached)?;
+        let out = write(&tx, &target, &mut state)?;
+        tx.commit().map_err(&e)?;
+        self.audit = Some(state);
+        Ok(out)
+    }
+
     /// Opens (creating if needed) the database at `path` and upgrades its
     /// schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -708,42 +732,18 @@ impl Store for SqliteStore {
     }
 
     fn audit_append(&mut self, entries: &[enduse_audit::Entry]) -> Result<Logged, StoreError> {
-        let target = self.target.clone();
-        let e = db_err(&target);
-        let cached = self.audit.take();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&e)?;
-        if !audit_store::sqlite::has_log(&tx, &target)? {
-            return Err(no_log(&target));
-        }
-        let mut state = audit_store::sqlite::sync(&tx, &target, cached)?;
-        let logged = audit_store::sqlite::append(&tx, &target, &mut state, entries)?;
-        tx.commit().map_err(&e)?;
-        self.audit = Some(state);
-        Ok(logged)
+        self.audit_write(|tx, target, state| {
+            audit_store::sqlite::append(tx, target, state, entries)
+        })
     }
 
     fn audit_append_unsigned(
         &mut self,
         entries: &[enduse_audit::Entry],
     ) -> Result<u64, StoreError> {
-        let target = self.target.clone();
-        let e = db_err(&target);
-        let cached = self.audit.take();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&e)?;
-        if !audit_store::sqlite::has_log(&tx, &target)? {
-            return Err(no_log(&target));
-        }
-        let mut state = audit_store::sqlite::sync(&tx, &target, cached)?;
-        let first = audit_store::sqlite::append_rows(&tx, &target, &mut state, entries)?;
-        tx.commit().map_err(&e)?;
-        self.audit = Some(state);
-        Ok(first)
+        self.audit_write(|tx, target, state| {
+            audit_store::sqlite::append_rows(tx, target, state, entries)
+        })
     }
 
     fn audit_size(&mut self) -> Result<u64, StoreError> {
