@@ -1,10 +1,15 @@
 //! Cross-checks of a data set: every reference resolves, every rule's metadata
 //! is consistent with the others. All problems are collected, not just the first.
 
-use crate::ids::{CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId};
+use crate::date::DateSpec;
+use crate::ids::{
+    AuthorityId, CategoryId, LotId, ModelId, PartyId, PlaceCode, RuleId, SourceId, TransferId,
+};
 use crate::problem::{Origin, Problem};
+use crate::register::{Lot, Transfer};
 use crate::register::{PartyKind, Register};
 use crate::rule::Rule;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 fn term(
@@ -24,29 +29,158 @@ fn term(
     }
 }
 
+/// Where the checks look up the lots and transfers the rest of a register
+/// names: in the register itself, or, for a register whose lots and
+/// transfers are streamed past the checks instead of held, nowhere yet:
+/// each such reference is then noted, to be checked once they have all
+/// been read.
+pub(crate) enum Bulk<'a> {
+    /// The register's own maps.
+    Own,
+    /// Noted for later.
+    Noted(&'a RefCell<Noted>),
+}
+
+/// References into lots and transfers noted while checking a register
+/// without them.
+#[derive(Debug, Default)]
+pub(crate) struct Noted {
+    /// Lots named (by approvals' scopes and rules' `Lot::` literals).
+    pub lots: Vec<LotId>,
+    /// Transfers named by defaults, each with the party that must send it.
+    pub transfers: Vec<(TransferId, PartyId)>,
+}
+
+impl Bulk<'_> {
+    fn has_lot(&self, reg: &Register, id: &LotId) -> bool {
+        match self {
+            Bulk::Own => reg.lots.contains_key(id),
+            Bulk::Noted(n) => {
+                n.borrow_mut().lots.push(id.clone());
+                true
+            }
+        }
+    }
+
+    /// The sender of transfer `id`, or `None` if there is no such transfer;
+    /// a noted reference answers `sender`, the one it must have.
+    fn transfer_from(&self, reg: &Register, id: &TransferId, sender: &PartyId) -> Option<PartyId> {
+        match self {
+            Bulk::Own => reg.transfers.get(id).map(|t| t.from.clone()),
+            Bulk::Noted(n) => {
+                n.borrow_mut().transfers.push((id.clone(), sender.clone()));
+                Some(sender.clone())
+            }
+        }
+    }
+}
+
+fn unknown_party(
+    reg: &Register,
+    out: &mut Vec<Problem>,
+    kind: &str,
+    id: &str,
+    field: &str,
+    p: &PartyId,
+) {
+    if !reg.parties.contains_key(p) {
+        out.push(
+            Problem::record(
+                kind,
+                id,
+                Some(field),
+                format!("`{field}` names unknown party `{p}`"),
+            )
+            .with_help(Some("declare it in parties.toml".into())),
+        );
+    }
+}
+
+fn unknown_source(reg: &Register, out: &mut Vec<Problem>, kind: &str, id: &str, s: &SourceId) {
+    if !reg.sources.contains_key(s) {
+        out.push(
+            Problem::record(kind, id, Some("source"), format!("unknown source `{s}`"))
+                .with_help(Some("declare it in sources.toml".into())),
+        );
+    }
+}
+
+/// The checks of one lot against the rest of the register.
+pub(crate) fn check_lot(reg: &Register, l: &Lot, out: &mut Vec<Problem>) {
+    if !reg.models.contains_key(&l.model) {
+        out.push(Problem::record(
+            "lot",
+            &l.id,
+            Some("model"),
+            format!("unknown model `{}`", l.model),
+        ));
+    }
+}
+
+/// The checks of one transfer against the rest of the register; whether
+/// its lot exists is `has_lot`'s to say.
+pub(crate) fn check_transfer(
+    reg: &Register,
+    t: &Transfer,
+    has_lot: &dyn Fn(&LotId) -> bool,
+    out: &mut Vec<Problem>,
+) {
+    let id = t.id.as_str();
+    if !has_lot(&t.lot) {
+        out.push(Problem::record(
+            "transfer",
+            id,
+            Some("lot"),
+            format!("unknown lot `{}`", t.lot),
+        ));
+    }
+    unknown_party(reg, out, "transfer", id, "from", &t.from);
+    unknown_party(reg, out, "transfer", id, "to", &t.to);
+    if t.from == t.to {
+        out.push(Problem::record(
+            "transfer",
+            id,
+            Some("to"),
+            "a transfer must go to another party".into(),
+        ));
+    }
+    for f in &t.financed_by {
+        unknown_party(reg, out, "transfer", id, "financed_by", f);
+    }
+    if let Some(r) = &t.refurbished_by {
+        unknown_party(reg, out, "transfer", id, "refurbished_by", r);
+    }
+    if t.stages.is_empty() {
+        out.push(Problem::record(
+            "transfer",
+            id,
+            Some("stages"),
+            "a transfer needs at least one dated stage".into(),
+        ));
+    }
+    for s in t
+        .stages
+        .iter()
+        .filter_map(|s| s.source.as_ref())
+        .chain(&t.sources)
+    {
+        unknown_source(reg, out, "transfer", id, s);
+    }
+}
+
 /// Checks that every reference in the register resolves; returns every problem.
 pub fn check_register(reg: &Register) -> Vec<Problem> {
+    check_register_with(reg, &Bulk::Own)
+}
+
+/// [`check_register`], looking lots and transfers up in `bulk`.
+pub(crate) fn check_register_with(reg: &Register, bulk: &Bulk<'_>) -> Vec<Problem> {
     let mut out = Vec::new();
     let party = |out: &mut Vec<Problem>, kind: &str, id: &str, field: &str, p: &PartyId| {
-        if !reg.parties.contains_key(p) {
-            out.push(
-                Problem::record(
-                    kind,
-                    id,
-                    Some(field),
-                    format!("`{field}` names unknown party `{p}`"),
-                )
-                .with_help(Some("declare it in parties.toml".into())),
-            );
-        }
+        unknown_party(reg, out, kind, id, field, p)
     };
     let source = |out: &mut Vec<Problem>, kind: &str, id: &str, s: &SourceId| {
-        if !reg.sources.contains_key(s) {
-            out.push(
-                Problem::record(kind, id, Some("source"), format!("unknown source `{s}`"))
-                    .with_help(Some("declare it in sources.toml".into())),
-            );
-        }
+        unknown_source(reg, out, kind, id, s)
     };
     for p in reg.parties.values() {
         if let Some(c) = &p.country {
@@ -128,57 +262,10 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
         }
     }
     for l in reg.lots.values() {
-        if !reg.models.contains_key(&l.model) {
-            out.push(Problem::record(
-                "lot",
-                &l.id,
-                Some("model"),
-                format!("unknown model `{}`", l.model),
-            ));
-        }
+        check_lot(reg, l, &mut out);
     }
     for t in reg.transfers.values() {
-        let id = t.id.as_str();
-        if !reg.lots.contains_key(&t.lot) {
-            out.push(Problem::record(
-                "transfer",
-                id,
-                Some("lot"),
-                format!("unknown lot `{}`", t.lot),
-            ));
-        }
-        party(&mut out, "transfer", id, "from", &t.from);
-        party(&mut out, "transfer", id, "to", &t.to);
-        if t.from == t.to {
-            out.push(Problem::record(
-                "transfer",
-                id,
-                Some("to"),
-                "a transfer must go to another party".into(),
-            ));
-        }
-        for f in &t.financed_by {
-            party(&mut out, "transfer", id, "financed_by", f);
-        }
-        if let Some(r) = &t.refurbished_by {
-            party(&mut out, "transfer", id, "refurbished_by", r);
-        }
-        if t.stages.is_empty() {
-            out.push(Problem::record(
-                "transfer",
-                id,
-                Some("stages"),
-                "a transfer needs at least one dated stage".into(),
-            ));
-        }
-        for s in t
-            .stages
-            .iter()
-            .filter_map(|s| s.source.as_ref())
-            .chain(&t.sources)
-        {
-            source(&mut out, "transfer", id, s);
-        }
+        check_transfer(reg, t, &|l| reg.lots.contains_key(l), &mut out);
     }
     for t in reg.treaties.values() {
         let id = t.id.as_str();
@@ -270,7 +357,7 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
             }
         }
         for l in &a.scope.lots {
-            if !reg.lots.contains_key(l) {
+            if !bulk.has_lot(reg, l) {
                 out.push(Problem::record(
                     "approval",
                     &a.id,
@@ -360,18 +447,18 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
             _ => {}
         }
         for t in &d.transfers {
-            match reg.transfers.get(t) {
+            match bulk.transfer_from(reg, t, &d.party) {
                 None => out.push(Problem::record(
                     "default",
                     &d.id,
                     Some("transfers"),
                     format!("unknown transfer `{t}`"),
                 )),
-                Some(tr) if tr.from != d.party => out.push(Problem::record(
+                Some(from) if from != d.party => out.push(Problem::record(
                     "default",
                     &d.id,
                     Some("transfers"),
-                    format!("transfer `{t}` is sent by {}, not by {}", tr.from, d.party),
+                    format!("transfer `{t}` is sent by {from}, not by {}", d.party),
                 )),
                 Some(_) => {}
             }
@@ -480,138 +567,255 @@ pub fn check_register(reg: &Register) -> Vec<Problem> {
     out
 }
 
+/// The checks of every rule against the register and one another.
 pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
     let mut out = Vec::new();
-    let at = |r: &Rule| Origin::File {
-        file: r.file.clone(),
-        span: Some(r.span.clone()),
-    };
     let mut seen: HashMap<&RuleId, &Rule> = HashMap::new();
     for r in rules {
         if let Some(first) = seen.get(&r.id) {
             out.push(
-                Problem::new(at(r), format!("rule id `{}` is used twice", r.id))
+                Problem::new(rule_origin(r), format!("rule id `{}` is used twice", r.id))
                     .with_help(Some(format!("the first use is in {}", first.file))),
             );
         } else {
             seen.insert(&r.id, r);
         }
-        if !reg.parties.contains_key(&r.owner) {
+        check_rule(reg, r, &Bulk::Own, &mut out);
+    }
+    check_links(reg, rules, &mut out);
+    let links: HashMap<&RuleId, &Rule> = first_of_each(rules);
+    for t in reg.transfers.values() {
+        check_conditions(&links, t, &mut out);
+    }
+    out
+}
+
+fn rule_origin(r: &Rule) -> Origin {
+    Origin::File {
+        file: r.file.clone(),
+        span: Some(r.span.clone()),
+    }
+}
+
+/// What the checks between rules read of a rule: a [`Rule`], or the
+/// [`RuleLink`] kept of it when rules are checked a batch at a time.
+pub(crate) trait Linked {
+    fn link(&self) -> LinkRef<'_>;
+}
+
+/// The parts of a rule its links to other rules and records are checked on.
+pub(crate) struct LinkRef<'a> {
+    pub id: &'a RuleId,
+    pub owner: &'a PartyId,
+    pub supersedes: Option<&'a RuleId>,
+    pub valid_from: &'a DateSpec,
+    pub valid_to: Option<&'a DateSpec>,
+    pub approval: Option<&'a AuthorityId>,
+    pub file: &'a str,
+    pub span: &'a std::ops::Range<usize>,
+}
+
+impl LinkRef<'_> {
+    fn origin(&self) -> Origin {
+        Origin::File {
+            file: self.file.to_owned(),
+            span: Some(self.span.clone()),
+        }
+    }
+}
+
+impl Linked for Rule {
+    fn link(&self) -> LinkRef<'_> {
+        LinkRef {
+            id: &self.id,
+            owner: &self.owner,
+            supersedes: self.supersedes.as_ref(),
+            valid_from: &self.valid_from,
+            valid_to: self.valid_to.as_ref(),
+            approval: self.approval.as_ref(),
+            file: &self.file,
+            span: &self.span,
+        }
+    }
+}
+
+/// A rule's links, owned: what a batch-at-a-time check keeps of each rule.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleLink {
+    id: RuleId,
+    owner: PartyId,
+    supersedes: Option<RuleId>,
+    valid_from: DateSpec,
+    valid_to: Option<DateSpec>,
+    approval: Option<AuthorityId>,
+    file: String,
+    span: std::ops::Range<usize>,
+}
+
+impl RuleLink {
+    pub(crate) fn of(r: &Rule) -> Self {
+        RuleLink {
+            id: r.id.clone(),
+            owner: r.owner.clone(),
+            supersedes: r.supersedes.clone(),
+            valid_from: r.valid_from.clone(),
+            valid_to: r.valid_to.clone(),
+            approval: r.approval.clone(),
+            file: r.file.clone(),
+            span: r.span.clone(),
+        }
+    }
+}
+
+impl Linked for RuleLink {
+    fn link(&self) -> LinkRef<'_> {
+        LinkRef {
+            id: &self.id,
+            owner: &self.owner,
+            supersedes: self.supersedes.as_ref(),
+            valid_from: &self.valid_from,
+            valid_to: self.valid_to.as_ref(),
+            approval: self.approval.as_ref(),
+            file: &self.file,
+            span: &self.span,
+        }
+    }
+}
+
+/// Each rule id's first rule.
+pub(crate) fn first_of_each<L: Linked>(rules: &[L]) -> HashMap<&RuleId, &L> {
+    let mut seen: HashMap<&RuleId, &L> = HashMap::with_capacity(rules.len());
+    for r in rules {
+        seen.entry(r.link().id).or_insert(r);
+    }
+    seen
+}
+
+/// The checks of one rule against the register (not against other rules).
+pub(crate) fn check_rule(reg: &Register, r: &Rule, bulk: &Bulk<'_>, out: &mut Vec<Problem>) {
+    let at = |r: &Rule| rule_origin(r);
+    if !reg.parties.contains_key(&r.owner) {
+        out.push(
+            Problem::new(
+                at(r),
+                format!("policy file for unknown party `{}`", r.owner),
+            )
+            .with_help(Some(
+                "name policy files after a party id in parties.toml".into(),
+            )),
+        );
+    }
+    for s in &r.sources {
+        if !reg.sources.contains_key(s) {
+            out.push(
+                Problem::new(at(r), format!("rule `{}` cites unknown source `{s}`", r.id))
+                    .with_help(Some("declare it in sources.toml".into())),
+            );
+        }
+    }
+    if let Some(first) = reg.earliest_source_date(&r.sources) {
+        if r.recorded_at < first.earliest() {
             out.push(
                 Problem::new(
                     at(r),
-                    format!("policy file for unknown party `{}`", r.owner),
+                    format!(
+                        "rule `{}` is public on {} (`@recorded_at`), before every source it cites (earliest {first})",
+                        r.id, r.recorded_at
+                    ),
                 )
                 .with_help(Some(
-                    "name policy files after a party id in parties.toml".into(),
+                    "a fact cannot be public before it was reported: cite the earlier report, or correct `@recorded_at`".into(),
                 )),
             );
         }
-        for s in &r.sources {
-            if !reg.sources.contains_key(s) {
-                out.push(
-                    Problem::new(at(r), format!("rule `{}` cites unknown source `{s}`", r.id))
-                        .with_help(Some("declare it in sources.toml".into())),
-                );
-            }
-        }
-        if let Some(first) = reg.earliest_source_date(&r.sources) {
-            if r.recorded_at < first.earliest() {
-                out.push(
-                    Problem::new(
-                        at(r),
-                        format!(
-                            "rule `{}` is public on {} (`@recorded_at`), before every source it cites (earliest {first})",
-                            r.id, r.recorded_at
-                        ),
-                    )
-                    .with_help(Some(
-                        "a fact cannot be public before it was reported: cite the earlier report, or correct `@recorded_at`".into(),
-                    )),
-                );
-            }
-        }
-        if let Some(a) = &r.assured_by {
-            if !reg.parties.contains_key(a) {
-                out.push(Problem::new(
-                    at(r),
-                    format!("rule `{}` is an assurance by unknown party `{a}`", r.id),
-                ));
-            }
-        }
-        if let Some(a) = &r.approval {
-            let known = reg
-                .parties
-                .get(&a.party())
-                .is_some_and(|p| p.authorities.iter().any(|x| &x.id == a));
-            if !known {
-                out.push(
-                    Problem::new(
-                        at(r),
-                        format!(
-                            "rule `{}` requires approval by unknown authority `{a}`",
-                            r.id
-                        ),
-                    )
-                    .with_help(Some(
-                        "declare it under the party's authorities in parties.toml".into(),
-                    )),
-                );
-            }
-        }
-        let literals = match r.policy.get() {
-            Ok(p) => p.entity_literals(),
-            Err(e) => {
-                out.push(Problem::new(
-                    Origin::File {
-                        file: r.file.clone(),
-                        span: Some(r.span.clone()),
-                    },
-                    e.to_owned(),
-                ));
-                Vec::new()
-            }
-        };
-        for u in literals {
-            let ty = u.type_name().to_string();
-            let id = u.id().unescaped().to_owned();
-            let exists = match ty.as_str() {
-                "Party" => reg.parties.contains_key(&PartyId::new(&id)),
-                "Model" => reg.models.contains_key(&ModelId::new(&id)),
-                "Lot" => reg.lots.contains_key(&LotId::new(&id)),
-                "Category" => reg.categories.contains_key(&CategoryId::new(&id)),
-                "Place" => reg.places.contains_key(&PlaceCode::new(&id)),
-                "TargetClass" => reg.targets.contains_key(&id),
-                "Purpose" => reg.purposes.contains_key(&id),
-                "Group" => reg.groups.contains_key(&id),
-                "Area" => reg.areas.contains_key(&id),
-                _ => true,
-            };
-            if !exists {
-                out.push(Problem::new(
-                    at(r),
-                    format!(
-                        "rule `{}` names `{ty}::\"{id}\"`, which the register does not hold",
-                        r.id
-                    ),
-                ));
-            }
-        }
     }
-    for r in rules {
-        let Some(old_id) = &r.supersedes else {
-            continue;
-        };
-        let Some(old) = seen.get(old_id) else {
+    if let Some(a) = &r.assured_by {
+        if !reg.parties.contains_key(a) {
             out.push(Problem::new(
                 at(r),
+                format!("rule `{}` is an assurance by unknown party `{a}`", r.id),
+            ));
+        }
+    }
+    if let Some(a) = &r.approval {
+        let known = reg
+            .parties
+            .get(&a.party())
+            .is_some_and(|p| p.authorities.iter().any(|x| &x.id == a));
+        if !known {
+            out.push(
+                Problem::new(
+                    at(r),
+                    format!(
+                        "rule `{}` requires approval by unknown authority `{a}`",
+                        r.id
+                    ),
+                )
+                .with_help(Some(
+                    "declare it under the party's authorities in parties.toml".into(),
+                )),
+            );
+        }
+    }
+    let literals = match r.policy.get() {
+        Ok(p) => p.entity_literals(),
+        Err(e) => {
+            out.push(Problem::new(
+                Origin::File {
+                    file: r.file.clone(),
+                    span: Some(r.span.clone()),
+                },
+                e.to_owned(),
+            ));
+            Vec::new()
+        }
+    };
+    for u in literals {
+        let ty = u.type_name().to_string();
+        let id = u.id().unescaped().to_owned();
+        let exists = match ty.as_str() {
+            "Party" => reg.parties.contains_key(&PartyId::new(&id)),
+            "Model" => reg.models.contains_key(&ModelId::new(&id)),
+            "Lot" => bulk.has_lot(reg, &LotId::new(&id)),
+            "Category" => reg.categories.contains_key(&CategoryId::new(&id)),
+            "Place" => reg.places.contains_key(&PlaceCode::new(&id)),
+            "TargetClass" => reg.targets.contains_key(&id),
+            "Purpose" => reg.purposes.contains_key(&id),
+            "Group" => reg.groups.contains_key(&id),
+            "Area" => reg.areas.contains_key(&id),
+            _ => true,
+        };
+        if !exists {
+            out.push(Problem::new(
+                at(r),
+                format!(
+                    "rule `{}` names `{ty}::\"{id}\"`, which the register does not hold",
+                    r.id
+                ),
+            ));
+        }
+    }
+}
+
+/// The checks between rules, and between rules and the approvals that
+/// name them: supersessions and consents.
+pub(crate) fn check_links<L: Linked>(reg: &Register, rules: &[L], out: &mut Vec<Problem>) {
+    let seen = first_of_each(rules);
+    for r in rules {
+        let r = r.link();
+        let Some(old_id) = r.supersedes else {
+            continue;
+        };
+        let Some(old) = seen.get(old_id).map(|o| o.link()) else {
+            out.push(Problem::new(
+                r.origin(),
                 format!("rule `{}` supersedes unknown rule `{old_id}`", r.id),
             ));
             continue;
         };
         if old.owner != r.owner {
             out.push(Problem::new(
-                at(r),
+                r.origin(),
                 format!(
                     "rule `{}` of {} cannot supersede `{old_id}` of {}",
                     r.id, r.owner, old.owner
@@ -621,7 +825,7 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
         match old.valid_to {
             None => out.push(
                 Problem::new(
-                    at(r),
+                    r.origin(),
                     format!(
                         "overlapping validity: `{}` supersedes `{old_id}` from {}, but `{old_id}` has no `@valid_to`",
                         r.id, r.valid_from
@@ -631,7 +835,7 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
             ),
             Some(end) if end != r.valid_from => out.push(
                 Problem::new(
-                    at(r),
+                    r.origin(),
                     format!(
                         "overlapping validity: `{}` supersedes `{old_id}` from {}, but `{old_id}` is in force until {end}",
                         r.id, r.valid_from
@@ -644,7 +848,7 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
     }
     for a in &reg.consents {
         let Some(rule) = &a.rule else { continue };
-        match seen.get(rule) {
+        match seen.get(rule).map(|r| r.link()) {
             None => out.push(Problem::record(
                 "approval",
                 &a.id,
@@ -654,7 +858,6 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
             Some(r)
                 if !r
                     .approval
-                    .as_ref()
                     .is_some_and(|n| reg.same_decider(&a.authority, n)) =>
             {
                 out.push(Problem::record(
@@ -667,27 +870,33 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
             Some(_) => {}
         }
     }
-    for t in reg.transfers.values() {
-        for c in &t.conditions {
-            match seen.get(c) {
-                None => out.push(Problem::record(
-                    "transfer",
-                    &t.id,
-                    Some("conditions"),
-                    format!("unknown rule `{c}`"),
-                )),
-                Some(r) if r.owner != t.from => out.push(Problem::record(
-                    "transfer",
-                    &t.id,
-                    Some("conditions"),
-                    format!(
-                        "rule `{c}` belongs to {}, not to the sender {}",
-                        r.owner, t.from
-                    ),
-                )),
-                Some(_) => {}
-            }
+}
+
+/// The checks of a transfer's conditions against the rules, each id's
+/// first rule in `rules`.
+pub(crate) fn check_conditions<L: Linked>(
+    rules: &HashMap<&RuleId, &L>,
+    t: &Transfer,
+    out: &mut Vec<Problem>,
+) {
+    for c in &t.conditions {
+        match rules.get(c).map(|r| r.link()) {
+            None => out.push(Problem::record(
+                "transfer",
+                &t.id,
+                Some("conditions"),
+                format!("unknown rule `{c}`"),
+            )),
+            Some(r) if r.owner != &t.from => out.push(Problem::record(
+                "transfer",
+                &t.id,
+                Some("conditions"),
+                format!(
+                    "rule `{c}` belongs to {}, not to the sender {}",
+                    r.owner, t.from
+                ),
+            )),
+            Some(_) => {}
         }
     }
-    out
 }

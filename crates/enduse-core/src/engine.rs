@@ -589,6 +589,44 @@ fn uid(ty: &str, id: &str) -> Result<EntityUid, String> {
     Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
 }
 
+/// The problems Cedar's strict validation finds in `rules` against the
+/// validator's schema. Each policy is validated on its own, so that rules
+/// may be validated a batch at a time with the same result.
+pub(crate) fn schema_problems(validator: &Validator, rules: &[Rule]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let by_id: FxMap<&RuleId, u32> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (&r.id, i as u32))
+        .collect();
+    let Ok(pset) =
+        PolicySet::from_policies(rules.iter().filter_map(|r| r.policy.get().ok().cloned()))
+    else {
+        return problems;
+    };
+    let result = validator.validate(&pset, ValidationMode::Strict);
+    for e in result.validation_errors() {
+        let id = RuleId::new(e.policy_id().to_string());
+        let origin = by_id
+            .get(&id)
+            .and_then(|&i| rules.get(i as usize))
+            .map(|r| Origin::File {
+                file: r.file.clone(),
+                span: Some(r.span.clone()),
+            })
+            .unwrap_or(Origin::File {
+                file: "policies".into(),
+                span: None,
+            });
+        let help = miette::Diagnostic::help(e).map(|h| h.to_string());
+        problems.push(
+            Problem::new(origin, format!("rule `{id}` fails schema validation: {e}"))
+                .with_help(help),
+        );
+    }
+    problems
+}
+
 impl Engine {
     /// Checks the register and rules against each other and against the Cedar
     /// schema, and builds the indexes. Every problem found is returned.
@@ -658,36 +696,8 @@ impl Engine {
             }
         };
 
-        let by_id: FxMap<RuleId, u32> = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i as u32))
-            .collect();
-
         if let Some(schema) = schema.as_ref() {
-            if let Ok(pset) =
-                PolicySet::from_policies(rules.iter().filter_map(|r| r.policy.get().ok().cloned()))
-            {
-                let result = Validator::new(schema.clone()).validate(&pset, ValidationMode::Strict);
-                for e in result.validation_errors() {
-                    let id = RuleId::new(e.policy_id().to_string());
-                    let origin = by_id
-                        .get(&id)
-                        .map(|&i| Origin::File {
-                            file: rules[i as usize].file.clone(),
-                            span: Some(rules[i as usize].span.clone()),
-                        })
-                        .unwrap_or(Origin::File {
-                            file: "policies".into(),
-                            span: None,
-                        });
-                    let help = miette::Diagnostic::help(e).map(|h| h.to_string());
-                    problems.push(
-                        Problem::new(origin, format!("rule `{id}` fails schema validation: {e}"))
-                            .with_help(help),
-                    );
-                }
-            }
+            problems.extend(schema_problems(&Validator::new(schema.clone()), &rules));
         }
 
         let entities = match &schema {
@@ -3376,7 +3386,7 @@ fn index_stopped() -> Vec<Problem> {
 
 /// The entities of the register. Party entities are in the groups they
 /// belong to on `day` (none when `None`).
-fn build_entities(
+pub(crate) fn build_entities(
     reg: &Register,
     schema: &Schema,
     day: Option<NaiveDate>,

@@ -6,6 +6,7 @@
 //! parsed by [`parse_rules`], and the data set's Cedar schema; then ask it
 //! [`Engine::decide`] with a [`Query`].
 
+mod bulk_check;
 mod check;
 mod date;
 mod decision;
@@ -20,6 +21,7 @@ mod rule;
 mod timeline;
 mod vocab;
 
+pub use bulk_check::BulkChecker;
 pub use check::check_register;
 pub use date::{parse_day, DateError, DateSpec};
 pub use decision::{

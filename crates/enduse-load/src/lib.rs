@@ -37,6 +37,7 @@ mod files;
 mod image;
 mod records;
 mod report;
+mod stream;
 mod toml_model;
 
 pub use error::{DataSetError, FileProblem};
@@ -52,6 +53,7 @@ pub use records::{
     RecordKind,
 };
 pub use report::record_index;
+pub use stream::{stream_records, StreamSummary, Streamed, BULK_FILE};
 
 use enduse_core::{Engine, PartyId, Problem};
 use std::path::Path;

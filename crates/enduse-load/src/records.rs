@@ -154,11 +154,11 @@ struct PolicyBody {
     header: Option<enduse_core::RuleHeader>,
 }
 
-fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
+pub(crate) fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
     v.get(k).and_then(|x| x.as_str()).map(str::to_owned)
 }
 
-fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record {
+pub(crate) fn record_of(kind: RecordKind, key: String, body: &serde_json::Value) -> Record {
     let mut r = Record {
         kind,
         key,
@@ -254,7 +254,7 @@ pub fn control_json(records: &[&Record]) -> Option<String> {
 
 /// The first day a date as written can mean (`2023-01-16..2023-01-20` →
 /// `2023-01-16`, `2025` → `2025`): ISO dates order as text.
-fn start_of(d: &str) -> &str {
+pub(crate) fn start_of(d: &str) -> &str {
     d.split("..").next().unwrap_or(d)
 }
 
@@ -262,6 +262,33 @@ fn earliest<'a>(dates: impl Iterator<Item = &'a str>) -> Option<String> {
     dates
         .min_by(|a, b| start_of(a).cmp(start_of(b)))
         .map(str::to_owned)
+}
+
+/// When the fact of a transfer's or model's body `v` became known: the
+/// earliest date of the sources it and its stages cite.
+pub(crate) fn known_in(
+    v: &serde_json::Value,
+    source_date: &std::collections::HashMap<String, String>,
+) -> Option<String> {
+    let mut ids: Vec<&str> = v
+        .get("sources")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str())
+        .collect();
+    for st in v
+        .get("stages")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+    {
+        ids.extend(st.get("source").and_then(|s| s.as_str()));
+    }
+    earliest(
+        ids.iter()
+            .filter_map(|i| source_date.get(*i).map(String::as_str)),
+    )
 }
 
 /// Fills in the times a record does not carry itself but its register
@@ -283,25 +310,7 @@ pub fn derive_times(targets: &mut [Record], others: &[&Record]) {
     }
     let known = |body: &str| -> Option<String> {
         let v: serde_json::Value = serde_json::from_str(body).ok()?;
-        let mut ids: Vec<&str> = v
-            .get("sources")
-            .and_then(|s| s.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str())
-            .collect();
-        for st in v
-            .get("stages")
-            .and_then(|s| s.as_array())
-            .into_iter()
-            .flatten()
-        {
-            ids.extend(st.get("source").and_then(|s| s.as_str()));
-        }
-        earliest(
-            ids.iter()
-                .filter_map(|i| source_date.get(*i).map(String::as_str)),
-        )
+        known_in(&v, &source_date)
     };
     for t in targets.iter_mut() {
         if matches!(t.kind, RecordKind::Transfer | RecordKind::Model) {
@@ -406,6 +415,14 @@ fn records_in_one_pass(files: &DataFiles) -> Option<Result<(Engine, Vec<Record>)
 /// The TOML files as records and as the loader's raw register, or `None`
 /// if anything is off.
 fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
+    split_toml_except(files, None)
+}
+
+/// [`split_toml`] of every TOML file but `skip`.
+pub(crate) fn split_toml_except(
+    files: &DataFiles,
+    skip: Option<&str>,
+) -> Option<(Raw, Vec<Record>)> {
     let mut out = Vec::new();
     let mut raw = Raw::default();
     if REQUIRED.iter().any(|f| files.get(f).is_none()) {
@@ -424,6 +441,9 @@ fn split_toml(files: &DataFiles) -> Option<(Raw, Vec<Record>)> {
     }
     let mut lists: Vec<Vec<Record>> = Vec::new();
     for file in toml_files() {
+        if skip == Some(file) {
+            continue;
+        }
         let Some(text) = files.get(file) else {
             continue;
         };
@@ -476,6 +496,15 @@ fn for_each_table(
     text: &str,
     each: &mut dyn FnMut(&str, serde_json::Value) -> Option<()>,
 ) -> Option<()> {
+    for_each_table_read(&mut text.as_bytes(), each)
+}
+
+/// [`for_each_table`] of a file read a line at a time, so that only the
+/// table being parsed is ever held, never the file.
+pub(crate) fn for_each_table_read(
+    reader: &mut dyn std::io::BufRead,
+    each: &mut dyn FnMut(&str, serde_json::Value) -> Option<()>,
+) -> Option<()> {
     let mut piece = |chunk: &str, first: bool| -> Option<()> {
         let v: serde_json::Value = toml::from_str(chunk).ok()?;
         let serde_json::Value::Object(m) = v else {
@@ -500,20 +529,22 @@ fn for_each_table(
         sort_keys(&mut table);
         each(&name, table)
     };
-    let mut start = 0;
+    let mut chunk = String::new();
+    let mut line = String::new();
     let mut first = true;
-    let mut line = 0;
-    while line < text.len() {
-        let rest = text.get(line..)?;
-        let next = rest.find('\n').map_or(text.len(), |n| line + n + 1);
-        if rest.trim_start_matches([' ', '\t']).starts_with("[[") {
-            piece(text.get(start..line)?, first)?;
-            first = false;
-            start = line;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            break;
         }
-        line = next;
+        if line.trim_start_matches([' ', '\t']).starts_with("[[") {
+            piece(&chunk, first)?;
+            first = false;
+            chunk.clear();
+        }
+        chunk.push_str(&line);
     }
-    piece(text.get(start..)?, first)
+    piece(&chunk, first)
 }
 
 /// Sorts the keys of every object, so that bodies are canonical whatever
@@ -540,7 +571,7 @@ fn push_policy_records(engine: &Engine, files: &DataFiles, out: &mut Vec<Record>
 }
 
 /// The record of a rule whose text is `cedar`.
-fn policy_record(r: &enduse_core::Rule, cedar: String) -> Record {
+pub(crate) fn policy_record(r: &enduse_core::Rule, cedar: String) -> Record {
     let ann = |k: &str| r.header.annotation(k).map(str::to_owned);
     let body = PolicyBody {
         owner: r.owner.to_string(),

@@ -647,6 +647,52 @@ pub(crate) fn push_json(raw: &mut Raw, kind: &str, body: &str) -> Result<(), Str
     Ok(())
 }
 
+/// One lot as written, converted.
+pub(crate) fn lot_of(l: LotToml) -> Lot {
+    Lot {
+        id: LotId::new(&l.id),
+        model: ModelId::new(l.model),
+        quantity: l.quantity,
+        persistent: l.persistent,
+        note: l.note,
+    }
+}
+
+/// One transfer as written, converted; its dates' and status's problems
+/// go to `problems`.
+pub(crate) fn transfer_of(t: TransferToml, problems: &mut Vec<Problem>) -> Transfer {
+    let mut dates = Dates { problems };
+    let mut stages = Vec::with_capacity(t.stages.len());
+    for s in t.stages {
+        if let Some(date) = dates.parse("transfer", &t.id, "stages", &s.date) {
+            stages.push(StageDate {
+                stage: match s.stage {
+                    StageKindToml::Pledged => Stage::Pledged,
+                    StageKindToml::Contracted => Stage::Contracted,
+                    StageKindToml::Delivered => Stage::Delivered,
+                },
+                date,
+                planned: s.planned,
+                source: s.source.map(SourceId::new),
+            });
+        }
+    }
+    Transfer {
+        id: TransferId::new(&t.id),
+        lot: LotId::new(t.lot),
+        from: PartyId::new(t.from),
+        to: PartyId::new(t.to),
+        stages,
+        financed_by: t.financed_by.into_iter().map(PartyId::new).collect(),
+        refurbished_by: t.refurbished_by.map(PartyId::new),
+        conditions: t.conditions.into_iter().map(RuleId::new).collect(),
+        sources: t.sources.into_iter().map(SourceId::new).collect(),
+        note: t.note,
+        status: status_of(dates.problems, "transfer", &t.id, t.status.as_deref()),
+        destination: t.destination.map(PartyId::new),
+    }
+}
+
 pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
     let info = raw.info;
     let mut reg = Register {
@@ -765,48 +811,12 @@ pub(crate) fn convert(raw: Raw, problems: &mut Vec<Problem>) -> Register {
         dup(&mut reg.models, id, v, "model", problems);
     }
     for l in raw.lots {
-        let id = LotId::new(&l.id);
-        let v = Lot {
-            id: id.clone(),
-            model: ModelId::new(l.model),
-            quantity: l.quantity,
-            persistent: l.persistent,
-            note: l.note,
-        };
-        dup(&mut reg.lots, id, v, "lot", problems);
+        let v = lot_of(l);
+        dup(&mut reg.lots, v.id.clone(), v, "lot", problems);
     }
     for t in raw.transfers {
-        let mut stages = Vec::new();
-        for s in t.stages {
-            if let Some(date) = dates.parse("transfer", &t.id, "stages", &s.date) {
-                stages.push(StageDate {
-                    stage: match s.stage {
-                        StageKindToml::Pledged => Stage::Pledged,
-                        StageKindToml::Contracted => Stage::Contracted,
-                        StageKindToml::Delivered => Stage::Delivered,
-                    },
-                    date,
-                    planned: s.planned,
-                    source: s.source.map(SourceId::new),
-                });
-            }
-        }
-        let id = TransferId::new(&t.id);
-        let v = Transfer {
-            id: id.clone(),
-            lot: LotId::new(t.lot),
-            from: PartyId::new(t.from),
-            to: PartyId::new(t.to),
-            stages,
-            financed_by: t.financed_by.into_iter().map(PartyId::new).collect(),
-            refurbished_by: t.refurbished_by.map(PartyId::new),
-            conditions: t.conditions.into_iter().map(RuleId::new).collect(),
-            sources: t.sources.into_iter().map(SourceId::new).collect(),
-            note: t.note,
-            status: status_of(dates.problems, "transfer", &t.id, t.status.as_deref()),
-            destination: t.destination.map(PartyId::new),
-        };
-        dup(&mut reg.transfers, id, v, "transfer", problems);
+        let v = transfer_of(t, dates.problems);
+        dup(&mut reg.transfers, v.id.clone(), v, "transfer", problems);
     }
     for t in raw.treaties {
         let mut steps = Vec::new();
