@@ -28,7 +28,7 @@ pub const BULK_FILE: &str = "transfers.toml";
 #[derive(Debug)]
 pub enum Streamed {
     /// The data set is valid and every record of it went to the sink.
-    Valid(StreamSummary),
+    Valid(Box<StreamSummary>),
     /// The data set is not valid, or not in a form the stream reads: what
     /// the sink received must be discarded.
     Refused,
@@ -205,12 +205,12 @@ pub fn stream_records<E>(
         count += 1;
         sink(r)?;
     }
-    Ok(Streamed::Valid(StreamSummary {
+    Ok(Streamed::Valid(Box::new(StreamSummary {
         register,
         records: count,
         lots: n_lots,
         transfers: n_transfers,
-    }))
+    })))
 }
 
 #[cfg(test)]
