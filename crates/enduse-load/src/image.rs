@@ -105,89 +105,254 @@ type Rest = (
     BTreeMap<String, enduse_core::NamedArea>,
 );
 
-/// `map`'s entries in `CHUNKS` runs of (nearly) equal length, in key order.
-fn runs<K, V>(map: &BTreeMap<K, V>) -> Vec<Vec<(&K, &V)>> {
-    let per = map.len().div_ceil(CHUNKS).max(1);
-    let mut out: Vec<Vec<(&K, &V)>> = (0..CHUNKS).map(|_| Vec::new()).collect();
-    for (i, e) in map.iter().enumerate() {
-        if let Some(run) = out.get_mut(i / per) {
-            run.push(e);
-        }
-    }
-    out
-}
-
-/// Encodes a register, its rules and the schema text as an image, into one
-/// buffer: each section is encoded straight after the space kept for the
-/// table, which is filled in last, so that the image is never held twice
-/// (once in sections, once whole). At a million transfers that is 135 MB
-/// less at the peak of an import.
+/// Encodes a register, its rules and the schema text as an image (through
+/// an [`ImageWriter`], so that both ways of writing one write the same
+/// bytes).
 pub fn encode_image(
     register: &Register,
     rules: &[Rule],
     schema: &str,
 ) -> Result<Vec<u8>, ImageError> {
-    let enc = |e: postcard::Error| ImageError::Unencodable(e.to_string());
-    let r = register;
-    let rest: RestRef<'_> = (
-        &r.info,
-        &r.parties,
-        &r.places,
-        &r.sources,
-        &r.categories,
-        &r.models,
-        &r.treaties,
-        &r.conflicts,
-        &r.consents,
-        &r.defaults,
-        &r.groups,
-        &r.targets,
-        &r.purposes,
-        &r.areas,
-    );
-    let table_len = 8 + ENTRY * SECTIONS;
-    let start = HEADER + table_len;
-    let mut out = vec![0u8; start];
-    let mut ends: Vec<usize> = Vec::with_capacity(SECTIONS);
-    out = postcard::to_extend(&rest, out).map_err(enc)?;
-    ends.push(out.len());
-    out = postcard::to_extend(rules, out).map_err(enc)?;
-    ends.push(out.len());
-    out.extend_from_slice(schema.as_bytes());
-    ends.push(out.len());
-    for run in runs(&r.lots) {
-        out = postcard::to_extend(&run, out).map_err(enc)?;
+    let mut w = ImageWriter::new(
+        register,
+        rules,
+        schema,
+        register.lots.len(),
+        register.transfers.len(),
+    )?;
+    for l in register.lots.values() {
+        w.lot(l)?;
+    }
+    for t in register.transfers.values() {
+        w.transfer(t)?;
+    }
+    w.finish()
+}
+
+/// Where an [`ImageWriter`] stands in the lots' or the transfers' runs.
+struct Runs {
+    total: usize,
+    per: usize,
+    written: usize,
+    begun: usize,
+    last: Option<Box<str>>,
+}
+
+impl Runs {
+    fn new(total: usize) -> Self {
+        Runs {
+            total,
+            per: total.div_ceil(CHUNKS).max(1),
+            written: 0,
+            begun: 0,
+            last: None,
+        }
+    }
+
+    /// Entries of run `i`.
+    fn len_of(&self, i: usize) -> usize {
+        self.total.saturating_sub(i * self.per).min(self.per)
+    }
+}
+
+/// An image written a piece at a time, into one buffer: the register
+/// without its lots and transfers, the rules and the schema first, then
+/// each lot and each transfer in key order, so that a register too large
+/// to hold can be imaged from a store's scan of it. Each run is postcard's
+/// sequence (its length, then its entries), written entry by entry; the
+/// section table is filled in by [`ImageWriter::finish`]. The image is
+/// never held twice (once in sections, once whole).
+pub struct ImageWriter {
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    start: usize,
+    lots: Runs,
+    transfers: Runs,
+}
+
+fn unencodable(e: postcard::Error) -> ImageError {
+    ImageError::Unencodable(e.to_string())
+}
+
+impl ImageWriter {
+    /// Starts an image of `rest` (whose own lots and transfers are not
+    /// written: they come through [`ImageWriter::lot`] and
+    /// [`ImageWriter::transfer`], `lots` and `transfers` of them), `rules`
+    /// and `schema`.
+    pub fn new(
+        rest: &Register,
+        rules: &[Rule],
+        schema: &str,
+        lots: usize,
+        transfers: usize,
+    ) -> Result<Self, ImageError> {
+        let r = rest;
+        let parts: RestRef<'_> = (
+            &r.info,
+            &r.parties,
+            &r.places,
+            &r.sources,
+            &r.categories,
+            &r.models,
+            &r.treaties,
+            &r.conflicts,
+            &r.consents,
+            &r.defaults,
+            &r.groups,
+            &r.targets,
+            &r.purposes,
+            &r.areas,
+        );
+        let start = HEADER + 8 + ENTRY * SECTIONS;
+        let mut out = vec![0u8; start];
+        let mut ends: Vec<usize> = Vec::with_capacity(SECTIONS);
+        out = postcard::to_extend(&parts, out).map_err(unencodable)?;
         ends.push(out.len());
-    }
-    for run in runs(&r.transfers) {
-        out = postcard::to_extend(&run, out).map_err(enc)?;
+        out = postcard::to_extend(rules, out).map_err(unencodable)?;
         ends.push(out.len());
+        out.extend_from_slice(schema.as_bytes());
+        ends.push(out.len());
+        Ok(ImageWriter {
+            out,
+            ends,
+            start,
+            lots: Runs::new(lots),
+            transfers: Runs::new(transfers),
+        })
     }
-    let mut table = Vec::with_capacity(table_len);
-    table.extend_from_slice(&(ends.len() as u64).to_le_bytes());
-    let mut from = start;
-    for &end in &ends {
-        let section = out
-            .get(from..end)
-            .ok_or_else(|| ImageError::Unencodable("a section ends before it starts".into()))?;
-        table.extend_from_slice(&(section.len() as u64).to_le_bytes());
-        table.extend_from_slice(&Sha256::digest(section));
-        from = end;
+
+    /// Begins the runs up to and including `upto` (closing the one before).
+    fn begin(
+        out: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+        runs: &mut Runs,
+        upto: usize,
+    ) -> Result<(), ImageError> {
+        while runs.begun <= upto {
+            if runs.begun > 0 {
+                ends.push(out.len());
+            }
+            let len = runs.len_of(runs.begun) as u64;
+            *out = postcard::to_extend(&len, std::mem::take(out)).map_err(unencodable)?;
+            runs.begun += 1;
+        }
+        Ok(())
     }
-    if table.len() != table_len {
-        return Err(ImageError::Unencodable(format!(
-            "{} sections, not {SECTIONS}",
-            ends.len()
-        )));
+
+    fn put<V: serde::Serialize>(
+        out: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+        runs: &mut Runs,
+        key: &str,
+        entry: &V,
+        what: &str,
+    ) -> Result<(), ImageError> {
+        if runs.written >= runs.total {
+            return Err(ImageError::Unencodable(format!(
+                "more {what}s than the {} announced",
+                runs.total
+            )));
+        }
+        if runs.last.as_deref().is_some_and(|last| key <= last) {
+            return Err(ImageError::Unencodable(format!(
+                "{what} `{key}` is not in key order"
+            )));
+        }
+        Self::begin(out, ends, runs, runs.written / runs.per)?;
+        *out = postcard::to_extend(entry, std::mem::take(out)).map_err(unencodable)?;
+        runs.written += 1;
+        runs.last = Some(key.into());
+        Ok(())
     }
-    let mut head = Vec::with_capacity(start);
-    head.extend_from_slice(MAGIC);
-    head.extend_from_slice(TYPES.as_bytes());
-    head.extend_from_slice(&Sha256::digest(&table));
-    head.extend_from_slice(&table);
-    out.splice(0..start, head);
-    out.shrink_to_fit();
-    Ok(out)
+
+    fn close(
+        out: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+        runs: &mut Runs,
+        what: &str,
+    ) -> Result<(), ImageError> {
+        if runs.written != runs.total {
+            return Err(ImageError::Unencodable(format!(
+                "{} {what}s of the {} announced",
+                runs.written, runs.total
+            )));
+        }
+        if runs.begun < CHUNKS {
+            Self::begin(out, ends, runs, CHUNKS - 1)?;
+        }
+        ends.push(out.len());
+        Ok(())
+    }
+
+    /// The next lot, in key order, after every rule and before any transfer.
+    pub fn lot(&mut self, l: &Lot) -> Result<(), ImageError> {
+        if self.transfers.written > 0 {
+            return Err(ImageError::Unencodable("a lot after a transfer".into()));
+        }
+        Self::put(
+            &mut self.out,
+            &mut self.ends,
+            &mut self.lots,
+            l.id.as_str(),
+            &(&l.id, l),
+            "lot",
+        )
+    }
+
+    /// The next transfer, in key order, after every lot.
+    pub fn transfer(&mut self, t: &Transfer) -> Result<(), ImageError> {
+        if self.transfers.written == 0 {
+            Self::close(&mut self.out, &mut self.ends, &mut self.lots, "lot")?;
+        }
+        Self::put(
+            &mut self.out,
+            &mut self.ends,
+            &mut self.transfers,
+            t.id.as_str(),
+            &(&t.id, t),
+            "transfer",
+        )
+    }
+
+    /// The image, with its section table.
+    pub fn finish(mut self) -> Result<Vec<u8>, ImageError> {
+        if self.transfers.written == 0 {
+            Self::close(&mut self.out, &mut self.ends, &mut self.lots, "lot")?;
+        }
+        Self::close(
+            &mut self.out,
+            &mut self.ends,
+            &mut self.transfers,
+            "transfer",
+        )?;
+        let (mut out, ends, start) = (self.out, self.ends, self.start);
+        let table_len = 8 + ENTRY * SECTIONS;
+        let mut table = Vec::with_capacity(table_len);
+        table.extend_from_slice(&(ends.len() as u64).to_le_bytes());
+        let mut from = start;
+        for &end in &ends {
+            let section = out
+                .get(from..end)
+                .ok_or_else(|| ImageError::Unencodable("a section ends before it starts".into()))?;
+            table.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            table.extend_from_slice(&Sha256::digest(section));
+            from = end;
+        }
+        if table.len() != table_len {
+            return Err(ImageError::Unencodable(format!(
+                "{} sections, not {SECTIONS}",
+                ends.len()
+            )));
+        }
+        let mut head = Vec::with_capacity(start);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(TYPES.as_bytes());
+        head.extend_from_slice(&Sha256::digest(&table));
+        head.extend_from_slice(&table);
+        out.splice(0..start, head);
+        out.shrink_to_fit();
+        Ok(out)
+    }
 }
 
 /// The image of an engine's register and rules.
@@ -208,6 +373,51 @@ pub fn image_from_records(
         return Ok(None);
     };
     Ok(encode_image(&register, &rules, &schema).ok())
+}
+
+/// An [`ImageWriter`] for trusted records too many to hold: `rest` are the
+/// records of every kind but lots and transfers (a store's heads, in the
+/// order a store returns them), and `lots` lots and `transfers` transfers
+/// are to follow through [`ImageWriter::lot_record`] and
+/// [`ImageWriter::transfer_record`]. The image is then exactly
+/// [`image_from_records`] of all of them. `Ok(None)` as there.
+pub fn image_writer_for_records(
+    origin: &str,
+    rest: &[&crate::Record],
+    lots: usize,
+    transfers: usize,
+) -> Result<Option<ImageWriter>, crate::DataSetError> {
+    let Some((register, rules, schema)) = crate::records::trusted_parts(origin, rest)? else {
+        return Ok(None);
+    };
+    if !register.lots.is_empty() || !register.transfers.is_empty() {
+        return Ok(None);
+    }
+    Ok(ImageWriter::new(&register, &rules, &schema, lots, transfers).ok())
+}
+
+impl ImageWriter {
+    /// The next lot, from its stored record.
+    pub fn lot_record(&mut self, r: &crate::Record) -> Result<(), ImageError> {
+        let raw: crate::toml_model::LotToml = serde_json::from_str(&r.body)
+            .map_err(|e| ImageError::Unencodable(format!("lot `{}`: {e}", r.key)))?;
+        self.lot(&crate::toml_model::lot_of(raw))
+    }
+
+    /// The next transfer, from its stored record.
+    pub fn transfer_record(&mut self, r: &crate::Record) -> Result<(), ImageError> {
+        let raw: crate::toml_model::TransferToml = serde_json::from_str(&r.body)
+            .map_err(|e| ImageError::Unencodable(format!("transfer `{}`: {e}", r.key)))?;
+        let mut problems = Vec::new();
+        let t = crate::toml_model::transfer_of(raw, &mut problems);
+        if let Some(p) = problems.first() {
+            return Err(ImageError::Unencodable(format!(
+                "transfer `{}`: {}",
+                r.key, p.message
+            )));
+        }
+        self.transfer(&t)
+    }
 }
 
 /// SHA-256 of every file of a data set (name and content, in name order):
@@ -502,6 +712,94 @@ mod tests {
             engine.register().parties.len()
         );
         assert_eq!(again.rules().len(), engine.rules().len());
+    }
+
+    /// Registers of 0 to 9 lots and transfers (every way the runs can be
+    /// cut): written a piece at a time, they decode to themselves.
+    #[test]
+    fn a_written_image_decodes_at_every_run_boundary() {
+        let (engine, _) = bundled_image();
+        for keep in [0, 1, 3, 4, 5, 9] {
+            let mut reg = engine.register().clone();
+            let lots: Vec<_> = reg.lots.keys().skip(keep).cloned().collect();
+            for k in lots {
+                reg.lots.remove(&k);
+            }
+            let transfers: Vec<_> = reg.transfers.keys().skip(keep).cloned().collect();
+            for k in transfers {
+                reg.transfers.remove(&k);
+            }
+            let image = encode_image(&reg, engine.rules(), "schema").unwrap();
+            let again = engine_from_image(&image).unwrap();
+            assert_eq!(
+                serde_json::to_string(&reg).unwrap(),
+                serde_json::to_string(again.register()).unwrap(),
+                "{keep} lots and transfers"
+            );
+        }
+    }
+
+    /// An image written from records a lot and a transfer at a time is the
+    /// image of all the records at once.
+    #[test]
+    fn an_image_of_records_written_piecewise_is_the_whole_one() {
+        let (_, records) = crate::records_from_files(&crate::bundled_files()).unwrap();
+        let mut refs: Vec<&crate::Record> = records.iter().collect();
+        refs.sort_by(|a, b| (a.kind.as_str(), &a.key).cmp(&(b.kind.as_str(), &b.key)));
+        let whole = image_from_records("test", &refs).unwrap().unwrap();
+        let bulk = |k| matches!(k, crate::RecordKind::Lot | crate::RecordKind::Transfer);
+        let rest: Vec<&crate::Record> = refs.iter().copied().filter(|r| !bulk(r.kind)).collect();
+        let of = |k| refs.iter().copied().filter(move |r| r.kind == k);
+        let lots = of(crate::RecordKind::Lot).count();
+        let transfers = of(crate::RecordKind::Transfer).count();
+        let mut w = image_writer_for_records("test", &rest, lots, transfers)
+            .unwrap()
+            .unwrap();
+        for r in of(crate::RecordKind::Lot) {
+            w.lot_record(r).unwrap();
+        }
+        for r in of(crate::RecordKind::Transfer) {
+            w.transfer_record(r).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), whole);
+    }
+
+    /// A writer refuses what would not decode to the register it announced.
+    #[test]
+    fn a_writer_refuses_disorder_and_wrong_counts() {
+        let (engine, _) = bundled_image();
+        let reg = engine.register();
+        let mut bare = reg.clone();
+        bare.lots.clear();
+        bare.transfers.clear();
+        let lots: Vec<&Lot> = reg.lots.values().take(2).collect();
+        let transfers: Vec<&Transfer> = reg.transfers.values().take(2).collect();
+        let new = |l, t| ImageWriter::new(&bare, engine.rules(), "s", l, t).unwrap();
+        // Keys out of order.
+        let mut w = new(2, 0);
+        w.lot(lots[1]).unwrap();
+        assert!(w.lot(lots[0]).is_err());
+        // Fewer and more than announced.
+        let mut w = new(2, 0);
+        w.lot(lots[0]).unwrap();
+        assert!(w.finish().is_err());
+        let mut w = new(1, 0);
+        w.lot(lots[0]).unwrap();
+        assert!(w.lot(lots[1]).is_err());
+        let mut w = new(1, 2);
+        w.lot(lots[0]).unwrap();
+        w.transfer(transfers[0]).unwrap();
+        assert!(w.finish().is_err());
+        // A lot after a transfer.
+        let mut w = new(2, 1);
+        w.lot(lots[0]).unwrap();
+        assert!(w.transfer(transfers[0]).is_err());
+        let mut w = new(1, 1);
+        w.lot(lots[0]).unwrap();
+        w.transfer(transfers[0]).unwrap();
+        assert!(w.lot(lots[1]).is_err());
+        let image = w.finish().unwrap();
+        assert_eq!(engine_from_image(&image).unwrap().register().lots.len(), 1);
     }
 
     #[test]
