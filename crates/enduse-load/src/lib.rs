@@ -44,8 +44,8 @@ pub use error::{DataSetError, FileProblem};
 pub use files::{bundled_files, DataFiles};
 pub use image::{
     bundled_files_digest, check_image, encode_image, engine_for_digest, engine_for_files,
-    engine_from_image, files_digest, image_from_records, image_of_engine, seal_for_files,
-    ImageError,
+    engine_from_image, files_digest, image_from_records, image_of_engine, image_writer_for_records,
+    seal_for_files, ImageError, ImageWriter,
 };
 pub use records::{
     check_key, control_json, control_records, derive_times, engine_from_records,
