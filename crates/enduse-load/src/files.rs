@@ -3,7 +3,7 @@
 use crate::error::DataSetError;
 use include_dir::{include_dir, Dir};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 static BUNDLED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../data/ukraine-2022-2025");
 
@@ -31,6 +31,22 @@ impl DataFiles {
     /// Reads `*.toml`, `*.cedarschema`, `policies/*.cedar` and the control
     /// layer `control.json` (if any) from `dir`.
     pub fn read_dir(dir: &Path) -> Result<Self, DataSetError> {
+        Self::read_dir_but(dir, None).map(|(files, _)| files)
+    }
+
+    /// [`DataFiles::read_dir`] of every file but `transfers.toml` (checked
+    /// for its size like the others), whose path is returned to be read a
+    /// table at a time (`crate::stream_records`): in a large data set it is
+    /// nearly all of the data.
+    pub fn read_dir_streaming(dir: &Path) -> Result<(Self, Option<PathBuf>), DataSetError> {
+        Self::read_dir_but(dir, Some(crate::BULK_FILE))
+    }
+
+    fn read_dir_but(
+        dir: &Path,
+        skip: Option<&str>,
+    ) -> Result<(Self, Option<PathBuf>), DataSetError> {
+        let mut skipped = None;
         let io = |path: &Path, e: std::io::Error| DataSetError::Io {
             path: path.display().to_string(),
             message: e.to_string().to_lowercase(),
@@ -52,6 +68,10 @@ impl DataFiles {
                         meta.len()
                     ),
                 });
+            }
+            if skip == Some(rel.as_str()) {
+                skipped = Some(path.to_path_buf());
+                return Ok(());
             }
             let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
             files.insert(rel, text);
@@ -88,10 +108,13 @@ impl DataFiles {
                 }
             }
         }
-        Ok(Self {
-            origin: dir.display().to_string(),
-            files,
-        })
+        Ok((
+            Self {
+                origin: dir.display().to_string(),
+                files,
+            },
+            skipped,
+        ))
     }
 
     /// The text of a file, if present.

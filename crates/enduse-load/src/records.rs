@@ -144,6 +144,34 @@ pub struct Record {
     pub lot: Option<String>,
 }
 
+impl Record {
+    /// A digest of what a store compares to tell whether a record changed:
+    /// its body and its times (not its kind and key, which locate it).
+    /// Lets an import compare a data set with the stored heads without
+    /// holding either.
+    pub fn digest(&self) -> [u8; 16] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut part = |s: Option<&str>| match s {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                h.update((s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        };
+        part(Some(&self.body));
+        part(self.valid_from.as_deref());
+        part(self.valid_to.as_deref());
+        part(self.recorded_at.as_deref());
+        part(self.lot.as_deref());
+        let full = h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct PolicyBody {
     owner: String,

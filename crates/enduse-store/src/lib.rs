@@ -32,6 +32,7 @@ mod model;
 mod ops;
 mod pg;
 mod sqlite;
+mod stream_import;
 
 pub use audit_store::{audit_instant, expected_txn_entry, txn_digest, txn_entry, FactRow};
 pub use mem::MemStore;
@@ -46,3 +47,6 @@ pub use ops::{
 };
 pub use pg::{PgStore, PG_MIGRATIONS};
 pub use sqlite::{SqliteStore, MIGRATIONS};
+pub use stream_import::{
+    image_of_txn, import_streamed, PlannedChange, StreamOptions, StreamedImport,
+};

@@ -50,10 +50,41 @@ pub struct ImportOptions {
 }
 
 /// A data-set directory read and validated, ready to import.
+///
+/// A data set is validated as a stream (`enduse_load::stream_records`):
+/// its `transfers.toml`, nearly all of a large data set, is read a table
+/// at a time and not kept, and is read again, streamed into the database,
+/// by the import. Only a data set the stream cannot take (the bundled one,
+/// which is small, and the rare one the stream's checks refuse but the
+/// loader accepts) is held as records.
 pub struct PreparedImport {
-    records: Vec<Record>,
+    input: Input,
+    len: usize,
     note: String,
     dir: String,
+}
+
+enum Input {
+    /// Validated as a stream; `bulk` is the path of `transfers.toml` when
+    /// it was left on disk, `dir` the directory to read again should the
+    /// stream refuse it at the import (changed since).
+    Streamed {
+        files: DataFiles,
+        bulk: Option<PathBuf>,
+        dir: Option<PathBuf>,
+    },
+    /// Held whole.
+    Held(Vec<Record>),
+}
+
+fn open_bulk(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let f = std::fs::File::open(path).map_err(|e| {
+        Error::from(DataSetError::Io {
+            path: path.display().to_string(),
+            message: e.to_string().to_lowercase(),
+        })
+    })?;
+    Ok(std::io::BufReader::with_capacity(1 << 20, f))
 }
 
 impl PreparedImport {
@@ -61,8 +92,8 @@ impl PreparedImport {
     /// control layer included); touches no database.
     pub fn read_dir(dir: &Path, hooks: &Hooks) -> Result<Self> {
         hooks.phase("validating");
-        let files = DataFiles::read_dir(dir)?;
-        Self::validate(&files, dir.display().to_string())
+        let (files, bulk) = DataFiles::read_dir_streaming(dir)?;
+        Self::validate_streamed(files, bulk, Some(dir.to_path_buf()), dir.display().to_string())
     }
 
     /// Validates a data set already in memory, as [`PreparedImport::read_dir`]
@@ -78,7 +109,46 @@ impl PreparedImport {
     ) -> Result<Self> {
         hooks.phase("validating");
         let files = DataFiles::from_map(origin, files);
-        Self::validate(&files, origin.to_owned())
+        Self::validate_streamed(files, None, None, origin.to_owned())
+    }
+
+    fn validate_streamed(
+        files: DataFiles,
+        bulk: Option<PathBuf>,
+        dir: Option<PathBuf>,
+        name: String,
+    ) -> Result<Self> {
+        let mut reader = bulk.as_deref().map(open_bulk).transpose()?;
+        let mut len = 0usize;
+        let streamed = enduse_load::stream_records::<std::convert::Infallible>(
+            &files,
+            reader.as_mut().map(|r| r as &mut dyn std::io::BufRead),
+            &mut |_| {
+                len += 1;
+                Ok(())
+            },
+        );
+        drop(reader);
+        match streamed {
+            Ok(enduse_load::Streamed::Valid(summary)) => {
+                crate::geo::check_geography(&files, &summary.register)?;
+                Ok(PreparedImport {
+                    input: Input::Streamed { files, bulk, dir },
+                    len,
+                    note: format!("import {name}"),
+                    dir: name,
+                })
+            }
+            // The loader names the problems (or, should it accept what the
+            // stream refused, the data set is imported held).
+            Ok(enduse_load::Streamed::Refused) | Err(_) => {
+                let whole = match &dir {
+                    Some(d) if bulk.is_some() => DataFiles::read_dir(d)?,
+                    _ => files,
+                };
+                Self::validate(&whole, name)
+            }
+        }
     }
 
     fn validate(files: &DataFiles, dir: String) -> Result<Self> {
@@ -89,7 +159,8 @@ impl PreparedImport {
         drop_aside(engine);
         checked?;
         Ok(PreparedImport {
-            records,
+            len: records.len(),
+            input: Input::Held(records),
             note: format!("import {dir}"),
             dir,
         })
@@ -106,8 +177,10 @@ impl PreparedImport {
             enduse_geo::ControlLayer::bundled_json().to_owned(),
         );
         let files = DataFiles::from_map(enduse_load::BUNDLED_NAME, map);
+        let records = enduse_store::prepare(&files)?;
         Ok(PreparedImport {
-            records: enduse_store::prepare(&files)?,
+            len: records.len(),
+            input: Input::Held(records),
             note: format!("init: bundled {}", enduse_load::BUNDLED_NAME),
             dir: enduse_load::BUNDLED_NAME.into(),
         })
@@ -115,12 +188,17 @@ impl PreparedImport {
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
+    }
+
+    /// Whether the import will stream the data set rather than hold it.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.input, Input::Streamed { .. })
     }
 }
 
@@ -177,6 +255,27 @@ fn drop_aside<T: Send + 'static>(v: T) {
     let _ = std::thread::Builder::new()
         .name("enduse-drop".into())
         .spawn(move || drop(v));
+}
+
+/// The refusal of an import that would retract `gone` without leave.
+fn would_retract(gone: &[String], source: &str) -> Error {
+    let shown: Vec<&str> = gone.iter().take(10).map(String::as_str).collect();
+    let more = gone.len().saturating_sub(shown.len());
+    Error::conflict(
+        "enduse::would_retract",
+        format!(
+            "the import would retract {} record(s) that `{}` lacks: {}{}; nothing was written",
+            gone.len(),
+            cut(source),
+            shown.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+        "give --allow-retract to retract them, or add them to the directory; `enduse import --dry-run DIR` lists every change",
+    )
 }
 
 fn kind_of(s: &str) -> Result<RecordKind> {
@@ -439,23 +538,7 @@ impl Register {
             },
         )?;
         if let Some(gone) = refused {
-            let shown: Vec<&str> = gone.iter().take(10).map(String::as_str).collect();
-            let more = gone.len().saturating_sub(shown.len());
-            return Err(Error::conflict(
-                "enduse::would_retract",
-                format!(
-                    "the import would retract {} record(s) that `{}` lacks: {}{}; nothing was written",
-                    gone.len(),
-                    cut(source),
-                    shown.join(", "),
-                    if more > 0 {
-                        format!(", and {more} more")
-                    } else {
-                        String::new()
-                    }
-                ),
-                "give --allow-retract to retract them, or add them to the directory; `enduse import --dry-run DIR` lists every change",
-            ));
+            return Err(would_retract(&gone, source));
         }
         Ok(ImportReport {
             db: self.target.clone(),
@@ -489,13 +572,7 @@ impl Register {
             ));
         }
         let p = PreparedImport::bundled()?;
-        self.run_import(
-            p.records,
-            &p.note,
-            &p.dir,
-            ImportOptions::default(),
-            progress,
-        )
+        self.import(p, ImportOptions::default(), progress)
     }
 
     /// Makes the database's register equal to `prepared`, in one
@@ -508,13 +585,111 @@ impl Register {
         opts: ImportOptions,
         progress: &mut dyn FnMut(&str, u64, u64),
     ) -> Result<ImportReport> {
-        self.run_import(
-            prepared.records,
-            &prepared.note,
-            &prepared.dir,
-            opts,
-            progress,
-        )
+        match prepared.input {
+            Input::Held(records) => {
+                self.run_import(records, &prepared.note, &prepared.dir, opts, progress)
+            }
+            Input::Streamed { files, bulk, dir } => {
+                let streamed = self.run_streamed(
+                    &files,
+                    bulk.as_deref(),
+                    prepared.len,
+                    &prepared.note,
+                    &prepared.dir,
+                    opts,
+                    progress,
+                )?;
+                if let Some(report) = streamed {
+                    return Ok(report);
+                }
+                // Refused now though it was valid when prepared: the files
+                // changed since. Validate them again, whole.
+                let whole = match &dir {
+                    Some(d) if bulk.is_some() => DataFiles::read_dir(d)?,
+                    _ => files,
+                };
+                let again = PreparedImport::validate(&whole, prepared.dir.clone())?;
+                drop(whole);
+                let Input::Held(records) = again.input else {
+                    return Err(Error::internal("a held import is not held"));
+                };
+                self.run_import(records, &prepared.note, &prepared.dir, opts, progress)
+            }
+        }
+    }
+
+    /// The import of a streamed data set; `None` if the stream refused it.
+    #[allow(clippy::too_many_arguments)]
+    fn run_streamed(
+        &mut self,
+        files: &DataFiles,
+        bulk: Option<&Path>,
+        len: usize,
+        note: &str,
+        source: &str,
+        opts: ImportOptions,
+        progress: &mut dyn FnMut(&str, u64, u64),
+    ) -> Result<Option<ImportReport>> {
+        let hooks = self.hooks.clone();
+        let mut phase = String::new();
+        let mut paused = false;
+        let mut reader = bulk.map(open_bulk).transpose()?;
+        let r = enduse_store::import_streamed(
+            self.store.as_mut(),
+            files,
+            reader.as_mut().map(|r| r as &mut dyn std::io::BufRead),
+            enduse_store::StreamOptions {
+                dry_run: opts.dry_run,
+                allow_retract: opts.allow_retract,
+            },
+            note,
+            len as u64,
+            &mut |p, d, t| {
+                if p != phase {
+                    phase = p.to_owned();
+                    hooks.phase(p);
+                }
+                if p == "writing" && !paused && t > 0 && d * 2 >= t {
+                    paused = true;
+                    if let Some(f) = &hooks.halfway_writing {
+                        f(d, t);
+                    }
+                }
+                progress(p, d, t);
+            },
+        )?;
+        let planned_of = |c: &enduse_store::PlannedChange| PlannedChange {
+            change: if c.retract {
+                "retract"
+            } else if c.replaces.is_none() {
+                "add"
+            } else {
+                "change"
+            },
+            kind: c.kind.to_string(),
+            key: c.key.clone(),
+            version: c.replaces,
+        };
+        match r {
+            enduse_store::StreamedImport::Refused => Ok(None),
+            enduse_store::StreamedImport::WouldRetract(gone) => Err(would_retract(
+                &gone
+                    .iter()
+                    .map(|c| format!("{} `{}`", c.kind, c.key))
+                    .collect::<Vec<_>>(),
+                source,
+            )),
+            enduse_store::StreamedImport::Done { report, planned } => Ok(Some(ImportReport {
+                db: self.target.clone(),
+                added: report.added,
+                changed: report.changed,
+                retracted: report.retracted,
+                unchanged: report.unchanged,
+                txn: report.txn.as_ref().map(TxnReport::from),
+                dry_run: opts.dry_run,
+                changes: planned.iter().map(planned_of).collect(),
+            })),
+        }
     }
 
     /// Writes the register at `at` (now if `None`) as a data-set directory:

@@ -1,0 +1,272 @@
+//! An import that never holds its data set: the records stream from the
+//! files into one store transaction as they are read and checked
+//! (`enduse_load::stream_records`), compared with the stored heads by
+//! digest; the transaction commits only if the whole data set was valid.
+//! The image of the new register is then written from a scan of the store,
+//! a lot and a transfer at a time.
+
+use crate::model::{Change, ChangeSink, Expect, ImageCheck, Store, StoreError, TxnInfo};
+use crate::ops::ImportReport;
+use enduse_load::{DataFiles, Record, RecordKind, Streamed};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// What a streamed import may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Compute the changes and write nothing.
+    pub dry_run: bool,
+    /// Retract the records the input lacks; without it, an import that
+    /// would retract any writes nothing.
+    pub allow_retract: bool,
+}
+
+/// One change an import makes or would make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChange {
+    /// The record's kind.
+    pub kind: RecordKind,
+    /// Its key.
+    pub key: String,
+    /// Whether it is retracted.
+    pub retract: bool,
+    /// The version it replaces (`None` for an addition).
+    pub replaces: Option<i64>,
+}
+
+/// How a streamed import ended.
+#[derive(Debug)]
+pub enum StreamedImport {
+    /// Committed, or nothing to change (then the report has no
+    /// transaction); for a dry run, nothing written and `planned` lists
+    /// every change.
+    Done {
+        /// Counts, and the transaction.
+        report: ImportReport,
+        /// Every change, for a dry run only.
+        planned: Vec<PlannedChange>,
+    },
+    /// Nothing written: the import would retract these records and was not
+    /// allowed to.
+    WouldRetract(Vec<PlannedChange>),
+    /// Nothing written: the data set is not valid, or not in a form the
+    /// stream reads. The whole-data-set path names the problems.
+    Refused,
+}
+
+/// A stored head, as far as an import compares it.
+struct Head {
+    version: i64,
+    digest: [u8; 16],
+    seen: bool,
+}
+
+/// A sink that writes nothing: the dry run's.
+struct Nowhere(u64);
+
+impl ChangeSink for Nowhere {
+    fn put(&mut self, _: Change) -> Result<(), StoreError> {
+        self.0 += 1;
+        Ok(())
+    }
+
+    fn count(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Makes the store's current register equal to the data set `files`
+/// (whose `transfers.toml` is read from `bulk` when given), as
+/// [`crate::import`] does, holding neither: see the module documentation.
+/// `expected` is the number of records the data set holds, for progress
+/// (`progress(phase, done, expected)` in the phase `writing`).
+pub fn import_streamed(
+    store: &mut dyn Store,
+    files: &DataFiles,
+    mut bulk: Option<&mut dyn BufRead>,
+    opts: StreamOptions,
+    note: &str,
+    expected: u64,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<StreamedImport, StoreError> {
+    progress("comparing", 0, 0);
+    let mut heads: HashMap<RecordKind, HashMap<Box<str>, Head>> = HashMap::new();
+    let mut base: Option<i64> = None;
+    store.scan_heads(None, None, &mut |v| {
+        base = base.max(Some(v.txn));
+        if !v.retracted {
+            heads.entry(v.record.kind).or_default().insert(
+                v.record.key.as_str().into(),
+                Head {
+                    version: v.version,
+                    digest: v.record.digest(),
+                    seen: false,
+                },
+            );
+        }
+        Ok(())
+    })?;
+    let mut report = ImportReport::default();
+    let mut planned: Vec<PlannedChange> = Vec::new();
+    let mut refused = false;
+    let mut would_retract: Option<Vec<PlannedChange>> = None;
+    let mut done = 0u64;
+    progress("writing", 0, expected);
+    let mut feed = |sink: &mut dyn ChangeSink| -> Result<bool, StoreError> {
+        let mut has_control = false;
+        let mut each = |r: Record| -> Result<(), StoreError> {
+            done += 1;
+            if done % 10_000 == 0 {
+                progress("writing", done, expected.max(done));
+            }
+            has_control |= r.kind == RecordKind::Control;
+            let head = heads
+                .get_mut(&r.kind)
+                .and_then(|m| m.get_mut(r.key.as_str()));
+            let expect = match head {
+                Some(h) => {
+                    h.seen = true;
+                    if h.digest == r.digest() {
+                        report.unchanged += 1;
+                        return Ok(());
+                    }
+                    report.changed += 1;
+                    Expect::Version(h.version)
+                }
+                None => {
+                    report.added += 1;
+                    Expect::Absent
+                }
+            };
+            if opts.dry_run {
+                planned.push(PlannedChange {
+                    kind: r.kind,
+                    key: r.key.clone(),
+                    retract: false,
+                    replaces: match expect {
+                        Expect::Version(v) => Some(v),
+                        _ => None,
+                    },
+                });
+            }
+            sink.put(Change {
+                record: r,
+                retract: false,
+                expect,
+            })
+        };
+        let streamed = enduse_load::stream_records(files, bulk.take(), &mut each)?;
+        if let Streamed::Refused = streamed {
+            refused = true;
+            return Ok(false);
+        }
+        progress("writing", done, done);
+        // A data set without a control layer leaves the stored one alone.
+        let mut gone: Vec<PlannedChange> = heads
+            .iter()
+            .filter(|(k, _)| has_control || **k != RecordKind::Control)
+            .flat_map(|(k, m)| {
+                m.iter().filter(|(_, h)| !h.seen).map(|(key, h)| PlannedChange {
+                    kind: *k,
+                    key: key.to_string(),
+                    retract: true,
+                    replaces: Some(h.version),
+                })
+            })
+            .collect();
+        gone.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+        report.retracted = gone.len();
+        if !gone.is_empty() && !opts.allow_retract && !opts.dry_run {
+            would_retract = Some(gone);
+            return Ok(false);
+        }
+        for g in &gone {
+            sink.put(Change {
+                record: tombstone(g.kind, &g.key),
+                retract: true,
+                expect: Expect::Version(g.replaces.unwrap_or_default()),
+            })?;
+        }
+        if opts.dry_run {
+            planned.extend(gone);
+            return Ok(false);
+        }
+        Ok(sink.count() > 0)
+    };
+    let txn: Option<TxnInfo> = if opts.dry_run {
+        feed(&mut Nowhere(0))?;
+        None
+    } else {
+        store.write_streamed(note, &mut feed)?
+    };
+    if refused {
+        return Ok(StreamedImport::Refused);
+    }
+    if let Some(gone) = would_retract {
+        return Ok(StreamedImport::WouldRetract(gone));
+    }
+    drop(heads);
+    if let Some(t) = &txn {
+        progress("imaging", 0, 0);
+        // A cache: an import whose image cannot be written or stored has
+        // still succeeded, and readers rebuild from the records.
+        if let Ok(Some(image)) = image_of_txn(store, t.id) {
+            let _ = store.put_image(t.id, &image, ImageCheck::After(base));
+        }
+    }
+    report.txn = txn;
+    Ok(StreamedImport::Done { report, planned })
+}
+
+fn tombstone(kind: RecordKind, key: &str) -> Record {
+    Record {
+        kind,
+        key: key.to_owned(),
+        body: String::new(),
+        valid_from: None,
+        valid_to: None,
+        recorded_at: None,
+        lot: None,
+    }
+}
+
+/// The image of the register as of transaction `txn`, written from scans
+/// of the store: the other records held, the lots and the transfers a
+/// record at a time. `None` where a rule was stored without its header.
+pub fn image_of_txn(store: &mut dyn Store, txn: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut rest: Vec<Record> = Vec::new();
+    let (mut lots, mut transfers) = (0usize, 0usize);
+    store.scan_heads(None, Some(txn), &mut |v| {
+        if v.retracted {
+            return Ok(());
+        }
+        match v.record.kind {
+            RecordKind::Lot => lots += 1,
+            RecordKind::Transfer => transfers += 1,
+            _ => rest.push(v.record),
+        }
+        Ok(())
+    })?;
+    let refs: Vec<&Record> = rest.iter().collect();
+    let Some(mut writer) =
+        enduse_load::image_writer_for_records("import", &refs, lots, transfers)?
+    else {
+        return Ok(None);
+    };
+    drop(refs);
+    drop(rest);
+    let bad = |e: enduse_load::ImageError| StoreError::Usage(e.to_string());
+    store.scan_heads(Some(RecordKind::Lot), Some(txn), &mut |v| {
+        if v.retracted {
+            return Ok(());
+        }
+        writer.lot_record(&v.record).map_err(bad)
+    })?;
+    store.scan_heads(Some(RecordKind::Transfer), Some(txn), &mut |v| {
+        if v.retracted {
+            return Ok(());
+        }
+        writer.transfer_record(&v.record).map_err(bad)
+    })?;
+    writer.finish().map(Some).map_err(bad)
+}
