@@ -37,7 +37,7 @@ mod stream_import;
 pub use audit_store::{audit_instant, expected_txn_entry, txn_digest, txn_entry, FactRow};
 pub use mem::MemStore;
 pub use model::{
-    Change, Expect, ImageCheck, Logged, Store, StoreError, TxnDigest, TxnInfo, Version,
+    Change, ChangeSink, Expect, ImageCheck, Logged, Store, StoreError, TxnDigest, TxnInfo, Version,
     WorkflowChange, WorkflowKind, WorkflowRecord, WorkflowVersion, Written,
 };
 pub use ops::{

@@ -3,9 +3,9 @@
 
 use crate::audit_store::{self, AuditState, Edge, FactRow};
 use crate::model::{
-    check_expect, check_workflow_expect, latest, next_instant, Change, ImageCheck, Logged, Store,
-    StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind, WorkflowVersion,
-    Written,
+    check_expect, check_workflow_expect, feed_through, latest, next_instant, Change, ChangeSink,
+    ImageCheck, Logged, PutOne, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange,
+    WorkflowKind, WorkflowVersion, Written,
 };
 use chrono::{DateTime, Utc};
 use enduse_audit::{Entry, SignedCheckpoint, StoredEntry};
@@ -72,6 +72,30 @@ impl MemStore {
         self.checkpoints.entry(next.edge.size()).or_insert(cp);
         self.audit = Some(next);
         Ok(logged)
+    }
+}
+
+/// A streamed write into memory: the changes, checked as they come
+/// against the store and the earlier changes, kept for one `write`.
+struct MemSink<'a> {
+    current: &'a HashMap<(RecordKind, String), (i64, bool)>,
+    pending: HashMap<(RecordKind, String), (i64, bool)>,
+    changes: Vec<Change>,
+}
+
+impl PutOne for MemSink<'_> {
+    fn put_one(&mut self, c: Change) -> Result<(), StoreError> {
+        let k = (c.record.kind, c.record.key.clone());
+        let cur = self
+            .pending
+            .get(&k)
+            .or_else(|| self.current.get(&k))
+            .copied();
+        check_expect(&c, cur)?;
+        self.pending
+            .insert(k, (cur.map_or(1, |(n, _)| n + 1), c.retract));
+        self.changes.push(c);
+        Ok(())
     }
 }
 
@@ -335,5 +359,40 @@ impl Store for MemStore {
 
     fn schema_version(&mut self) -> Result<i64, StoreError> {
         Ok(crate::sqlite::MIGRATIONS.len() as i64)
+    }
+
+    fn write_streamed(
+        &mut self,
+        note: &str,
+        feed: &mut dyn FnMut(&mut dyn ChangeSink) -> Result<bool, StoreError>,
+    ) -> Result<Option<TxnInfo>, StoreError> {
+        // The reference holds everything anyway: it checks each change as
+        // it comes (so that a put fails where a database's would) and
+        // writes them all at once.
+        let mut sink = MemSink {
+            current: &self.current,
+            pending: HashMap::new(),
+            changes: Vec::new(),
+        };
+        if feed_through(&mut sink, feed)?.is_none() {
+            return Ok(None);
+        }
+        let changes = sink.changes;
+        self.write(&changes, note, &mut |_, _| {}).map(Some)
+    }
+
+    fn scan_heads(
+        &mut self,
+        kind: Option<RecordKind>,
+        txn: Option<i64>,
+        each: &mut dyn FnMut(Version) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<Version> = self
+            .versions
+            .iter()
+            .filter(|v| kind.is_none_or(|k| v.record.kind == k) && txn.is_none_or(|t| v.txn <= t))
+            .cloned()
+            .collect();
+        latest(rows, None).into_iter().try_for_each(each)
     }
 }

@@ -265,6 +265,15 @@ pub enum ImageCheck {
     After(Option<i64>),
 }
 
+/// Receives the changes of a [`Store::write_streamed`], one at a time.
+pub trait ChangeSink {
+    /// Writes one change inside the open transaction, its `expect` checked as
+    /// [`Store::write`] checks it. After an error the whole write is rolled back.
+    fn put(&mut self, change: Change) -> Result<(), StoreError>;
+    /// Changes put so far.
+    fn count(&self) -> u64;
+}
+
 /// A bitemporal register store. Every backend answers identically; the
 /// conformance suite checks that.
 pub trait Store {
@@ -388,6 +397,199 @@ pub trait Store {
     /// Every transaction with the digest of its fact rows as the tables
     /// hold them now, by id.
     fn fact_digests(&mut self) -> Result<Vec<TxnDigest>, StoreError>;
+
+    /// [`Store::write`] for a write too large to hold: one transaction into which
+    /// `feed` puts its changes one at a time through the sink. It commits only if
+    /// `feed` returns `Ok(true)` and every change passed its check; if `feed`
+    /// returns `Ok(false)` it rolls back and returns `Ok(None)`; if `feed` or a
+    /// put fails it rolls back and returns that error. Nothing of a rolled-back
+    /// write is visible, ever. A committed one is exactly what `write` of the
+    /// same changes in the same order writes: same versions, same `txns` row
+    /// (with `changes` = the number put), same audit-log entry (digest of the rows),
+    /// readers see none of it until the commit. A commit of no changes is
+    /// allowed, as `write(&[])` allows it.
+    fn write_streamed(
+        &mut self,
+        note: &str,
+        feed: &mut dyn FnMut(&mut dyn ChangeSink) -> Result<bool, StoreError>,
+    ) -> Result<Option<TxnInfo>, StoreError>;
+
+    /// Calls `each` with every head of the register (the latest version of each
+    /// register record, retracted ones included, workflow kinds excluded) as of
+    /// transaction `txn` (the latest if `None`), only of `kind` if given, in heads
+    /// order (kind name, then key bytewise), one at a time: what `heads(None)` /
+    /// `kind_heads(kind, txn)` return, without ever holding them all. An error from
+    /// `each` stops the scan and is returned.
+    fn scan_heads(
+        &mut self,
+        kind: Option<RecordKind>,
+        txn: Option<i64>,
+        each: &mut dyn FnMut(Version) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// One change as a backend writes it, whether of the register or of the
+/// workflow: what the per-change code of every write needs.
+pub(crate) struct NewFact<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) retract: bool,
+    pub(crate) expect: Expect,
+    pub(crate) body: &'a str,
+    pub(crate) valid_from: Option<&'a str>,
+    pub(crate) valid_to: Option<&'a str>,
+    pub(crate) recorded_at: Option<&'a str>,
+    pub(crate) lot: Option<&'a str>,
+}
+
+impl<'a> NewFact<'a> {
+    pub(crate) fn of_change(c: &'a Change) -> Self {
+        let r = &c.record;
+        NewFact {
+            kind: r.kind.as_str(),
+            key: &r.key,
+            retract: c.retract,
+            expect: c.expect,
+            body: &r.body,
+            valid_from: r.valid_from.as_deref(),
+            valid_to: r.valid_to.as_deref(),
+            recorded_at: r.recorded_at.as_deref(),
+            lot: r.lot.as_deref(),
+        }
+    }
+
+    pub(crate) fn of_workflow(c: &'a WorkflowChange) -> Self {
+        let r = &c.record;
+        NewFact {
+            kind: r.kind.as_str(),
+            key: &r.key,
+            retract: c.retract,
+            expect: c.expect,
+            body: &r.body,
+            valid_from: r.valid_from.as_deref(),
+            valid_to: r.valid_to.as_deref(),
+            recorded_at: r.recorded_at.as_deref(),
+            lot: None,
+        }
+    }
+
+    /// Checks the change's expectation against the current version.
+    pub(crate) fn check(&self, current: Option<(i64, bool)>) -> Result<(), StoreError> {
+        check_parts(self.kind, self.key, self.expect, self.retract, current)
+    }
+
+    /// The stored row, as the audit log digests it.
+    pub(crate) fn row(&self, version: i64, txn: i64, sys_from: i64) -> crate::FactRow<'a> {
+        crate::FactRow {
+            kind: self.kind,
+            key: self.key,
+            version,
+            txn,
+            sys_from,
+            retracted: self.retract,
+            body: self.body,
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            recorded_at: self.recorded_at,
+            lot: self.lot,
+        }
+    }
+}
+
+/// What a backend does with one change of a streamed write.
+pub(crate) trait PutOne {
+    fn put_one(&mut self, change: Change) -> Result<(), StoreError>;
+}
+
+/// The sink of a streamed write: counts the changes, and once a put has
+/// failed refuses every later one, so that a `feed` that ignores the
+/// error cannot commit the rest.
+struct Sink<'p, P> {
+    put: &'p mut P,
+    count: u64,
+    failed: Option<StoreError>,
+}
+
+impl<P: PutOne> ChangeSink for Sink<'_, P> {
+    fn put(&mut self, change: Change) -> Result<(), StoreError> {
+        if let Some(e) = &self.failed {
+            return Err(e.again());
+        }
+        match self.put.put_one(change) {
+            Ok(()) => {
+                self.count += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some(e.again());
+                Err(e)
+            }
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// Runs `feed` with a sink that hands each change to `put`: the number of
+/// changes if the write is to commit, `None` if it is to roll back, or
+/// the error (`feed`'s own, or else the first put's) that rolls it back.
+pub(crate) fn feed_through<P: PutOne>(
+    put: &mut P,
+    feed: &mut dyn FnMut(&mut dyn ChangeSink) -> Result<bool, StoreError>,
+) -> Result<Option<u64>, StoreError> {
+    let mut sink = Sink {
+        put,
+        count: 0,
+        failed: None,
+    };
+    let go = feed(&mut sink)?;
+    match sink.failed {
+        Some(e) => Err(e),
+        None if go => Ok(Some(sink.count)),
+        None => Ok(None),
+    }
+}
+
+impl StoreError {
+    /// A copy of the error, for a sink that returns it to `feed` and keeps
+    /// it to refuse the commit (errors are not `Clone`: a data set error
+    /// holds sources; it is kept as its message).
+    fn again(&self) -> StoreError {
+        match self {
+            StoreError::Conflict {
+                kind,
+                key,
+                expected,
+                found,
+            } => StoreError::Conflict {
+                kind: kind.clone(),
+                key: key.clone(),
+                expected: expected.clone(),
+                found: found.clone(),
+            },
+            StoreError::Database { target, message } => StoreError::Database {
+                target: target.clone(),
+                message: message.clone(),
+            },
+            StoreError::TooNew {
+                target,
+                found,
+                known,
+            } => StoreError::TooNew {
+                target: target.clone(),
+                found: *found,
+                known: *known,
+            },
+            StoreError::DataSet(e) => StoreError::Usage(e.to_string()),
+            StoreError::NotARegister { target, reason } => StoreError::NotARegister {
+                target: target.clone(),
+                reason: reason.clone(),
+            },
+            StoreError::Usage(m) => StoreError::Usage(m.clone()),
+        }
+    }
 }
 
 /// Keeps, for each (kind, key), the version with the highest number among
@@ -416,16 +618,37 @@ pub(crate) fn last_of_runs<E>(
     rows: impl Iterator<Item = Result<Version, E>>,
 ) -> Result<Vec<Version>, E> {
     let mut out: Vec<Version> = Vec::new();
+    each_last_of_runs(rows, &mut |v| {
+        out.push(v);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`last_of_runs`] one head at a time: holds only the current run's
+/// latest version, and stops at the first error of `rows` or `each`.
+pub(crate) fn each_last_of_runs<E>(
+    rows: impl Iterator<Item = Result<Version, E>>,
+    each: &mut dyn FnMut(Version) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut run: Option<Version> = None;
     for v in rows {
         let v = v?;
-        match out.last_mut() {
+        match &mut run {
             Some(last) if last.record.kind == v.record.kind && last.record.key == v.record.key => {
                 *last = v;
             }
-            _ => out.push(v),
+            _ => {
+                if let Some(done) = run.replace(v) {
+                    each(done)?;
+                }
+            }
         }
     }
-    Ok(out)
+    match run {
+        Some(done) => each(done),
+        None => Ok(()),
+    }
 }
 
 /// The last version of each key among `rows`, which come ordered by key

@@ -2,10 +2,10 @@
 //! enduse processes. Writers serialise on an advisory lock, so version checks
 //! see every earlier commit; bulk writes go through binary COPY.
 
-use crate::audit_store::{self, AuditState, FactRow};
+use crate::audit_store::{self, AuditState};
 use crate::model::{
-    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, ImageCheck,
-    Logged, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
+    feed_through, from_micros, latest, next_instant, Change, ChangeSink, ImageCheck, Logged,
+    NewFact, PutOne, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
     WorkflowRecord, WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
@@ -392,6 +392,186 @@ impl PgStore {
     }
 }
 
+/// Changes per look-up query and per COPY.
+const CHUNK: usize = 20_000;
+
+/// Where `write_with` writes, and what it checks against.
+const FACTS: Target<'static> = Target {
+    table: "facts",
+    current: "facts",
+};
+
+/// The temporary table of a streamed write.
+const STAGED: &str = "enduse_staged";
+
+/// Where a chunk of facts goes (`table`), and the rows (`current`, a table
+/// or subquery of kind, key, version, retracted) whose latest version of
+/// each record its changes are checked against.
+struct Target<'a> {
+    table: &'a str,
+    current: &'a str,
+}
+
+/// Writes one chunk of a transaction's facts (`txn`: its id and system
+/// time): the current versions of its records in one query, the checks in
+/// order, and one binary COPY. `written(i)` is called after the `i`-th
+/// change of the chunk.
+fn write_chunk(
+    tx: &mut postgres::Transaction<'_>,
+    target: &str,
+    to: Target<'_>,
+    chunk: &[NewFact<'_>],
+    (id, sys): (i64, i64),
+    hashes: &mut Vec<enduse_audit::Hash>,
+    written: &mut dyn FnMut(usize),
+) -> Result<(), StoreError> {
+    let e = db_err(target);
+    let kinds: Vec<&str> = chunk.iter().map(|f| f.kind).collect();
+    let keys: Vec<&str> = chunk.iter().map(|f| f.key).collect();
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT DISTINCT ON (f.kind, f.key) f.kind, f.key, f.version, f.retracted \
+                 FROM {} f JOIN unnest($1::text[], $2::text[]) AS w(kind, key) \
+                 ON f.kind = w.kind AND f.key = w.key \
+                 ORDER BY f.kind, f.key, f.version DESC",
+                to.current
+            ),
+            &[&kinds, &keys],
+        )
+        .map_err(&e)?;
+    let mut current: HashMap<(String, String), (i64, bool)> = rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
+        .collect();
+    let mut versions = Vec::with_capacity(chunk.len());
+    for f in chunk {
+        let k = (f.kind.to_owned(), f.key.to_owned());
+        let cur = current.get(&k).copied();
+        f.check(cur)?;
+        let n = cur.map_or(1, |(n, _)| n + 1);
+        current.insert(k, (n, f.retract));
+        versions.push(n);
+    }
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {} ({COLS}) FROM STDIN (FORMAT binary)",
+            to.table
+        ))
+        .map_err(&e)?;
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::BOOL,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+    ];
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for (i, (f, n)) in chunk.iter().zip(&versions).enumerate() {
+        w.write(&[
+            &f.kind,
+            &f.key,
+            n,
+            &id,
+            &sys,
+            &f.retract,
+            &f.body,
+            &f.valid_from,
+            &f.valid_to,
+            &f.recorded_at,
+            &f.lot,
+        ])
+        .map_err(&e)?;
+        hashes.push(f.row(*n, id, sys).hash());
+        written(i);
+    }
+    w.finish().map_err(&e)?;
+    Ok(())
+}
+
+/// A streamed write's changes, buffered and written a chunk at a time
+/// into the staging table.
+struct PgSink<'a, 't> {
+    tx: &'a mut postgres::Transaction<'t>,
+    target: &'a str,
+    txn: (i64, i64),
+    buf: Vec<Change>,
+    hashes: Vec<enduse_audit::Hash>,
+}
+
+impl PgSink<'_, '_> {
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let facts: Vec<NewFact<'_>> = self.buf.iter().map(NewFact::of_change).collect();
+        let current = format!(
+            "(SELECT kind, key, version, retracted FROM facts \
+             UNION ALL SELECT kind, key, version, retracted FROM {STAGED})"
+        );
+        write_chunk(
+            self.tx,
+            self.target,
+            Target {
+                table: STAGED,
+                current: &current,
+            },
+            &facts,
+            self.txn,
+            &mut self.hashes,
+            &mut |_| {},
+        )?;
+        drop(facts);
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl PutOne for PgSink<'_, '_> {
+    fn put_one(&mut self, change: Change) -> Result<(), StoreError> {
+        self.buf.push(change);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends the transaction's audit entry (the digest of `hashes`) and
+/// `events` in the open transaction, if the database has a log; the
+/// entries logged and the log's new state.
+fn log_txn(
+    tx: &mut postgres::Transaction<'_>,
+    target: &str,
+    cached: Option<AuditState>,
+    txn: &TxnInfo,
+    hashes: Vec<enduse_audit::Hash>,
+    events: &[enduse_audit::Entry],
+) -> Result<(Option<Logged>, Option<AuditState>), StoreError> {
+    if !audit_store::pg::has_log(tx, target)? {
+        if !events.is_empty() {
+            return Err(crate::sqlite::no_log(target));
+        }
+        return Ok((None, None));
+    }
+    let mut st = audit_store::pg::sync(tx, target, cached)?;
+    let rows = hashes.len() as u64;
+    let mut entries = vec![audit_store::txn_entry(
+        txn,
+        rows,
+        &audit_store::txn_digest(hashes),
+    )];
+    entries.extend(events.iter().cloned());
+    let logged = audit_store::pg::append(tx, target, &mut st, &entries)?;
+    Ok((Some(logged), Some(st)))
+}
+
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -443,180 +623,160 @@ impl Store for PgStore {
         )
         .map_err(&e)?;
 
-        // Current versions of every key written, fetched in chunks rather
-        // than one round trip per change.
-        let mut current: HashMap<(RecordKind, String), (i64, bool)> = HashMap::new();
-        for chunk in changes.chunks(20_000) {
-            let kinds: Vec<&str> = chunk.iter().map(|c| c.record.kind.as_str()).collect();
-            let keys: Vec<&str> = chunk.iter().map(|c| c.record.key.as_str()).collect();
-            let rows = tx
-                .query(
-                    "SELECT DISTINCT ON (f.kind, f.key) f.kind, f.key, f.version, f.retracted \
-                     FROM facts f JOIN unnest($1::text[], $2::text[]) AS w(kind, key) \
-                     ON f.kind = w.kind AND f.key = w.key \
-                     ORDER BY f.kind, f.key, f.version DESC",
-                    &[&kinds, &keys],
-                )
-                .map_err(&e)?;
-            for r in rows {
-                let kind: String = r.get(0);
-                if let Some(k) = RecordKind::parse(&kind) {
-                    current.insert((k, r.get(1)), (r.get(2), r.get(3)));
-                }
-            }
-        }
-        let mut versions = Vec::with_capacity(changes.len());
-        for c in changes {
-            let k = (c.record.kind, c.record.key.clone());
-            let cur = current.get(&k).copied();
-            check_expect(c, cur)?;
-            let n = cur.map_or(1, |(n, _)| n + 1);
-            current.insert(k, (n, c.retract));
-            versions.push(n);
-        }
-        // The workflow's changes are few: one look-up each.
-        let mut wcurrent: HashMap<(WorkflowKind, String), (i64, bool)> = HashMap::new();
-        let mut wversions = Vec::with_capacity(workflow.len());
-        for c in workflow {
-            let k = (c.record.kind, c.record.key.clone());
-            let cur = match wcurrent.get(&k) {
-                Some(x) => Some(*x),
-                None => tx
-                    .query_opt(
-                        "SELECT version, retracted FROM facts WHERE kind = $1 AND key = $2 \
-                         ORDER BY version DESC LIMIT 1",
-                        &[&c.record.kind.as_str(), &c.record.key],
-                    )
-                    .map_err(&e)?
-                    .map(|r| (r.get(0), r.get(1))),
-            };
-            check_workflow_expect(c, cur)?;
-            let n = cur.map_or(1, |(n, _)| n + 1);
-            wcurrent.insert(k, (n, c.retract));
-            wversions.push(n);
-        }
-
         let sys = at.timestamp_micros();
-        let mut hashes = Vec::with_capacity(changes.len() + workflow.len());
-        {
-            let sink = tx
-                .copy_in(&format!("COPY facts ({COLS}) FROM STDIN (FORMAT binary)"))
-                .map_err(&e)?;
-            let types = [
-                Type::TEXT,
-                Type::TEXT,
-                Type::INT8,
-                Type::INT8,
-                Type::INT8,
-                Type::BOOL,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-            ];
-            let mut w = BinaryCopyInWriter::new(sink, &types);
-            let total = changes.len() as u64;
-            for (i, (c, n)) in changes.iter().zip(&versions).enumerate() {
-                let r = &c.record;
-                w.write(&[
-                    &r.kind.as_str(),
-                    &r.key,
-                    n,
-                    &id,
-                    &sys,
-                    &c.retract,
-                    &r.body,
-                    &r.valid_from,
-                    &r.valid_to,
-                    &r.recorded_at,
-                    &r.lot,
-                ])
-                .map_err(&e)?;
-                hashes.push(
-                    FactRow {
-                        kind: r.kind.as_str(),
-                        key: &r.key,
-                        version: *n,
-                        txn: id,
-                        sys_from: sys,
-                        retracted: c.retract,
-                        body: &r.body,
-                        valid_from: r.valid_from.as_deref(),
-                        valid_to: r.valid_to.as_deref(),
-                        recorded_at: r.recorded_at.as_deref(),
-                        lot: r.lot.as_deref(),
+        let facts: Vec<NewFact<'_>> = changes
+            .iter()
+            .map(NewFact::of_change)
+            .chain(workflow.iter().map(NewFact::of_workflow))
+            .collect();
+        let mut hashes = Vec::with_capacity(facts.len());
+        let total = changes.len() as u64;
+        for (n, chunk) in facts.chunks(CHUNK).enumerate() {
+            let first = (n * CHUNK) as u64;
+            write_chunk(
+                &mut tx,
+                &target,
+                FACTS,
+                chunk,
+                (id, sys),
+                &mut hashes,
+                &mut |i| {
+                    let i = first + i as u64;
+                    if i < total && i % 10_000 == 0 {
+                        progress(i, total);
                     }
-                    .hash(),
-                );
-                if i % 10_000 == 0 {
-                    progress(i as u64, total);
-                }
-            }
-            let none: Option<String> = None;
-            for (c, n) in workflow.iter().zip(&wversions) {
-                let r = &c.record;
-                w.write(&[
-                    &r.kind.as_str(),
-                    &r.key,
-                    n,
-                    &id,
-                    &sys,
-                    &c.retract,
-                    &r.body,
-                    &r.valid_from,
-                    &r.valid_to,
-                    &r.recorded_at,
-                    &none,
-                ])
-                .map_err(&e)?;
-                hashes.push(
-                    FactRow {
-                        kind: r.kind.as_str(),
-                        key: &r.key,
-                        version: *n,
-                        txn: id,
-                        sys_from: sys,
-                        retracted: c.retract,
-                        body: &r.body,
-                        valid_from: r.valid_from.as_deref(),
-                        valid_to: r.valid_to.as_deref(),
-                        recorded_at: r.recorded_at.as_deref(),
-                        lot: None,
-                    }
-                    .hash(),
-                );
-            }
-            w.finish().map_err(&e)?;
-            progress(total, total);
+                },
+            )?;
         }
+        progress(total, total);
         let txn = TxnInfo {
             id,
             at,
             note: note.to_owned(),
             changes: written,
         };
-        let mut state = None;
-        let log = if audit_store::pg::has_log(&mut tx, &target)? {
-            let mut st = audit_store::pg::sync(&mut tx, &target, cached)?;
-            let rows = hashes.len() as u64;
-            let mut entries = vec![audit_store::txn_entry(
-                &txn,
-                rows,
-                &audit_store::txn_digest(hashes),
-            )];
-            entries.extend(events.iter().cloned());
-            let logged = audit_store::pg::append(&mut tx, &target, &mut st, &entries)?;
-            state = Some(st);
-            Some(logged)
-        } else if !events.is_empty() {
-            return Err(crate::sqlite::no_log(&target));
-        } else {
-            None
-        };
+        let (log, state) = log_txn(&mut tx, &target, cached, &txn, hashes, events)?;
         tx.commit().map_err(&e)?;
         self.audit = state;
         Ok(Written { txn, log })
+    }
+
+    fn write_streamed(
+        &mut self,
+        note: &str,
+        feed: &mut dyn FnMut(&mut dyn ChangeSink) -> Result<bool, StoreError>,
+    ) -> Result<Option<TxnInfo>, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let mut tx = self.client.transaction().map_err(&e)?;
+        // The writers' lock, as in `write_with`.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(&e)?;
+        let last: Option<i64> = tx
+            .query_one("SELECT max(at) FROM txns", &[])
+            .map_err(&e)?
+            .get(0);
+        let id: i64 = tx
+            .query_one("SELECT coalesce(max(id), 0) + 1 FROM txns", &[])
+            .map_err(&e)?
+            .get(0);
+        let at = next_instant(last.map(from_micros));
+        // The transaction's row says how many changes it made, known only
+        // at the end; `txns` rows are never updated, and the facts'
+        // reference to it cannot be deferred. So the facts wait in a
+        // temporary table (gone with the transaction, or the session if the
+        // process dies) and move to `facts` once the row is written.
+        tx.batch_execute(&format!(
+            "CREATE TEMPORARY TABLE {STAGED} (
+                kind TEXT NOT NULL,
+                key TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                txn BIGINT NOT NULL,
+                sys_from BIGINT NOT NULL,
+                retracted BOOLEAN NOT NULL,
+                body TEXT NOT NULL,
+                valid_from TEXT,
+                valid_to TEXT,
+                recorded_at TEXT,
+                lot TEXT,
+                PRIMARY KEY (kind, key, version)
+            ) ON COMMIT DROP"
+        ))
+        .map_err(&e)?;
+        let mut sink = PgSink {
+            tx: &mut tx,
+            target: &target,
+            txn: (id, at.timestamp_micros()),
+            buf: Vec::with_capacity(CHUNK),
+            hashes: Vec::new(),
+        };
+        let Some(count) = feed_through(&mut sink, feed)? else {
+            return Ok(None);
+        };
+        sink.flush()?;
+        let hashes = sink.hashes;
+        let txn = TxnInfo {
+            id,
+            at,
+            note: note.to_owned(),
+            changes: count as i64,
+        };
+        tx.execute(
+            "INSERT INTO txns (id, at, note, changes) VALUES ($1, $2, $3, $4)",
+            &[&id, &at.timestamp_micros(), &note, &txn.changes],
+        )
+        .map_err(&e)?;
+        tx.batch_execute(&format!(
+            "INSERT INTO facts ({COLS}) SELECT {COLS} FROM {STAGED}"
+        ))
+        .map_err(&e)?;
+        let (_, state) = log_txn(&mut tx, &target, cached, &txn, hashes, &[])?;
+        tx.commit().map_err(&e)?;
+        self.audit = state;
+        Ok(Some(txn))
+    }
+
+    fn scan_heads(
+        &mut self,
+        kind: Option<RecordKind>,
+        txn: Option<i64>,
+        each: &mut dyn FnMut(Version) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let bound = txn.unwrap_or(i64::MAX);
+        let name = kind.map(|k| k.as_str());
+        // Bytewise order, as `heads` and `kind_heads` order. `query_raw`
+        // hands the rows over as they arrive (the connection stops reading
+        // while one waits), so they are never all held.
+        let (sql, args): (String, Vec<&(dyn postgres::types::ToSql + Sync)>) = match &name {
+            Some(k) => (
+                format!(
+                    "SELECT {COLS} FROM facts WHERE kind = $1 AND txn <= $2 \
+                     ORDER BY key COLLATE \"C\", version"
+                ),
+                vec![k, &bound],
+            ),
+            None => (
+                format!(
+                    "SELECT {COLS} FROM facts WHERE txn <= $1 \
+                     AND kind NOT IN ({WORKFLOW_KINDS_SQL}) \
+                     ORDER BY kind COLLATE \"C\", key COLLATE \"C\", version"
+                ),
+                vec![&bound],
+            ),
+        };
+        let rows = self.client.query_raw(&sql, args).map_err(&e)?;
+        let rows = postgres::fallible_iterator::FallibleIterator::iterator(rows).map(|r| {
+            r.map_err(&e).and_then(|r| {
+                row_version(&r).map_err(|message| StoreError::Database {
+                    target: target.clone(),
+                    message,
+                })
+            })
+        });
+        crate::model::each_last_of_runs(rows, each)
     }
 
     fn workflow_heads(&mut self, kind: WorkflowKind) -> Result<Vec<WorkflowVersion>, StoreError> {

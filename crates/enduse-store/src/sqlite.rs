@@ -2,10 +2,10 @@
 //! writer writes; `synchronous = FULL` makes every commit durable, and a
 //! killed writer leaves only a rolled-back transaction behind.
 
-use crate::audit_store::{self, AuditState, FactRow};
+use crate::audit_store::{self, AuditState};
 use crate::model::{
-    check_expect, check_workflow_expect, from_micros, latest, next_instant, Change, ImageCheck,
-    Logged, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
+    feed_through, from_micros, latest, next_instant, Change, ChangeSink, ImageCheck, Logged,
+    NewFact, PutOne, Store, StoreError, TxnDigest, TxnInfo, Version, WorkflowChange, WorkflowKind,
     WorkflowRecord, WorkflowVersion, Written, WORKFLOW_KINDS_SQL,
 };
 use chrono::{DateTime, Utc};
@@ -412,6 +412,113 @@ fn row_workflow(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkflowVersion> {
     })
 }
 
+/// Writes the facts of one transaction, one change at a time: the
+/// per-change body of every SQLite write.
+struct FactWriter<'t> {
+    cur: rusqlite::CachedStatement<'t>,
+    ins: rusqlite::CachedStatement<'t>,
+    target: &'t str,
+    txn: i64,
+    sys: i64,
+    /// The written rows' hashes, for the transaction's audit entry.
+    hashes: Vec<enduse_audit::Hash>,
+}
+
+impl<'t> FactWriter<'t> {
+    fn new(
+        conn: &'t Connection,
+        target: &'t str,
+        txn: i64,
+        sys: i64,
+        capacity: usize,
+    ) -> Result<Self, StoreError> {
+        let e = db_err(target);
+        Ok(FactWriter {
+            cur: conn
+                .prepare_cached(
+                    "SELECT version, retracted FROM facts WHERE kind = ?1 AND key = ?2 \
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .map_err(&e)?,
+            ins: conn
+                .prepare_cached(&format!(
+                    "INSERT INTO facts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ))
+                .map_err(&e)?,
+            target,
+            txn,
+            sys,
+            hashes: Vec::with_capacity(capacity),
+        })
+    }
+
+    /// Checks `f` against the record's current version and writes the next.
+    fn write(&mut self, f: &NewFact<'_>) -> Result<(), StoreError> {
+        let e = db_err(self.target);
+        let current: Option<(i64, bool)> = self
+            .cur
+            .query_row(params![f.kind, f.key], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)? != 0))
+            })
+            .optional()
+            .map_err(&e)?;
+        f.check(current)?;
+        let version = current.map_or(1, |(n, _)| n + 1);
+        self.ins
+            .execute(params![
+                f.kind,
+                f.key,
+                version,
+                self.txn,
+                self.sys,
+                f.retract as i64,
+                f.body,
+                f.valid_from,
+                f.valid_to,
+                f.recorded_at,
+                f.lot,
+            ])
+            .map_err(&e)?;
+        self.hashes.push(f.row(version, self.txn, self.sys).hash());
+        Ok(())
+    }
+}
+
+impl PutOne for FactWriter<'_> {
+    fn put_one(&mut self, change: Change) -> Result<(), StoreError> {
+        self.write(&NewFact::of_change(&change))
+    }
+}
+
+/// Appends the transaction's audit entry (the digest of `hashes`) and
+/// `events` in the open transaction, if the database has a log; the
+/// entries logged and the log's new state.
+fn log_txn(
+    tx: &rusqlite::Transaction<'_>,
+    target: &str,
+    cached: Option<AuditState>,
+    txn: &TxnInfo,
+    hashes: Vec<enduse_audit::Hash>,
+    events: &[enduse_audit::Entry],
+) -> Result<(Option<Logged>, Option<AuditState>), StoreError> {
+    if !audit_store::sqlite::has_log(tx, target)? {
+        if !events.is_empty() {
+            return Err(no_log(target));
+        }
+        return Ok((None, None));
+    }
+    let mut st = audit_store::sqlite::sync(tx, target, cached)?;
+    let rows = hashes.len() as u64;
+    let mut entries = vec![audit_store::txn_entry(
+        txn,
+        rows,
+        &audit_store::txn_digest(hashes),
+    )];
+    entries.extend(events.iter().cloned());
+    let logged = audit_store::sqlite::append(tx, target, &mut st, &entries)?;
+    Ok((Some(logged), Some(st)))
+}
+
 /// The error of an audit operation on a database older than the log.
 pub(crate) fn no_log(target: &str) -> StoreError {
     StoreError::Usage(format!(
@@ -473,134 +580,118 @@ impl Store for SqliteStore {
         .map_err(&e)?;
         let id = tx.last_insert_rowid();
         let sys = at.timestamp_micros();
-        let mut hashes = Vec::with_capacity(changes.len() + workflow.len());
-        {
-            let mut cur = tx
-                .prepare_cached(
-                    "SELECT version, retracted FROM facts WHERE kind = ?1 AND key = ?2 \
-                     ORDER BY version DESC LIMIT 1",
-                )
-                .map_err(&e)?;
-            let mut ins = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO facts ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                ))
-                .map_err(&e)?;
+        let hashes = {
+            let mut w = FactWriter::new(&tx, &target, id, sys, changes.len() + workflow.len())?;
             let total = changes.len() as u64;
             for (i, c) in changes.iter().enumerate() {
-                let r = &c.record;
-                let current: Option<(i64, bool)> = cur
-                    .query_row(params![r.kind.as_str(), r.key], |row| {
-                        Ok((row.get(0)?, row.get::<_, i64>(1)? != 0))
-                    })
-                    .optional()
-                    .map_err(&e)?;
-                check_expect(c, current)?;
-                let version = current.map_or(1, |(n, _)| n + 1);
-                ins.execute(params![
-                    r.kind.as_str(),
-                    r.key,
-                    version,
-                    id,
-                    sys,
-                    c.retract as i64,
-                    r.body,
-                    r.valid_from,
-                    r.valid_to,
-                    r.recorded_at,
-                    r.lot,
-                ])
-                .map_err(&e)?;
-                hashes.push(
-                    FactRow {
-                        kind: r.kind.as_str(),
-                        key: &r.key,
-                        version,
-                        txn: id,
-                        sys_from: sys,
-                        retracted: c.retract,
-                        body: &r.body,
-                        valid_from: r.valid_from.as_deref(),
-                        valid_to: r.valid_to.as_deref(),
-                        recorded_at: r.recorded_at.as_deref(),
-                        lot: r.lot.as_deref(),
-                    }
-                    .hash(),
-                );
+                w.write(&NewFact::of_change(c))?;
                 if i % 10_000 == 0 {
                     progress(i as u64, total);
                 }
             }
             progress(total, total);
             for c in workflow {
-                let r = &c.record;
-                let current: Option<(i64, bool)> = cur
-                    .query_row(params![r.kind.as_str(), r.key], |row| {
-                        Ok((row.get(0)?, row.get::<_, i64>(1)? != 0))
-                    })
-                    .optional()
-                    .map_err(&e)?;
-                check_workflow_expect(c, current)?;
-                let version = current.map_or(1, |(n, _)| n + 1);
-                ins.execute(params![
-                    r.kind.as_str(),
-                    r.key,
-                    version,
-                    id,
-                    sys,
-                    c.retract as i64,
-                    r.body,
-                    r.valid_from,
-                    r.valid_to,
-                    r.recorded_at,
-                    Option::<String>::None,
-                ])
-                .map_err(&e)?;
-                hashes.push(
-                    FactRow {
-                        kind: r.kind.as_str(),
-                        key: &r.key,
-                        version,
-                        txn: id,
-                        sys_from: sys,
-                        retracted: c.retract,
-                        body: &r.body,
-                        valid_from: r.valid_from.as_deref(),
-                        valid_to: r.valid_to.as_deref(),
-                        recorded_at: r.recorded_at.as_deref(),
-                        lot: None,
-                    }
-                    .hash(),
-                );
+                w.write(&NewFact::of_workflow(c))?;
             }
-        }
+            w.hashes
+        };
         let txn = TxnInfo {
             id,
             at,
             note: note.to_owned(),
             changes: written,
         };
-        let mut state = None;
-        let log = if audit_store::sqlite::has_log(&tx, &target)? {
-            let mut st = audit_store::sqlite::sync(&tx, &target, cached)?;
-            let rows = hashes.len() as u64;
-            let mut entries = vec![audit_store::txn_entry(
-                &txn,
-                rows,
-                &audit_store::txn_digest(hashes),
-            )];
-            entries.extend(events.iter().cloned());
-            let logged = audit_store::sqlite::append(&tx, &target, &mut st, &entries)?;
-            state = Some(st);
-            Some(logged)
-        } else if !events.is_empty() {
-            return Err(no_log(&target));
-        } else {
-            None
-        };
+        let (log, state) = log_txn(&tx, &target, cached, &txn, hashes, events)?;
         tx.commit().map_err(&e)?;
         self.audit = state;
         Ok(Written { txn, log })
+    }
+
+    fn write_streamed(
+        &mut self,
+        note: &str,
+        feed: &mut dyn FnMut(&mut dyn ChangeSink) -> Result<bool, StoreError>,
+    ) -> Result<Option<TxnInfo>, StoreError> {
+        let target = self.target.clone();
+        let e = db_err(&target);
+        let cached = self.audit.take();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        // The transaction's row says how many changes it made, which is
+        // known only at the end, and `txns` rows are never updated: the row
+        // is inserted last, so the facts' reference to it is checked at the
+        // commit (SQLite turns this off again at the end of the transaction).
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")
+            .map_err(&e)?;
+        let last: Option<i64> = tx
+            .query_row("SELECT max(at) FROM txns", [], |r| r.get(0))
+            .map_err(&e)?;
+        // The number the row would get from `INSERT` (the largest plus
+        // one: rows are never deleted), as `write_with` gets it.
+        let id: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM txns", [], |r| {
+                r.get(0)
+            })
+            .map_err(&e)?;
+        let at = next_instant(last.map(from_micros));
+        let (count, hashes) = {
+            let mut w = FactWriter::new(&tx, &target, id, at.timestamp_micros(), 0)?;
+            match feed_through(&mut w, feed)? {
+                Some(n) => (n, w.hashes),
+                None => return Ok(None),
+            }
+        };
+        let txn = TxnInfo {
+            id,
+            at,
+            note: note.to_owned(),
+            changes: count as i64,
+        };
+        tx.execute(
+            "INSERT INTO txns (id, at, note, changes) VALUES (?1, ?2, ?3, ?4)",
+            params![id, at.timestamp_micros(), note, txn.changes],
+        )
+        .map_err(&e)?;
+        let (_, state) = log_txn(&tx, &target, cached, &txn, hashes, &[])?;
+        tx.commit().map_err(&e)?;
+        self.audit = state;
+        Ok(Some(txn))
+    }
+
+    fn scan_heads(
+        &mut self,
+        kind: Option<RecordKind>,
+        txn: Option<i64>,
+        each: &mut dyn FnMut(Version) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let e = db_err(&self.target);
+        let bound = txn.unwrap_or(i64::MAX);
+        let name = kind.map(|k| k.as_str());
+        // Both orders are the primary key's (BINARY collation: bytewise),
+        // so SQLite walks the index and never sorts or holds the rows.
+        let (sql, args): (String, Vec<&dyn rusqlite::ToSql>) = match &name {
+            Some(k) => (
+                format!(
+                    "SELECT {COLS} FROM facts WHERE kind = ?1 AND txn <= ?2 ORDER BY key, version"
+                ),
+                vec![k, &bound],
+            ),
+            None => (
+                format!(
+                    "SELECT {COLS} FROM facts WHERE txn <= ?1 \
+                     AND kind NOT IN ({WORKFLOW_KINDS_SQL}) ORDER BY kind, key, version"
+                ),
+                vec![&bound],
+            ),
+        };
+        let mut st = self.conn.prepare(&sql).map_err(&e)?;
+        let rows = st
+            .query_map(args.as_slice(), row_version)
+            .map_err(&e)?
+            .map(|r| r.map_err(&e));
+        crate::model::each_last_of_runs(rows, each)
     }
 
     fn workflow_heads(&mut self, kind: WorkflowKind) -> Result<Vec<WorkflowVersion>, StoreError> {
