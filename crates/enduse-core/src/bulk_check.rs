@@ -17,6 +17,7 @@ use cedar_policy::{Schema, Validator};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// Problems kept for the report: the checker answers whether a data set is
 /// valid; the problems themselves, located in their files, come from the
@@ -26,7 +27,7 @@ const KEPT: usize = 100;
 /// Checks a register piece by piece (see the module documentation).
 pub struct BulkChecker {
     register: Register,
-    validator: Option<Validator>,
+    validator: Option<RuleValidator>,
     noted: RefCell<Noted>,
     problems: Vec<Problem>,
     failed: bool,
@@ -40,6 +41,25 @@ pub struct BulkChecker {
     wanted: HashMap<TransferId, Option<PartyId>>,
     /// Transfers with conditions, checked against the rules at the end.
     conditioned: Vec<Transfer>,
+}
+
+/// Cedar's strict validation of rules against a schema, shareable between
+/// threads: each policy is validated on its own, so rules may be validated
+/// a batch at a time, anywhere, with the engine's result.
+#[derive(Clone)]
+pub struct RuleValidator(Arc<Validator>);
+
+impl RuleValidator {
+    /// The problems strict validation finds in `rules`.
+    pub fn problems(&self, rules: &[Rule]) -> Vec<Problem> {
+        crate::engine::schema_problems(&self.0, rules)
+    }
+}
+
+impl std::fmt::Debug for RuleValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuleValidator")
+    }
 }
 
 fn wide_hash(s: &str) -> u128 {
@@ -91,7 +111,7 @@ impl BulkChecker {
                         format!("the register does not fit the cedar schema: {msg}"),
                     )]);
                 }
-                this.validator = Some(Validator::new(schema));
+                this.validator = Some(RuleValidator(Arc::new(Validator::new(schema))));
             }
             Err(e) => this.fail(vec![Problem::new(
                 Origin::File {
@@ -126,11 +146,33 @@ impl BulkChecker {
         &self.register
     }
 
+    /// The validator of rules against the schema, to run elsewhere (on
+    /// another thread) for [`BulkChecker::rules_validated`]; `None` if the
+    /// schema is invalid.
+    pub fn validator(&self) -> Option<RuleValidator> {
+        self.validator.clone()
+    }
+
     /// Checks a batch of rules (the whole of one or more policy files):
     /// against the schema, the register, and the rules before them. Only
     /// their links to other rules are kept.
     pub fn rules(&mut self, rules: &[Rule]) {
-        let mut found = Vec::new();
+        match self.validator.clone() {
+            Some(v) => {
+                let found = v.problems(rules);
+                self.rules_validated(rules, found);
+            }
+            None => {
+                self.failed = true;
+                self.rules_validated(rules, Vec::new());
+            }
+        }
+    }
+
+    /// [`BulkChecker::rules`] of rules already validated against the schema
+    /// ([`RuleValidator::problems`]), with the problems found there.
+    pub fn rules_validated(&mut self, rules: &[Rule], schema_problems: Vec<Problem>) {
+        let mut found = schema_problems;
         for r in rules {
             if !self.rule_ids.insert(r.id.clone()) {
                 found.push(Problem::new(
@@ -143,10 +185,6 @@ impl BulkChecker {
             }
             check_rule(&self.register, r, &Bulk::Noted(&self.noted), &mut found);
             self.links.push(RuleLink::of(r));
-        }
-        match &self.validator {
-            Some(v) => found.extend(crate::engine::schema_problems(v, rules)),
-            None => self.failed = true,
         }
         self.fail(found);
     }

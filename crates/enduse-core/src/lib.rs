@@ -21,7 +21,7 @@ mod rule;
 mod timeline;
 mod vocab;
 
-pub use bulk_check::BulkChecker;
+pub use bulk_check::{BulkChecker, RuleValidator};
 pub use check::check_register;
 pub use date::{parse_day, DateError, DateSpec};
 pub use decision::{

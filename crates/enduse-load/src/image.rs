@@ -349,8 +349,11 @@ impl ImageWriter {
         head.extend_from_slice(TYPES.as_bytes());
         head.extend_from_slice(&Sha256::digest(&table));
         head.extend_from_slice(&table);
-        out.splice(0..start, head);
-        out.shrink_to_fit();
+        // In place: the head is exactly the room kept for it. No shrink to
+        // fit, which would copy the whole image at the peak of an import.
+        if let Some(room) = out.get_mut(..start) {
+            room.copy_from_slice(&head);
+        }
         Ok(out)
     }
 }

@@ -53,7 +53,7 @@ pub use records::{
     RecordKind,
 };
 pub use report::record_index;
-pub use stream::{stream_records, StreamSummary, Streamed, BULK_FILE};
+pub use stream::{stream_records, Held, StreamSummary, Streamed, BULK_FILE};
 
 use enduse_core::{Engine, PartyId, Problem};
 use std::path::Path;

@@ -575,6 +575,48 @@ pub(crate) fn for_each_table_read(
     piece(&chunk, first)
 }
 
+/// [`for_each_table_read`] with the reading and parsing on another thread
+/// (one core), while `each` runs here (the other) on the tables, in file
+/// order. For the one large file of a data set.
+pub(crate) fn for_each_table_aside(
+    reader: &mut (dyn std::io::BufRead + Send),
+    each: &mut dyn FnMut(&str, serde_json::Value) -> Option<()>,
+) -> Option<()> {
+    const BATCH: usize = 256;
+    type Batch = Vec<(String, serde_json::Value)>;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let parser = s.spawn(move || {
+            let mut batch: Batch = Vec::with_capacity(BATCH);
+            let read = for_each_table_read(reader, &mut |name, v| {
+                batch.push((name.to_owned(), v));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.send(full).ok()?;
+                }
+                Some(())
+            });
+            if read.is_some() && !batch.is_empty() {
+                tx.send(batch).ok()?;
+            }
+            read
+        });
+        let mut done = Some(());
+        'batches: for batch in rx.iter() {
+            for (name, v) in batch {
+                if each(&name, v).is_none() {
+                    done = None;
+                    break 'batches;
+                }
+            }
+        }
+        // Hang up first, so that a parser blocked on a full channel stops.
+        drop(rx);
+        let read = parser.join().ok().flatten();
+        done.and(read)
+    })
+}
+
 /// Sorts the keys of every object, so that bodies are canonical whatever
 /// order the file gave (serde_json keeps insertion order here, as
 /// cedar-policy turns on its `preserve_order`).

@@ -13,7 +13,7 @@
 
 use crate::files::DataFiles;
 use crate::records::{
-    derive_times, for_each_table_read, known_in, policy_record, record_of, split_toml_except,
+    derive_times, for_each_table_aside, known_in, policy_record, record_of, split_toml_except,
     start_of, str_field, Record, RecordKind,
 };
 use crate::toml_model::{lot_of, transfer_of, LotToml, TransferToml};
@@ -23,6 +23,18 @@ use std::io::BufRead;
 
 /// The file that holds the lots and transfers.
 pub const BULK_FILE: &str = "transfers.toml";
+
+/// How much of the files it holds (all but [`BULK_FILE`]) a stream checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// All of it.
+    Unchecked,
+    /// An earlier stream over these very files (the same [`DataFiles`],
+    /// unchanged since) found them valid: their rules are not validated
+    /// against the schema again, the costliest check. The rest, cheap, runs
+    /// again, as the bulk file is read again and may have changed.
+    Checked,
+}
 
 /// How a stream of records ended.
 #[derive(Debug)]
@@ -73,7 +85,8 @@ fn keep(kept: &mut Option<Box<str>>, d: Option<&str>) {
 /// for it, in another order. An error of the sink stops the stream.
 pub fn stream_records<E>(
     files: &DataFiles,
-    bulk: Option<&mut dyn BufRead>,
+    bulk: Option<&mut (dyn BufRead + Send)>,
+    held: Held,
     sink: &mut dyn FnMut(Record) -> Result<(), E>,
 ) -> Result<Streamed, E> {
     let mut count = 0u64;
@@ -108,20 +121,75 @@ pub fn stream_records<E>(
         sink(r)?;
     }
 
-    for (name, text) in files.policy_files() {
+    // The rules, a policy file at a time, two files at once: every other
+    // file is parsed (and validated) on a second core.
+    let policy: Vec<(&str, &str)> = files.policy_files().collect();
+    let validator = match held {
+        Held::Unchecked => match checker.validator() {
+            Some(v) => Some(v),
+            None => return Ok(Streamed::Refused),
+        },
+        Held::Checked => None,
+    };
+    let parse = |i: usize| -> Option<(Vec<enduse_core::Rule>, Vec<enduse_core::Problem>)> {
+        let (name, text) = policy.get(i)?;
         let owner = PartyId::new(crate::policy_owner(name));
-        let Ok(rules) = enduse_core::parse_rules(&owner, name, text) else {
-            return Ok(Streamed::Refused);
-        };
-        checker.rules(&rules);
-        if checker.failed() {
-            return Ok(Streamed::Refused);
+        let rules = enduse_core::parse_rules(&owner, name, text).ok()?;
+        let found = validator
+            .as_ref()
+            .map(|v| v.problems(&rules))
+            .unwrap_or_default();
+        Some((rules, found))
+    };
+    let mut refused = false;
+    let mut stopped: Option<E> = None;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let parse = &parse;
+        let n = policy.len();
+        s.spawn(move || {
+            for i in (1..n).step_by(2) {
+                if tx.send(parse(i)).is_err() {
+                    break;
+                }
+            }
+        });
+        for i in 0..n {
+            let got = if i % 2 == 0 {
+                parse(i)
+            } else {
+                rx.recv().ok().flatten()
+            };
+            let Some((rules, found)) = got else {
+                refused = true;
+                break;
+            };
+            checker.rules_validated(&rules, found);
+            if checker.failed() {
+                refused = true;
+                break;
+            }
+            let text = policy.get(i).map(|(_, t)| *t).unwrap_or_default();
+            for r in &rules {
+                let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
+                count += 1;
+                if let Err(e) = sink(policy_record(r, cedar)) {
+                    stopped = Some(e);
+                    break;
+                }
+            }
+            if stopped.is_some() {
+                break;
+            }
         }
-        for r in &rules {
-            let cedar = text.get(r.span.clone()).unwrap_or_default().to_owned();
-            count += 1;
-            sink(policy_record(r, cedar))?;
-        }
+        // Hang up, so that a parser blocked on a full channel stops.
+        drop(rx);
+    });
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    if refused {
+        return Ok(Streamed::Refused);
     }
 
     let mut lots: HashMap<Box<str>, PendingLot> = HashMap::new();
@@ -169,9 +237,9 @@ pub fn stream_records<E>(
         (!checker.failed()).then_some(())
     };
     let read = match bulk {
-        Some(reader) => for_each_table_read(reader, &mut each),
+        Some(reader) => for_each_table_aside(reader, &mut each),
         None => match files.get(BULK_FILE) {
-            Some(text) => for_each_table_read(&mut text.as_bytes(), &mut each),
+            Some(text) => for_each_table_aside(&mut text.as_bytes(), &mut each),
             None => Some(()),
         },
     };
@@ -229,8 +297,9 @@ mod tests {
         let mut out = Vec::new();
         let bulk_text = files.get(BULK_FILE).unwrap_or_default().to_owned();
         let mut reader = bulk_text.as_bytes();
-        let bulk: Option<&mut dyn BufRead> = if from_reader { Some(&mut reader) } else { None };
-        let r = stream_records::<()>(files, bulk, &mut |r| {
+        let bulk: Option<&mut (dyn BufRead + Send)> =
+            if from_reader { Some(&mut reader) } else { None };
+        let r = stream_records::<()>(files, bulk, Held::Unchecked, &mut |r| {
             out.push(r);
             Ok(())
         })
@@ -395,7 +464,7 @@ mod tests {
     fn a_sink_error_stops_the_stream() {
         let files = DataFiles::from_map("bundled", bundled_map());
         let mut n = 0;
-        let r = stream_records(&files, None, &mut |_| {
+        let r = stream_records(&files, None, Held::Unchecked, &mut |_| {
             n += 1;
             if n == 500 {
                 Err("full")

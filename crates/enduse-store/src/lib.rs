@@ -48,5 +48,5 @@ pub use ops::{
 pub use pg::{PgStore, PG_MIGRATIONS};
 pub use sqlite::{SqliteStore, MIGRATIONS};
 pub use stream_import::{
-    image_of_txn, import_streamed, PlannedChange, StreamOptions, StreamedImport,
+    image_of_txn, import_streamed, PlannedChange, StreamInput, StreamOptions, StreamedImport,
 };

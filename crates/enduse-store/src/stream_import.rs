@@ -21,6 +21,16 @@ pub struct StreamOptions {
     pub allow_retract: bool,
 }
 
+/// What a streamed import reads.
+pub struct StreamInput<'a> {
+    /// The data set's files, all but `transfers.toml` when `bulk` is given.
+    pub files: &'a DataFiles,
+    /// `transfers.toml`, read a table at a time.
+    pub bulk: Option<&'a mut (dyn BufRead + Send)>,
+    /// Whether the files held were checked by an earlier stream.
+    pub held: enduse_load::Held,
+}
+
 /// One change an import makes or would make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedChange {
@@ -75,20 +85,23 @@ impl ChangeSink for Nowhere {
     }
 }
 
-/// Makes the store's current register equal to the data set `files`
-/// (whose `transfers.toml` is read from `bulk` when given), as
+/// Makes the store's current register equal to the data set `input`, as
 /// [`crate::import`] does, holding neither: see the module documentation.
 /// `expected` is the number of records the data set holds, for progress
 /// (`progress(phase, done, expected)` in the phase `writing`).
 pub fn import_streamed(
     store: &mut dyn Store,
-    files: &DataFiles,
-    mut bulk: Option<&mut dyn BufRead>,
+    input: StreamInput<'_>,
     opts: StreamOptions,
     note: &str,
     expected: u64,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<StreamedImport, StoreError> {
+    let StreamInput {
+        files,
+        mut bulk,
+        held,
+    } = input;
     progress("comparing", 0, 0);
     let mut heads: HashMap<RecordKind, HashMap<Box<str>, Head>> = HashMap::new();
     let mut base: Option<i64> = None;
@@ -116,7 +129,7 @@ pub fn import_streamed(
         let mut has_control = false;
         let mut each = |r: Record| -> Result<(), StoreError> {
             done += 1;
-            if done % 10_000 == 0 {
+            if done.is_multiple_of(10_000) {
                 progress("writing", done, expected.max(done));
             }
             has_control |= r.kind == RecordKind::Control;
@@ -155,7 +168,7 @@ pub fn import_streamed(
                 expect,
             })
         };
-        let streamed = enduse_load::stream_records(files, bulk.take(), &mut each)?;
+        let streamed = read_aside(files, held, bulk.take(), &mut each)?;
         if let Streamed::Refused = streamed {
             refused = true;
             return Ok(false);
@@ -166,12 +179,14 @@ pub fn import_streamed(
             .iter()
             .filter(|(k, _)| has_control || **k != RecordKind::Control)
             .flat_map(|(k, m)| {
-                m.iter().filter(|(_, h)| !h.seen).map(|(key, h)| PlannedChange {
-                    kind: *k,
-                    key: key.to_string(),
-                    retract: true,
-                    replaces: Some(h.version),
-                })
+                m.iter()
+                    .filter(|(_, h)| !h.seen)
+                    .map(|(key, h)| PlannedChange {
+                        kind: *k,
+                        key: key.to_string(),
+                        retract: true,
+                        replaces: Some(h.version),
+                    })
             })
             .collect();
         gone.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
@@ -218,6 +233,65 @@ pub fn import_streamed(
     Ok(StreamedImport::Done { report, planned })
 }
 
+/// Records handed from the reading thread to the writing one at a time.
+const BATCH: usize = 512;
+
+/// [`enduse_load::stream_records`] on another thread, so that reading and
+/// checking the files (one core) overlaps writing the store (the other):
+/// each record reaches `each` here, in the order read. An error of `each`
+/// stops the reading too.
+fn read_aside(
+    files: &DataFiles,
+    held: enduse_load::Held,
+    bulk: Option<&mut (dyn BufRead + Send)>,
+    each: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+) -> Result<Streamed, StoreError> {
+    /// The writing side hung up.
+    struct Gone;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(16);
+        let reader = s.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let streamed = enduse_load::stream_records(files, bulk, held, &mut |r| {
+                batch.push(r);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.send(full).map_err(|_| Gone)?;
+                }
+                Ok(())
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            streamed
+        });
+        let mut failed = None;
+        for batch in rx.iter() {
+            for r in batch {
+                if let Err(e) = each(r) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        // Hang up first, so that a reader blocked on a full channel stops.
+        drop(rx);
+        let read = reader.join();
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match read {
+            Ok(Ok(streamed)) => Ok(streamed),
+            Ok(Err(Gone)) | Err(_) => Err(StoreError::Usage(
+                "internal: the reading of the data set stopped".into(),
+            )),
+        }
+    })
+}
+
 fn tombstone(kind: RecordKind, key: &str) -> Record {
     Record {
         kind,
@@ -248,25 +322,64 @@ pub fn image_of_txn(store: &mut dyn Store, txn: i64) -> Result<Option<Vec<u8>>, 
         Ok(())
     })?;
     let refs: Vec<&Record> = rest.iter().collect();
-    let Some(mut writer) =
-        enduse_load::image_writer_for_records("import", &refs, lots, transfers)?
+    let Some(mut writer) = enduse_load::image_writer_for_records("import", &refs, lots, transfers)?
     else {
         return Ok(None);
     };
     drop(refs);
     drop(rest);
     let bad = |e: enduse_load::ImageError| StoreError::Usage(e.to_string());
-    store.scan_heads(Some(RecordKind::Lot), Some(txn), &mut |v| {
-        if v.retracted {
-            return Ok(());
+    // The store is read here while another core decodes and encodes the
+    // records read.
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordKind, Vec<Record>)>(16);
+        let encoder = s.spawn(
+            move || -> Result<enduse_load::ImageWriter, enduse_load::ImageError> {
+                for (kind, batch) in rx.iter() {
+                    for r in &batch {
+                        match kind {
+                            RecordKind::Lot => writer.lot_record(r)?,
+                            _ => writer.transfer_record(r)?,
+                        }
+                    }
+                }
+                Ok(writer)
+            },
+        );
+        let mut read = Ok(());
+        for kind in [RecordKind::Lot, RecordKind::Transfer] {
+            let mut batch = Vec::with_capacity(BATCH);
+            read = store.scan_heads(Some(kind), Some(txn), &mut |v| {
+                if !v.retracted {
+                    batch.push(v.record);
+                }
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.send((kind, full)).map_err(|_| {
+                        StoreError::Usage("internal: the image's encoder stopped".into())
+                    })?;
+                }
+                Ok(())
+            });
+            if read.is_err() {
+                break;
+            }
+            if !batch.is_empty() && tx.send((kind, batch)).is_err() {
+                break;
+            }
         }
-        writer.lot_record(&v.record).map_err(bad)
-    })?;
-    store.scan_heads(Some(RecordKind::Transfer), Some(txn), &mut |v| {
-        if v.retracted {
-            return Ok(());
+        drop(tx);
+        // The encoder's own error first: a scan it stopped reports only
+        // that it stopped.
+        match encoder.join() {
+            Ok(Ok(writer)) => {
+                read?;
+                writer.finish().map(Some).map_err(bad)
+            }
+            Ok(Err(e)) => Err(bad(e)),
+            Err(_) => Err(StoreError::Usage(
+                "internal: the image's encoder failed".into(),
+            )),
         }
-        writer.transfer_record(&v.record).map_err(bad)
-    })?;
-    writer.finish().map(Some).map_err(bad)
+    })
 }

@@ -93,7 +93,12 @@ impl PreparedImport {
     pub fn read_dir(dir: &Path, hooks: &Hooks) -> Result<Self> {
         hooks.phase("validating");
         let (files, bulk) = DataFiles::read_dir_streaming(dir)?;
-        Self::validate_streamed(files, bulk, Some(dir.to_path_buf()), dir.display().to_string())
+        Self::validate_streamed(
+            files,
+            bulk,
+            Some(dir.to_path_buf()),
+            dir.display().to_string(),
+        )
     }
 
     /// Validates a data set already in memory, as [`PreparedImport::read_dir`]
@@ -122,7 +127,10 @@ impl PreparedImport {
         let mut len = 0usize;
         let streamed = enduse_load::stream_records::<std::convert::Infallible>(
             &files,
-            reader.as_mut().map(|r| r as &mut dyn std::io::BufRead),
+            reader
+                .as_mut()
+                .map(|r| r as &mut (dyn std::io::BufRead + Send)),
+            enduse_load::Held::Unchecked,
             &mut |_| {
                 len += 1;
                 Ok(())
@@ -636,8 +644,15 @@ impl Register {
         let mut reader = bulk.map(open_bulk).transpose()?;
         let r = enduse_store::import_streamed(
             self.store.as_mut(),
-            files,
-            reader.as_mut().map(|r| r as &mut dyn std::io::BufRead),
+            enduse_store::StreamInput {
+                files,
+                bulk: reader
+                    .as_mut()
+                    .map(|r| r as &mut (dyn std::io::BufRead + Send)),
+                // The files held were checked by `validate_streamed`, and a
+                // `PreparedImport` never changes them.
+                held: enduse_load::Held::Checked,
+            },
             enduse_store::StreamOptions {
                 dry_run: opts.dry_run,
                 allow_retract: opts.allow_retract,
