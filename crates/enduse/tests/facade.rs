@@ -243,6 +243,58 @@ fn files_of(dir: &std::path::Path) -> std::collections::BTreeMap<String, String>
     out
 }
 
+/// A directory is validated as a stream and read again at the import: a
+/// `transfers.toml` broken in between is refused then, with its problem
+/// located, and nothing is written; one still valid is imported as read
+/// then.
+#[test]
+fn an_import_reads_transfers_again_and_checks_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gen");
+    enduse::gen::generate(
+        &data,
+        enduse::gen::GenSpec {
+            transfers: 50,
+            policies: 20,
+            ..Default::default()
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    let hooks = Hooks::default();
+    let options = ImportOptions {
+        dry_run: false,
+        allow_retract: true,
+    };
+    let path = data.join("transfers.toml");
+    let good = std::fs::read_to_string(&path).unwrap();
+
+    let mut r = memory();
+    let prepared = PreparedImport::read_dir(&data, &hooks).unwrap();
+    assert!(prepared.is_streamed());
+    let records = prepared.len();
+    let at = good.find("lot = \"").unwrap();
+    let mut broken = good.clone();
+    broken.insert_str(at + "lot = \"".len(), "NO-SUCH-");
+    std::fs::write(&path, &broken).unwrap();
+    let e = r.import(prepared, options, &mut |_, _, _| {}).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadRequest, "{e:?}");
+    assert!(
+        e.problems()
+            .iter()
+            .any(|p| p.file == "transfers.toml" && p.message.contains("NO-SUCH-")),
+        "{:?}",
+        e.problems()
+    );
+    assert_eq!(r.log().unwrap().transactions.len(), 1, "nothing written");
+
+    std::fs::write(&path, &good).unwrap();
+    let prepared = PreparedImport::read_dir(&data, &hooks).unwrap();
+    let done = r.import(prepared, options, &mut |_, _, _| {}).unwrap();
+    assert_eq!(done.added + done.changed + done.unchanged, records);
+    assert_eq!(r.log().unwrap().transactions.len(), 2);
+}
+
 #[test]
 fn an_import_from_memory_is_the_import_of_its_directory() {
     let dir = tempfile::tempdir().unwrap();
