@@ -82,7 +82,8 @@ fn live(heads: Vec<Version>) -> Vec<Version> {
     heads.into_iter().filter(|v| !v.retracted).collect()
 }
 
-fn tombstone(kind: RecordKind, key: &str) -> Record {
+/// The record of a retraction: kind and key, nothing else.
+pub(crate) fn tombstone(kind: RecordKind, key: &str) -> Record {
     Record {
         kind,
         key: key.to_owned(),

@@ -197,7 +197,7 @@ pub fn import_streamed(
         }
         for g in &gone {
             sink.put(Change {
-                record: tombstone(g.kind, &g.key),
+                record: crate::ops::tombstone(g.kind, &g.key),
                 retract: true,
                 expect: Expect::Version(g.replaces.unwrap_or_default()),
             })?;
@@ -290,18 +290,6 @@ fn read_aside(
             )),
         }
     })
-}
-
-fn tombstone(kind: RecordKind, key: &str) -> Record {
-    Record {
-        kind,
-        key: key.to_owned(),
-        body: String::new(),
-        valid_from: None,
-        valid_to: None,
-        recorded_at: None,
-        lot: None,
-    }
 }
 
 /// The image of the register as of transaction `txn`, written from scans

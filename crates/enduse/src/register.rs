@@ -265,6 +265,29 @@ fn drop_aside<T: Send + 'static>(v: T) {
         .spawn(move || drop(v));
 }
 
+/// `progress`, with the test hooks told of each new phase and of the
+/// middle of the writing.
+fn hooked<'a>(
+    hooks: &'a Hooks,
+    progress: &'a mut dyn FnMut(&str, u64, u64),
+) -> impl FnMut(&str, u64, u64) + 'a {
+    let mut phase = String::new();
+    let mut paused = false;
+    move |p, d, t| {
+        if p != phase {
+            phase = p.to_owned();
+            hooks.phase(p);
+        }
+        if p == "writing" && !paused && t > 0 && d * 2 >= t {
+            paused = true;
+            if let Some(f) = &hooks.halfway_writing {
+                f(d, t);
+            }
+        }
+        progress(p, d, t);
+    }
+}
+
 /// The refusal of an import that would retract `gone` without leave.
 fn would_retract(gone: &[String], source: &str) -> Error {
     let shown: Vec<&str> = gone.iter().take(10).map(String::as_str).collect();
@@ -491,8 +514,6 @@ impl Register {
         progress: &mut dyn FnMut(&str, u64, u64),
     ) -> Result<ImportReport> {
         let hooks = self.hooks.clone();
-        let mut phase = String::new();
-        let mut paused = false;
         let mut planned: Vec<PlannedChange> = Vec::new();
         let mut refused: Option<Vec<String>> = None;
         let planned_of = |c: &Change| PlannedChange {
@@ -531,19 +552,7 @@ impl Register {
                 }
                 true
             },
-            &mut |p, d, t| {
-                if p != phase {
-                    phase = p.to_owned();
-                    hooks.phase(p);
-                }
-                if p == "writing" && !paused && t > 0 && d * 2 >= t {
-                    paused = true;
-                    if let Some(f) = &hooks.halfway_writing {
-                        f(d, t);
-                    }
-                }
-                progress(p, d, t);
-            },
+            &mut hooked(&hooks, progress),
         )?;
         if let Some(gone) = refused {
             return Err(would_retract(&gone, source));
@@ -639,8 +648,6 @@ impl Register {
         progress: &mut dyn FnMut(&str, u64, u64),
     ) -> Result<Option<ImportReport>> {
         let hooks = self.hooks.clone();
-        let mut phase = String::new();
-        let mut paused = false;
         let mut reader = bulk.map(open_bulk).transpose()?;
         let r = enduse_store::import_streamed(
             self.store.as_mut(),
@@ -659,19 +666,7 @@ impl Register {
             },
             note,
             len as u64,
-            &mut |p, d, t| {
-                if p != phase {
-                    phase = p.to_owned();
-                    hooks.phase(p);
-                }
-                if p == "writing" && !paused && t > 0 && d * 2 >= t {
-                    paused = true;
-                    if let Some(f) = &hooks.halfway_writing {
-                        f(d, t);
-                    }
-                }
-                progress(p, d, t);
-            },
+            &mut hooked(&hooks, progress),
         )?;
         let planned_of = |c: &enduse_store::PlannedChange| PlannedChange {
             change: if c.retract {
