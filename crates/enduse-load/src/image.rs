@@ -204,7 +204,12 @@ impl ImageWriter {
             &r.areas,
         );
         let start = HEADER + 8 + ENTRY * SECTIONS;
-        let mut out = vec![0u8; start];
+        // Room for far more than the lots and transfers will take (a lot
+        // encodes to some 40 bytes, a transfer to some 80): space reserved
+        // and never written is never taken from the system, while growing
+        // the buffer would copy it whole at the peak of an import.
+        let mut out = Vec::with_capacity(start + lots * 256 + transfers * 512 + schema.len());
+        out.resize(start, 0u8);
         let mut ends: Vec<usize> = Vec::with_capacity(SECTIONS);
         out = postcard::to_extend(&parts, out).map_err(unencodable)?;
         ends.push(out.len());
