@@ -642,7 +642,7 @@ impl Store for PgStore {
                 &mut hashes,
                 &mut |i| {
                     let i = first + i as u64;
-                    if i < total && i % 10_000 == 0 {
+                    if i < total && i.is_multiple_of(10_000) {
                         progress(i, total);
                     }
                 },
