@@ -2281,6 +2281,22 @@ fn streamed_write_rolls_back(env: &Env) {
         unchanged(t.open().as_mut(), "failed, another connection");
     }
 
+    // A feed that stops by unwinding (as a killed or cancelled importer
+    // stops) leaves nothing either.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.write_streamed("unwound", &mut |sink| {
+            for c in &adds {
+                sink.put(c.clone())?;
+            }
+            panic!("stop")
+        })
+    }));
+    assert!(r.is_err());
+    unchanged(store.as_mut(), "unwound");
+    if t.shared() {
+        unchanged(t.open().as_mut(), "unwound, another connection");
+    }
+
     // The store stays usable: the same changes commit as the next
     // transaction.
     let info = store
