@@ -1,6 +1,8 @@
 //! Measures a streamed write against `write` of the same changes into a
-//! new SQLite file: `stream_write (write|stream|heads|scan) DB N`. Each change is a
-//! small source record (about 100 bytes); run under
+//! new SQLite file: `stream_write (write|stream|heads|scan) DB N`, or into a
+//! fresh database of a throw-away PostgreSQL cluster with DB `pg` (the
+//! cluster is started and stopped by the example). Each change is a small
+//! source record (about 100 bytes); run under
 //! `/usr/bin/time -f "%e s %U user %S sys %M KB"` to see CPU and peak RSS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -30,7 +32,11 @@ fn main() {
         panic!("usage: stream_write (write|stream|heads|scan) DB N");
     };
     let n: u64 = n.parse().unwrap();
-    let mut store = SqliteStore::open(std::path::Path::new(db)).unwrap();
+    let cluster = (db == "pg").then(enduse_testkit::pgcluster::Cluster::start);
+    let mut store: Box<dyn Store> = match &cluster {
+        Some(c) => Box::new(enduse_store::PgStore::open(&c.fresh_db()).unwrap()),
+        None => Box::new(SqliteStore::open(std::path::Path::new(db)).unwrap()),
+    };
     let started = std::time::Instant::now();
     match mode.as_str() {
         "write" => {
@@ -67,4 +73,6 @@ fn main() {
         m => panic!("unknown mode {m}"),
     }
     println!("{:.2?}", started.elapsed());
+    drop(store);
+    drop(cluster);
 }
