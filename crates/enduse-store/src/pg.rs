@@ -411,7 +411,7 @@ fn look_up<T>(
     target: &str,
     table: &str,
     (items, fact): (&[T], Fact<T>),
-    current: &mut HashMap<(String, String), (i64, bool)>,
+    current: &mut HashMap<(&'static str, String), (i64, bool)>,
 ) -> Result<(), StoreError> {
     let e = db_err(target);
     for chunk in items.chunks(CHUNK) {
@@ -430,8 +430,12 @@ fn look_up<T>(
             .map_err(&e)?;
         for r in rows {
             let found: (i64, bool) = (r.get(2), r.get(3));
+            let kind: &str = r.get(0);
+            let Some(kind) = stored_kind(kind) else {
+                continue;
+            };
             current
-                .entry((r.get(0), r.get(1)))
+                .entry((kind, r.get(1)))
                 .and_modify(|c| {
                     if found.0 > c.0 {
                         *c = found;
@@ -443,15 +447,23 @@ fn look_up<T>(
     Ok(())
 }
 
+/// The kind named `s`, as the static name a [`NewFact`] carries (the
+/// look-up only returns kinds it was asked for).
+fn stored_kind(s: &str) -> Option<&'static str> {
+    RecordKind::parse(s)
+        .map(RecordKind::as_str)
+        .or_else(|| WorkflowKind::parse(s).map(WorkflowKind::as_str))
+}
+
 /// Checks `facts` in order against the current versions (each change
 /// against the ones before it too) and numbers them.
 fn number<T>(
     (items, fact): (&[T], Fact<T>),
-    current: &mut HashMap<(String, String), (i64, bool)>,
+    current: &mut HashMap<(&'static str, String), (i64, bool)>,
 ) -> Result<Vec<i64>, StoreError> {
     let mut versions = Vec::with_capacity(items.len());
     for f in items.iter().map(fact) {
-        let k = (f.kind.to_owned(), f.key.to_owned());
+        let k = (f.kind, f.key.to_owned());
         let cur = current.get(&k).copied();
         f.check(cur)?;
         let n = cur.map_or(1, |(n, _)| n + 1);
