@@ -1835,6 +1835,16 @@ fn pg_append_only_role(cluster: &Cluster) {
         put(&mut w, with_summary(&p, "appended"), None, "x").unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(t.id, 2);
     assert_eq!(head(&mut st, RecordKind::Policy, EDITED_RULE).version, 2);
+    // A streamed write needs nothing more (its staging table is temporary).
+    let t = w
+        .write_streamed("streamed", &mut |sink| {
+            sink.put(change(source("by-writer", "x"), false, Expect::Absent))?;
+            Ok(true)
+        })
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .unwrap();
+    assert_eq!((t.id, t.changes), (3, 1));
+    assert_eq!(shape(&mut st, "by-writer"), vec![(1, false, 3)]);
 }
 
 fn pg_bad_connection() {
