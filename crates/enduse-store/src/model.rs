@@ -431,7 +431,7 @@ pub trait Store {
 /// One change as a backend writes it, whether of the register or of the
 /// workflow: what the per-change code of every write needs.
 pub(crate) struct NewFact<'a> {
-    pub(crate) kind: &'a str,
+    pub(crate) kind: &'static str,
     pub(crate) key: &'a str,
     pub(crate) retract: bool,
     pub(crate) expect: Expect,

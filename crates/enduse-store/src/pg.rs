@@ -392,72 +392,104 @@ impl PgStore {
     }
 }
 
-/// Changes per look-up query and per COPY.
+/// Changes per look-up query, and per COPY of a streamed write.
 const CHUNK: usize = 20_000;
-
-/// Where `write_with` writes, and what it checks against.
-const FACTS: Target<'static> = Target {
-    table: "facts",
-    current: "facts",
-};
 
 /// The temporary table of a streamed write.
 const STAGED: &str = "enduse_staged";
 
-/// Where a chunk of facts goes (`table`), and the rows (`current`, a table
-/// or subquery of kind, key, version, retracted) whose latest version of
-/// each record its changes are checked against.
-struct Target<'a> {
-    table: &'a str,
-    current: &'a str,
-}
+/// How a write's item (a register or a workflow change) is written: made
+/// on the fly, so that a large write never holds a second copy of its
+/// changes.
+type Fact<T> = for<'x> fn(&'x T) -> NewFact<'x>;
 
-/// Writes one chunk of a transaction's facts (`txn`: its id and system
-/// time): the current versions of its records in one query, the checks in
-/// order, and one binary COPY. `written(i)` is called after the `i`-th
-/// change of the chunk.
-fn write_chunk(
+/// The current version of every record of `facts` among the rows of
+/// `table`, merged into `current` (the higher version wins): one query per
+/// chunk rather than one round trip per change.
+fn look_up<T>(
     tx: &mut postgres::Transaction<'_>,
     target: &str,
-    to: Target<'_>,
-    chunk: &[NewFact<'_>],
-    (id, sys): (i64, i64),
-    hashes: &mut Vec<enduse_audit::Hash>,
-    written: &mut dyn FnMut(usize),
+    table: &str,
+    (items, fact): (&[T], Fact<T>),
+    current: &mut HashMap<(&'static str, String), (i64, bool)>,
 ) -> Result<(), StoreError> {
     let e = db_err(target);
-    let kinds: Vec<&str> = chunk.iter().map(|f| f.kind).collect();
-    let keys: Vec<&str> = chunk.iter().map(|f| f.key).collect();
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT DISTINCT ON (f.kind, f.key) f.kind, f.key, f.version, f.retracted \
-                 FROM {} f JOIN unnest($1::text[], $2::text[]) AS w(kind, key) \
-                 ON f.kind = w.kind AND f.key = w.key \
-                 ORDER BY f.kind, f.key, f.version DESC",
-                to.current
-            ),
-            &[&kinds, &keys],
-        )
-        .map_err(&e)?;
-    let mut current: HashMap<(String, String), (i64, bool)> = rows
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
-        .collect();
-    let mut versions = Vec::with_capacity(chunk.len());
-    for f in chunk {
-        let k = (f.kind.to_owned(), f.key.to_owned());
+    for chunk in items.chunks(CHUNK) {
+        let kinds: Vec<&str> = chunk.iter().map(|c| fact(c).kind).collect();
+        let keys: Vec<&str> = chunk.iter().map(|c| fact(c).key).collect();
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT DISTINCT ON (f.kind, f.key) f.kind, f.key, f.version, f.retracted \
+                     FROM {table} f JOIN unnest($1::text[], $2::text[]) AS w(kind, key) \
+                     ON f.kind = w.kind AND f.key = w.key \
+                     ORDER BY f.kind, f.key, f.version DESC"
+                ),
+                &[&kinds, &keys],
+            )
+            .map_err(&e)?;
+        for r in rows {
+            let found: (i64, bool) = (r.get(2), r.get(3));
+            let kind: &str = r.get(0);
+            let Some(kind) = stored_kind(kind) else {
+                continue;
+            };
+            current
+                .entry((kind, r.get(1)))
+                .and_modify(|c| {
+                    if found.0 > c.0 {
+                        *c = found;
+                    }
+                })
+                .or_insert(found);
+        }
+    }
+    Ok(())
+}
+
+/// The kind named `s`, as the static name a [`NewFact`] carries (the
+/// look-up only returns kinds it was asked for).
+fn stored_kind(s: &str) -> Option<&'static str> {
+    RecordKind::parse(s)
+        .map(RecordKind::as_str)
+        .or_else(|| WorkflowKind::parse(s).map(WorkflowKind::as_str))
+}
+
+/// Checks `facts` in order against the current versions (each change
+/// against the ones before it too) and numbers them.
+fn number<T>(
+    (items, fact): (&[T], Fact<T>),
+    current: &mut HashMap<(&'static str, String), (i64, bool)>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut versions = Vec::with_capacity(items.len());
+    for f in items.iter().map(fact) {
+        let k = (f.kind, f.key.to_owned());
         let cur = current.get(&k).copied();
         f.check(cur)?;
         let n = cur.map_or(1, |(n, _)| n + 1);
         current.insert(k, (n, f.retract));
         versions.push(n);
     }
+    Ok(versions)
+}
+
+/// Writes `facts`, numbered `versions`, of a transaction (`txn`: its id
+/// and system time) into `table` by one binary COPY, their hashes into
+/// `hashes`. `written(i)` is called after the `i`-th.
+#[allow(clippy::too_many_arguments)]
+fn copy_facts<T>(
+    tx: &mut postgres::Transaction<'_>,
+    target: &str,
+    table: &str,
+    (items, fact): (&[T], Fact<T>),
+    versions: &[i64],
+    (id, sys): (i64, i64),
+    hashes: &mut Vec<enduse_audit::Hash>,
+    written: &mut dyn FnMut(usize),
+) -> Result<(), StoreError> {
+    let e = db_err(target);
     let sink = tx
-        .copy_in(&format!(
-            "COPY {} ({COLS}) FROM STDIN (FORMAT binary)",
-            to.table
-        ))
+        .copy_in(&format!("COPY {table} ({COLS}) FROM STDIN (FORMAT binary)"))
         .map_err(&e)?;
     let types = [
         Type::TEXT,
@@ -473,7 +505,7 @@ fn write_chunk(
         Type::TEXT,
     ];
     let mut w = BinaryCopyInWriter::new(sink, &types);
-    for (i, (f, n)) in chunk.iter().zip(&versions).enumerate() {
+    for (i, (f, n)) in items.iter().map(fact).zip(versions).enumerate() {
         w.write(&[
             &f.kind,
             &f.key,
@@ -510,24 +542,26 @@ impl PgSink<'_, '_> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let facts: Vec<NewFact<'_>> = self.buf.iter().map(NewFact::of_change).collect();
-        let current = format!(
-            "(SELECT kind, key, version, retracted FROM facts \
-             UNION ALL SELECT kind, key, version, retracted FROM {STAGED})"
+        let facts = (
+            self.buf.as_slice(),
+            (|c| NewFact::of_change(c)) as Fact<Change>,
         );
-        write_chunk(
+        // `facts` does not change during the write (its rows wait in the
+        // staging table); the staging table holds the earlier chunks.
+        let mut current = HashMap::new();
+        look_up(self.tx, self.target, "facts", facts, &mut current)?;
+        look_up(self.tx, self.target, STAGED, facts, &mut current)?;
+        let versions = number(facts, &mut current)?;
+        copy_facts(
             self.tx,
             self.target,
-            Target {
-                table: STAGED,
-                current: &current,
-            },
-            &facts,
+            STAGED,
+            facts,
+            &versions,
             self.txn,
             &mut self.hashes,
             &mut |_| {},
         )?;
-        drop(facts);
         self.buf.clear();
         Ok(())
     }
@@ -624,28 +658,44 @@ impl Store for PgStore {
         .map_err(&e)?;
 
         let sys = at.timestamp_micros();
-        let facts: Vec<NewFact<'_>> = changes
-            .iter()
-            .map(NewFact::of_change)
-            .chain(workflow.iter().map(NewFact::of_workflow))
-            .collect();
-        let mut hashes = Vec::with_capacity(facts.len());
+        let register = (changes, (|c| NewFact::of_change(c)) as Fact<Change>);
+        let flow = (
+            workflow,
+            (|c| NewFact::of_workflow(c)) as Fact<WorkflowChange>,
+        );
+        // Every check before the first row is written.
+        let mut current = HashMap::new();
+        look_up(&mut tx, &target, "facts", register, &mut current)?;
+        look_up(&mut tx, &target, "facts", flow, &mut current)?;
+        let versions = number(register, &mut current)?;
+        let wversions = number(flow, &mut current)?;
+        drop(current);
+        let mut hashes = Vec::with_capacity(changes.len() + workflow.len());
         let total = changes.len() as u64;
-        for (n, chunk) in facts.chunks(CHUNK).enumerate() {
-            let first = (n * CHUNK) as u64;
-            write_chunk(
+        copy_facts(
+            &mut tx,
+            &target,
+            "facts",
+            register,
+            &versions,
+            (id, sys),
+            &mut hashes,
+            &mut |i| {
+                if i.is_multiple_of(10_000) {
+                    progress(i as u64, total);
+                }
+            },
+        )?;
+        if !workflow.is_empty() {
+            copy_facts(
                 &mut tx,
                 &target,
-                FACTS,
-                chunk,
+                "facts",
+                flow,
+                &wversions,
                 (id, sys),
                 &mut hashes,
-                &mut |i| {
-                    let i = first + i as u64;
-                    if i < total && i.is_multiple_of(10_000) {
-                        progress(i, total);
-                    }
-                },
+                &mut |_| {},
             )?;
         }
         progress(total, total);

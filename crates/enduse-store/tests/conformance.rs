@@ -1835,6 +1835,16 @@ fn pg_append_only_role(cluster: &Cluster) {
         put(&mut w, with_summary(&p, "appended"), None, "x").unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(t.id, 2);
     assert_eq!(head(&mut st, RecordKind::Policy, EDITED_RULE).version, 2);
+    // A streamed write needs nothing more (its staging table is temporary).
+    let t = w
+        .write_streamed("streamed", &mut |sink| {
+            sink.put(change(source("by-writer", "x"), false, Expect::Absent))?;
+            Ok(true)
+        })
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .unwrap();
+    assert_eq!((t.id, t.changes), (3, 1));
+    assert_eq!(shape(&mut st, "by-writer"), vec![(1, false, 3)]);
 }
 
 fn pg_bad_connection() {
@@ -2010,6 +2020,428 @@ fn register_images(env: &Env) {
     );
 }
 
+// ---------------------------------------------------------------------------
+// Streamed writes and streamed head scans.
+
+/// A version without its system time (twin stores write at other instants).
+fn timeless(v: &Version) -> (Record, i64, bool, i64) {
+    (v.record.clone(), v.version, v.retracted, v.txn)
+}
+
+fn timeless_all(vs: &[Version]) -> Vec<(Record, i64, bool, i64)> {
+    vs.iter().map(timeless).collect()
+}
+
+fn txns_timeless(store: &mut dyn Store) -> Vec<(i64, String, i64)> {
+    store
+        .transactions()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id, t.note, t.changes))
+        .collect()
+}
+
+/// The audit log verifies under its key, and holds for every transaction
+/// the entry its fact rows, as the tables hold them now, call for.
+fn log_matches_facts(store: &mut dyn Store) {
+    use enduse_audit::{verify_log, NoteVerifier};
+    let key = NoteVerifier::parse(&store.audit_key().unwrap().unwrap()).unwrap();
+    let entries = store.audit_entries(0, u64::MAX).unwrap();
+    verify_log(&entries, &store.audit_checkpoints().unwrap(), &key).unwrap();
+    for d in store.fact_digests().unwrap() {
+        let want = enduse_store::expected_txn_entry(&d);
+        assert!(
+            entries.iter().any(|e| e.body == want.body()),
+            "no log entry for transaction {} as its facts stand",
+            d.txn.id
+        );
+    }
+}
+
+/// Ten sources, written by `write`: what the streamed writes below change.
+fn streamed_base(store: &mut dyn Store) {
+    let base: Vec<Change> = (0..10)
+        .map(|i| change(source(&format!("s-{i:02}"), "base"), false, Expect::Absent))
+        .collect();
+    store.write(&base, "base", &mut |_, _| {}).unwrap();
+}
+
+/// More changes than PostgreSQL's chunk (20,000), with changes of records
+/// added earlier in the same write (in an earlier chunk), of records
+/// already stored, and retractions of both.
+fn streamed_changes() -> Vec<Change> {
+    let mut v: Vec<Change> = (0..20_005)
+        .map(|i| change(source(&format!("n-{i:05}"), "new"), false, Expect::Absent))
+        .collect();
+    for i in 0..5 {
+        v.push(change(
+            source(&format!("s-{i:02}"), "changed"),
+            false,
+            Expect::Version(1),
+        ));
+    }
+    v.push(change(source("s-05", "base"), true, Expect::Version(1)));
+    v.push(change(
+        source("n-00000", "again"),
+        false,
+        Expect::Version(1),
+    ));
+    v.push(change(
+        source("n-00000", "thrice"),
+        false,
+        Expect::Version(2),
+    ));
+    v.push(change(source("n-00001", "new"), true, Expect::Version(1)));
+    v.push(change(source("s-00", "twice"), false, Expect::Any));
+    v
+}
+
+/// Puts every change of `changes`, stopping at the first error.
+fn feed_all(
+    changes: &[Change],
+) -> impl FnMut(&mut dyn enduse_store::ChangeSink) -> Result<bool, StoreError> + '_ {
+    move |sink| {
+        for c in changes {
+            sink.put(c.clone())?;
+        }
+        assert_eq!(sink.count(), changes.len() as u64);
+        Ok(true)
+    }
+}
+
+/// A streamed write commits exactly what `write` of the same changes
+/// commits (versions, transaction row, audit entry), and nothing of it is
+/// visible before the commit.
+fn streamed_write(env: &Env) {
+    let (ta, tb) = (env.fresh(), env.fresh());
+    let (mut a, mut b) = (ta.open(), tb.open());
+    streamed_base(a.as_mut());
+    streamed_base(b.as_mut());
+    let changes = streamed_changes();
+    let written = a.write(&changes, "stream", &mut |_, _| {}).unwrap();
+    let before = b.heads(None).unwrap();
+    let mut reader = tb.shared().then(|| tb.open());
+    let mut seen_during = None;
+    let streamed = b
+        .write_streamed("stream", &mut |sink| {
+            for c in &changes {
+                sink.put(c.clone())?;
+            }
+            if let Some(r) = reader.as_mut() {
+                seen_during = Some((r.heads(None).unwrap(), txn_count(r.as_mut())));
+            }
+            Ok(true)
+        })
+        .unwrap()
+        .expect("a streamed write that returned true was rolled back");
+    if let Some((heads, txns)) = seen_during {
+        assert_eq!(heads, before, "a reader saw an uncommitted streamed write");
+        assert_eq!(txns, 1);
+    }
+    assert_eq!(
+        (streamed.id, &streamed.note, streamed.changes),
+        (written.id, &written.note, written.changes)
+    );
+    assert_eq!(streamed.changes, changes.len() as i64);
+    assert_eq!(
+        timeless_all(&b.heads(None).unwrap()),
+        timeless_all(&a.heads(None).unwrap())
+    );
+    for key in ["s-00", "s-05", "s-09", "n-00000", "n-00001", "n-20004"] {
+        let (ha, hb) = (shape(a.as_mut(), key), shape(b.as_mut(), key));
+        assert_eq!(hb, ha, "history of {key}");
+        assert_eq!(
+            timeless_all(&b.history(RecordKind::Source, key).unwrap()),
+            timeless_all(&a.history(RecordKind::Source, key).unwrap())
+        );
+    }
+    assert_eq!(
+        shape(b.as_mut(), "n-00000"),
+        vec![(1, false, 2), (2, false, 2), (3, false, 2)]
+    );
+    assert_eq!(txns_timeless(b.as_mut()), txns_timeless(a.as_mut()));
+    let digests = |s: &mut dyn Store| {
+        s.fact_digests()
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.txn.id, d.txn.note, d.txn.changes, d.rows))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(digests(b.as_mut()), digests(a.as_mut()));
+    assert_eq!(b.audit_size().unwrap(), a.audit_size().unwrap());
+    log_matches_facts(a.as_mut());
+    log_matches_facts(b.as_mut());
+    if tb.shared() {
+        let mut other = tb.open();
+        assert_eq!(
+            timeless_all(&other.heads(None).unwrap()),
+            timeless_all(&a.heads(None).unwrap())
+        );
+        log_matches_facts(other.as_mut());
+        // A later `write` from another connection follows it.
+        let next = other
+            .write(
+                &[change(source("after", "x"), false, Expect::Absent)],
+                "after",
+                &mut |_, _| {},
+            )
+            .unwrap();
+        assert_eq!(next.id, streamed.id + 1);
+        log_matches_facts(b.as_mut());
+    }
+    // An empty streamed write commits as `write(&[])` does.
+    let empty = b
+        .write_streamed("empty", &mut |_| Ok(true))
+        .unwrap()
+        .unwrap();
+    let empty_w = a.write(&[], "empty", &mut |_, _| {}).unwrap();
+    assert_eq!(empty.changes, 0);
+    assert_eq!(empty_w.changes, 0);
+    assert_eq!(txns_timeless(b.as_mut()).last().unwrap().1, "empty");
+    log_matches_facts(b.as_mut());
+}
+
+/// A streamed write that is abandoned (`feed` returns false), whose change
+/// fails its check, or whose `feed` fails, leaves nothing behind.
+fn streamed_write_rolls_back(env: &Env) {
+    let t = env.fresh();
+    let mut store = t.open();
+    streamed_base(store.as_mut());
+    let heads = store.heads(None).unwrap();
+    let txns = store.transactions().unwrap();
+    let size = store.audit_size().unwrap();
+    let adds: Vec<Change> = (0..30)
+        .map(|i| change(source(&format!("r-{i:02}"), "x"), false, Expect::Absent))
+        .collect();
+    let unchanged = |s: &mut dyn Store, what: &str| {
+        assert_eq!(s.heads(None).unwrap(), heads, "{what}: heads changed");
+        assert_eq!(
+            s.transactions().unwrap(),
+            txns,
+            "{what}: transactions changed"
+        );
+        assert_eq!(s.audit_size().unwrap(), size, "{what}: the log grew");
+        assert!(s.history(RecordKind::Source, "r-00").unwrap().is_empty());
+    };
+
+    let r = store
+        .write_streamed("abandoned", &mut |sink| {
+            for c in &adds {
+                sink.put(c.clone())?;
+            }
+            Ok(false)
+        })
+        .unwrap();
+    assert_eq!(r, None);
+    unchanged(store.as_mut(), "abandoned");
+
+    let stale = change(source("s-00", "stale"), false, Expect::Version(7));
+    let r = store.write_streamed("stale", &mut |sink| {
+        for c in &adds[..5] {
+            sink.put(c.clone())?;
+        }
+        sink.put(stale.clone())?;
+        for c in &adds[5..] {
+            sink.put(c.clone())?;
+        }
+        Ok(true)
+    });
+    assert!(
+        matches!(r, Err(StoreError::Conflict { ref key, .. }) if key == "s-00"),
+        "{r:?}"
+    );
+    unchanged(store.as_mut(), "stale");
+
+    // A feed that ignores the failed put cannot commit the rest.
+    let r = store.write_streamed("ignored", &mut |sink| {
+        for c in &adds[..5] {
+            sink.put(c.clone())?;
+        }
+        let _ = sink.put(stale.clone());
+        for c in &adds[5..] {
+            let _ = sink.put(c.clone());
+        }
+        Ok(true)
+    });
+    assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
+    unchanged(store.as_mut(), "ignored");
+
+    // The second change of one record in one write is checked against the
+    // first.
+    let r = store.write_streamed("twice", &mut |sink| {
+        sink.put(adds[0].clone())?;
+        sink.put(adds[0].clone())?;
+        Ok(true)
+    });
+    assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
+    unchanged(store.as_mut(), "twice");
+
+    let r = store.write_streamed("failed", &mut |sink| {
+        for c in &adds[..5] {
+            sink.put(c.clone())?;
+        }
+        Err(StoreError::Usage("the feed failed".into()))
+    });
+    assert!(
+        matches!(r, Err(StoreError::Usage(ref m)) if m == "the feed failed"),
+        "{r:?}"
+    );
+    unchanged(store.as_mut(), "failed");
+    if t.shared() {
+        unchanged(t.open().as_mut(), "failed, another connection");
+    }
+
+    // A feed that stops by unwinding (as a killed or cancelled importer
+    // stops) leaves nothing either.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.write_streamed("unwound", &mut |sink| {
+            for c in &adds {
+                sink.put(c.clone())?;
+            }
+            panic!("stop")
+        })
+    }));
+    assert!(r.is_err());
+    unchanged(store.as_mut(), "unwound");
+    if t.shared() {
+        unchanged(t.open().as_mut(), "unwound, another connection");
+    }
+
+    // The store stays usable: the same changes commit as the next
+    // transaction.
+    let info = store
+        .write_streamed("again", &mut feed_all(&adds))
+        .unwrap()
+        .unwrap();
+    assert_eq!((info.id, info.changes), (2, 30));
+    assert_eq!(store.heads(None).unwrap().len(), heads.len() + 30);
+    assert_eq!(store.audit_size().unwrap(), size + 1);
+    log_matches_facts(store.as_mut());
+}
+
+fn scanned(store: &mut dyn Store, kind: Option<RecordKind>, txn: Option<i64>) -> Vec<Version> {
+    let mut out = Vec::new();
+    store
+        .scan_heads(kind, txn, &mut |v| {
+            out.push(v);
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// `scan_heads` gives what `heads` and `kind_heads` give, bounded by a
+/// transaction before and after later writes, and stops at `each`'s error.
+fn scan_heads(env: &Env) {
+    let t = env.fresh();
+    let mut store = t.open();
+    import_files(store.as_mut(), &bundled(), "import");
+    let t1 = store.transactions().unwrap().last().unwrap().clone();
+    let heads1 = store.heads(None).unwrap();
+    assert_eq!(scanned(store.as_mut(), None, None), heads1);
+    let first_source = heads1
+        .iter()
+        .find(|v| v.record.kind == RecordKind::Source && !v.retracted)
+        .unwrap()
+        .clone();
+    let t2 = store
+        .write(
+            &[
+                change(source("zz-new", "new"), false, Expect::Absent),
+                change(source("aa-new", "new"), false, Expect::Absent),
+                change(
+                    with_field(&first_source.record, "title", "changed"),
+                    false,
+                    Expect::Version(first_source.version),
+                ),
+            ],
+            "later",
+            &mut |_, _| {},
+        )
+        .unwrap();
+    let some_source = store
+        .heads(None)
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.record.kind == RecordKind::Source && !v.retracted)
+        .nth(3)
+        .unwrap();
+    let t3 = store
+        .write(
+            &[change(
+                some_source.record.clone(),
+                true,
+                Expect::Version(some_source.version),
+            )],
+            "retract",
+            &mut |_, _| {},
+        )
+        .unwrap();
+    let now = store.heads(None).unwrap();
+    assert_ne!(now, heads1);
+    assert_eq!(scanned(store.as_mut(), None, None), now);
+    assert_eq!(scanned(store.as_mut(), None, Some(t3.id)), now);
+    assert_eq!(scanned(store.as_mut(), None, Some(t1.id)), heads1);
+    assert_eq!(
+        scanned(store.as_mut(), None, Some(t2.id)),
+        store.heads(Some(t2.at)).unwrap()
+    );
+    assert!(scanned(store.as_mut(), None, Some(0)).is_empty());
+    for kind in RecordKind::ALL {
+        for txn in [t1.id, t2.id, t3.id] {
+            assert_eq!(
+                scanned(store.as_mut(), Some(kind), Some(txn)),
+                store.kind_heads(kind, txn).unwrap(),
+                "{kind} as of {txn}"
+            );
+        }
+        assert_eq!(
+            scanned(store.as_mut(), Some(kind), None),
+            store.kind_heads(kind, t3.id).unwrap(),
+            "{kind}"
+        );
+    }
+    let sources = scanned(store.as_mut(), Some(RecordKind::Source), None);
+    assert!(sources.iter().any(|v| v.record.key == "zz-new"));
+    assert!(sources.iter().any(|v| v.retracted));
+    // Workflow records are not heads of the register.
+    store
+        .write_with(
+            &[],
+            &[enduse_store::WorkflowChange {
+                record: enduse_store::WorkflowRecord {
+                    kind: enduse_store::WorkflowKind::User,
+                    key: "alice".into(),
+                    body: "{}".into(),
+                    valid_from: None,
+                    valid_to: None,
+                    recorded_at: None,
+                },
+                retract: false,
+                expect: Expect::Absent,
+            }],
+            &[],
+            "user",
+            &mut |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(scanned(store.as_mut(), None, None), now);
+    // An error from `each` stops the scan and is returned.
+    let mut calls = 0;
+    let r = store.scan_heads(None, None, &mut |_| {
+        calls += 1;
+        if calls == 3 {
+            return Err(StoreError::Usage("enough".into()));
+        }
+        Ok(())
+    });
+    assert!(
+        matches!(r, Err(StoreError::Usage(ref m)) if m == "enough"),
+        "{r:?}"
+    );
+    assert_eq!(calls, 3);
+}
+
 macro_rules! scenario_tests {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -2039,6 +2471,9 @@ scenario_tests!(
     reads_never_write,
     register_images,
     unsigned_appends,
+    streamed_write,
+    streamed_write_rolls_back,
+    scan_heads,
 );
 
 #[test]
