@@ -100,6 +100,11 @@ pub const PG_MIGRATIONS: &[&str] = &[
         image BYTEA NOT NULL
     );
     ALTER TABLE register_images ALTER COLUMN image SET STORAGE EXTERNAL;",
+    // 7: a streamed write (an import of a data set too large to hold)
+    // writes its facts before its `txns` row, whose count of changes is
+    // known only at the end and which is never updated: the facts'
+    // reference to their transaction may be checked at the commit.
+    "ALTER TABLE facts ALTER CONSTRAINT facts_txn_fkey DEFERRABLE INITIALLY IMMEDIATE;",
 ];
 
 /// Any fixed number: serialises migrations of processes opening at once.
@@ -395,9 +400,6 @@ impl PgStore {
 /// Changes per look-up query, and per COPY of a streamed write.
 const CHUNK: usize = 20_000;
 
-/// The temporary table of a streamed write.
-const STAGED: &str = "enduse_staged";
-
 /// How a write's item (a register or a workflow change) is written: made
 /// on the fly, so that a large write never holds a second copy of its
 /// changes.
@@ -527,8 +529,7 @@ fn copy_facts<T>(
     Ok(())
 }
 
-/// A streamed write's changes, buffered and written a chunk at a time
-/// into the staging table.
+/// A streamed write's changes, buffered and written a chunk at a time.
 struct PgSink<'a, 't> {
     tx: &'a mut postgres::Transaction<'t>,
     target: &'a str,
@@ -546,16 +547,14 @@ impl PgSink<'_, '_> {
             self.buf.as_slice(),
             (|c| NewFact::of_change(c)) as Fact<Change>,
         );
-        // `facts` does not change during the write (its rows wait in the
-        // staging table); the staging table holds the earlier chunks.
+        // `facts` holds the earlier chunks of this very transaction.
         let mut current = HashMap::new();
         look_up(self.tx, self.target, "facts", facts, &mut current)?;
-        look_up(self.tx, self.target, STAGED, facts, &mut current)?;
         let versions = number(facts, &mut current)?;
         copy_facts(
             self.tx,
             self.target,
-            STAGED,
+            "facts",
             facts,
             &versions,
             self.txn,
@@ -733,27 +732,11 @@ impl Store for PgStore {
             .get(0);
         let at = next_instant(last.map(from_micros));
         // The transaction's row says how many changes it made, known only
-        // at the end; `txns` rows are never updated, and the facts'
-        // reference to it cannot be deferred. So the facts wait in a
-        // temporary table (gone with the transaction, or the session if the
-        // process dies) and move to `facts` once the row is written.
-        tx.batch_execute(&format!(
-            "CREATE TEMPORARY TABLE {STAGED} (
-                kind TEXT NOT NULL,
-                key TEXT NOT NULL,
-                version BIGINT NOT NULL,
-                txn BIGINT NOT NULL,
-                sys_from BIGINT NOT NULL,
-                retracted BOOLEAN NOT NULL,
-                body TEXT NOT NULL,
-                valid_from TEXT,
-                valid_to TEXT,
-                recorded_at TEXT,
-                lot TEXT,
-                PRIMARY KEY (kind, key, version)
-            ) ON COMMIT DROP"
-        ))
-        .map_err(&e)?;
+        // at the end, and `txns` rows are never updated: it is written
+        // last, and the facts' reference to it checked at the commit
+        // (migration 7).
+        tx.batch_execute("SET CONSTRAINTS facts_txn_fkey DEFERRED")
+            .map_err(&e)?;
         let mut sink = PgSink {
             tx: &mut tx,
             target: &target,
@@ -776,10 +759,6 @@ impl Store for PgStore {
             "INSERT INTO txns (id, at, note, changes) VALUES ($1, $2, $3, $4)",
             &[&id, &at.timestamp_micros(), &note, &txn.changes],
         )
-        .map_err(&e)?;
-        tx.batch_execute(&format!(
-            "INSERT INTO facts ({COLS}) SELECT {COLS} FROM {STAGED}"
-        ))
         .map_err(&e)?;
         let (_, state) = log_txn(&mut tx, &target, cached, &txn, hashes, &[])?;
         tx.commit().map_err(&e)?;
