@@ -421,11 +421,16 @@ fn look_up<T>(
         let keys: Vec<&str> = chunk.iter().map(|c| fact(c).key).collect();
         let rows = tx
             .query(
+                // One backward probe of the primary key per record: a join
+                // would be planned from statistics that a large write in
+                // progress has outgrown, and could scan the whole table for
+                // each chunk.
                 &format!(
-                    "SELECT DISTINCT ON (f.kind, f.key) f.kind, f.key, f.version, f.retracted \
-                     FROM {table} f JOIN unnest($1::text[], $2::text[]) AS w(kind, key) \
-                     ON f.kind = w.kind AND f.key = w.key \
-                     ORDER BY f.kind, f.key, f.version DESC"
+                    "SELECT w.kind, w.key, f.version, f.retracted \
+                     FROM unnest($1::text[], $2::text[]) AS w(kind, key) \
+                     CROSS JOIN LATERAL (SELECT version, retracted FROM {table} \
+                       WHERE kind = w.kind AND key = w.key \
+                       ORDER BY version DESC LIMIT 1) f"
                 ),
                 &[&kinds, &keys],
             )
