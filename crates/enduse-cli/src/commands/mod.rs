@@ -162,7 +162,11 @@ impl<'a> Ctx<'a> {
     /// The register the deciding commands read, with --control's layer if
     /// given.
     pub fn snapshot(&mut self) -> Result<Arc<Snapshot>> {
-        let s = self.source()?.snapshot()?;
+        let source = self.source()?;
+        if matches!(source, RegisterSource::Database { .. }) {
+            steady_pages();
+        }
+        let s = source.snapshot()?;
         let s = match &self.global.control {
             None => s,
             Some(f) => {
@@ -185,6 +189,20 @@ impl<'a> Ctx<'a> {
     /// Ends the command: large registers are not freed.
     pub fn finish(self) {
         std::mem::forget(self.kept);
+    }
+}
+
+/// Transparent huge pages off for this process, before a database's
+/// register (1.4 GB at a million transfers) is decoded. With them, most
+/// opens of that register took 0.74-1.0 s but some (often the first after
+/// an import) 2.1-2.5 s, nearly all of it the kernel zeroing huge pages;
+/// without, every open took 1.27-1.32 s (BENCHMARKS.md, fifth session).
+/// Small registers (the bundled one) are read before this is ever called.
+fn steady_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        // Only a cost if it fails: the open is then as before.
+        let _ = nix::sys::prctl::set_thp_disable(true);
     }
 }
 
