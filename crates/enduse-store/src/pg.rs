@@ -581,6 +581,33 @@ impl PutOne for PgSink<'_, '_> {
     }
 }
 
+/// Opens a write transaction: takes the writers' lock, and says the id and
+/// the instant the transaction will have.
+fn begin_write<'c>(
+    client: &'c mut Client,
+    target: &str,
+) -> Result<(postgres::Transaction<'c>, i64, DateTime<Utc>), StoreError> {
+    let e = db_err(target);
+    let mut tx = client.transaction().map_err(&e)?;
+    // One writer at a time across every process; readers are not
+    // blocked. An advisory lock rather than `LOCK TABLE ... EXCLUSIVE`,
+    // which needs UPDATE, DELETE or TRUNCATE rights: a role granted
+    // only SELECT and INSERT (all an append-only store needs) can write.
+    // Each statement below reads a fresh snapshot (READ COMMITTED), taken
+    // after the previous writer committed and let go of the lock.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .map_err(&e)?;
+    let last: Option<i64> = tx
+        .query_one("SELECT max(at) FROM txns", &[])
+        .map_err(&e)?
+        .get(0);
+    let id: i64 = tx
+        .query_one("SELECT coalesce(max(id), 0) + 1 FROM txns", &[])
+        .map_err(&e)?
+        .get(0);
+    Ok((tx, id, next_instant(last.map(from_micros))))
+}
+
 /// Appends the transaction's audit entry (the digest of `hashes`) and
 /// `events` in the open transaction, if the database has a log; the
 /// entries logged and the log's new state.
@@ -636,24 +663,7 @@ impl Store for PgStore {
         let target = self.target.clone();
         let e = db_err(&target);
         let cached = self.audit.take();
-        let mut tx = self.client.transaction().map_err(&e)?;
-        // One writer at a time across every process; readers are not
-        // blocked. An advisory lock rather than `LOCK TABLE ... EXCLUSIVE`,
-        // which needs UPDATE, DELETE or TRUNCATE rights: a role granted
-        // only SELECT and INSERT (all an append-only store needs) can write.
-        // Each statement below reads a fresh snapshot (READ COMMITTED), taken
-        // after the previous writer committed and let go of the lock.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .map_err(&e)?;
-        let last: Option<i64> = tx
-            .query_one("SELECT max(at) FROM txns", &[])
-            .map_err(&e)?
-            .get(0);
-        let id: i64 = tx
-            .query_one("SELECT coalesce(max(id), 0) + 1 FROM txns", &[])
-            .map_err(&e)?
-            .get(0);
-        let at = next_instant(last.map(from_micros));
+        let (mut tx, id, at) = begin_write(&mut self.client, &target)?;
         let written = (changes.len() + workflow.len()) as i64;
         tx.execute(
             "INSERT INTO txns (id, at, note, changes) VALUES ($1, $2, $3, $4)",
@@ -723,19 +733,7 @@ impl Store for PgStore {
         let target = self.target.clone();
         let e = db_err(&target);
         let cached = self.audit.take();
-        let mut tx = self.client.transaction().map_err(&e)?;
-        // The writers' lock, as in `write_with`.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .map_err(&e)?;
-        let last: Option<i64> = tx
-            .query_one("SELECT max(at) FROM txns", &[])
-            .map_err(&e)?
-            .get(0);
-        let id: i64 = tx
-            .query_one("SELECT coalesce(max(id), 0) + 1 FROM txns", &[])
-            .map_err(&e)?
-            .get(0);
-        let at = next_instant(last.map(from_micros));
+        let (mut tx, id, at) = begin_write(&mut self.client, &target)?;
         // The transaction's row says how many changes it made, known only
         // at the end, and `txns` rows are never updated: it is written
         // last, and the facts' reference to it checked at the commit
