@@ -230,8 +230,8 @@ impl BulkChecker {
     /// The register held, or the problems found (at most a hundred).
     pub fn finish(mut self, has_lot: &dyn Fn(&LotId) -> bool) -> Result<Register, Vec<Problem>> {
         let mut found = Vec::new();
-        check_links(&self.register, &self.links, &mut found);
         let by_id = first_of_each(&self.links);
+        check_links(&self.register, &self.links, &by_id, &mut found);
         for t in &self.conditioned {
             check_conditions(&by_id, t, &mut found);
         }

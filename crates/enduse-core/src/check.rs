@@ -582,10 +582,10 @@ pub(crate) fn check_rules(reg: &Register, rules: &[Rule]) -> Vec<Problem> {
         }
         check_rule(reg, r, &Bulk::Own, &mut out);
     }
-    check_links(reg, rules, &mut out);
-    let links: HashMap<&RuleId, &Rule> = first_of_each(rules);
+    // `seen` holds each id's first rule.
+    check_links(reg, rules, &seen, &mut out);
     for t in reg.transfers.values() {
-        check_conditions(&links, t, &mut out);
+        check_conditions(&seen, t, &mut out);
     }
     out
 }
@@ -799,8 +799,13 @@ pub(crate) fn check_rule(reg: &Register, r: &Rule, bulk: &Bulk<'_>, out: &mut Ve
 
 /// The checks between rules, and between rules and the approvals that
 /// name them: supersessions and consents.
-pub(crate) fn check_links<L: Linked>(reg: &Register, rules: &[L], out: &mut Vec<Problem>) {
-    let seen = first_of_each(rules);
+/// `seen` is each id's first rule among `rules` ([`first_of_each`]).
+pub(crate) fn check_links<L: Linked>(
+    reg: &Register,
+    rules: &[L],
+    seen: &HashMap<&RuleId, &L>,
+    out: &mut Vec<Problem>,
+) {
     for r in rules {
         let r = r.link();
         let Some(old_id) = r.supersedes else {

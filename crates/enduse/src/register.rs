@@ -77,6 +77,15 @@ enum Input {
     Held(Vec<Record>),
 }
 
+/// The whole data set of a streamed input, `transfers.toml` included: read
+/// again from its directory when it was left on disk.
+fn whole_files(files: DataFiles, bulk: Option<&Path>, dir: Option<&Path>) -> Result<DataFiles> {
+    Ok(match dir {
+        Some(d) if bulk.is_some() => DataFiles::read_dir(d)?,
+        _ => files,
+    })
+}
+
 fn open_bulk(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
     let f = std::fs::File::open(path).map_err(|e| {
         Error::from(DataSetError::Io {
@@ -150,11 +159,7 @@ impl PreparedImport {
             // The loader names the problems (or, should it accept what the
             // stream refused, the data set is imported held).
             Ok(enduse_load::Streamed::Refused) | Err(_) => {
-                let whole = match &dir {
-                    Some(d) if bulk.is_some() => DataFiles::read_dir(d)?,
-                    _ => files,
-                };
-                Self::validate(&whole, name)
+                Self::validate(&whole_files(files, bulk.as_deref(), dir.as_deref())?, name)
             }
         }
     }
@@ -621,10 +626,7 @@ impl Register {
                 }
                 // Refused now though it was valid when prepared: the files
                 // changed since. Validate them again, whole.
-                let whole = match &dir {
-                    Some(d) if bulk.is_some() => DataFiles::read_dir(d)?,
-                    _ => files,
-                };
+                let whole = whole_files(files, bulk.as_deref(), dir.as_deref())?;
                 let again = PreparedImport::validate(&whole, prepared.dir.clone())?;
                 drop(whole);
                 let Input::Held(records) = again.input else {
